@@ -1,0 +1,142 @@
+//! How a test gets a cluster: attach to the one the test command started (or any cluster
+//! named by `OLMRS_EXISTING_CLUSTER` / `USE_EXISTING_CLUSTER`), else start a private one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::wait::{await_condition, conditions};
+
+use crate::controlplane::{Binaries, ControlPlane, client_from_kubeconfig};
+
+/// A cluster a test can use. Cluster-scoped names must come from [`unique_name`].
+pub struct Cluster {
+    client: kube::Client,
+    kubeconfig: PathBuf,
+    kubectl: PathBuf,
+    // Only set when this test started its own control plane; dropping it stops the processes.
+    _owned: Option<ControlPlane>,
+}
+
+/// Returns a cluster, or `None` after printing why tests needing one are skipped.
+/// In CI a missing cluster is a failure, never a skip.
+pub async fn cluster() -> Option<Cluster> {
+    crate::install_crypto_provider();
+    match connect().await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            crate::unavailable(&format!("no Kubernetes control plane: {e:#}"));
+            None
+        }
+    }
+}
+
+fn existing_cluster_requested() -> bool {
+    ["OLMRS_EXISTING_CLUSTER", "USE_EXISTING_CLUSTER"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")))
+}
+
+async fn connect() -> Result<Cluster> {
+    if existing_cluster_requested() {
+        let kubeconfig = std::env::var_os("KUBECONFIG")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
+            .context("an existing cluster was requested but neither KUBECONFIG nor HOME is set")?;
+        let client = client_from_kubeconfig(&kubeconfig).await?;
+        let kubectl = Binaries::find()
+            .map(|b| b.kubectl)
+            .unwrap_or_else(|_| PathBuf::from("kubectl"));
+        return Ok(Cluster {
+            client,
+            kubeconfig,
+            kubectl,
+            _owned: None,
+        });
+    }
+    let plane = ControlPlane::start().await?;
+    let kubeconfig = plane.kubeconfig_path().to_path_buf();
+    let client = client_from_kubeconfig(&kubeconfig).await?;
+    Ok(Cluster {
+        client,
+        kubeconfig,
+        kubectl: plane.binaries.kubectl.clone(),
+        _owned: Some(plane),
+    })
+}
+
+impl Cluster {
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// `kubectl` (the one built with the API server), already pointed at this cluster.
+    pub fn kubectl(&self) -> Command {
+        let mut cmd = Command::new(&self.kubectl);
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig);
+        cmd
+    }
+
+    /// Server-side applies every `*.yaml` CRD in `dir` and waits until each is Established.
+    pub async fn apply_crds(&self, dir: &Path) -> Result<()> {
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let mut names = Vec::new();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let crd: CustomResourceDefinition = serde_saphyr::from_str(&text)
+                .with_context(|| format!("parsing CRD {}", path.display()))?;
+            let name = crd.metadata.name.clone().context("CRD without a name")?;
+            api.patch(
+                &name,
+                &PatchParams::apply("olmrs-testenv").force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .with_context(|| format!("applying CRD {name}"))?;
+            names.push(name);
+        }
+        for name in names {
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                await_condition(api.clone(), &name, conditions::is_crd_established()),
+            )
+            .await
+            .with_context(|| format!("CRD {name} not Established after 60s"))?
+            .with_context(|| format!("waiting for CRD {name}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A DNS-1123 name unique to this test process and call, for cluster-scoped objects and
+/// namespaces (tests share one control plane per run).
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let prefix: String = prefix
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(40)
+        .collect();
+    format!("{prefix}-{:x}{:x}-{n}", std::process::id(), nanos & 0xfff)
+}

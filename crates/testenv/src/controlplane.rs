@@ -1,0 +1,340 @@
+//! etcd + kube-apiserver on loopback, started with the flags controller-runtime's envtest uses.
+//!
+//! Binaries are found the way envtest finds them (`TEST_ASSET_*`, `KUBEBUILDER_ASSETS`), plus
+//! the cache that `scripts/build-go-tools.sh` fills, so the two are drop-in compatible.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+
+use crate::process::stop_child;
+use crate::tls::{CertificateAuthority, key_pair_pem};
+
+/// Where the Go-built binaries are.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    pub etcd: PathBuf,
+    pub kube_apiserver: PathBuf,
+    pub kubectl: PathBuf,
+}
+
+impl Binaries {
+    /// Finds the binaries, or says which one is missing and how to get it.
+    pub fn find() -> Result<Self> {
+        let dirs = asset_dirs();
+        let find = |env: &str, name: &str| -> Result<PathBuf> {
+            if let Some(p) = std::env::var_os(env) {
+                let p = PathBuf::from(p);
+                if is_executable(&p) {
+                    return Ok(p);
+                }
+                bail!("{env}={} is not an executable file", p.display());
+            }
+            dirs.iter()
+                .map(|d| d.join(name))
+                .find(|p| is_executable(p))
+                .with_context(|| {
+                    format!(
+                        "{name} not found (looked in ${env}, $KUBEBUILDER_ASSETS and {}); \
+                         build it with scripts/build-go-tools.sh",
+                        dirs.iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+        };
+        Ok(Self {
+            etcd: find("TEST_ASSET_ETCD", "etcd")?,
+            kube_apiserver: find("TEST_ASSET_KUBE_APISERVER", "kube-apiserver")?,
+            kubectl: find("TEST_ASSET_KUBECTL", "kubectl")?,
+        })
+    }
+}
+
+fn asset_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("KUBEBUILDER_ASSETS") {
+        dirs.push(PathBuf::from(d));
+    }
+    let cache = std::env::var_os("OLMRS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("olm-rs")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")));
+    if let Some(c) = cache {
+        dirs.push(c.join("assets"));
+    }
+    dirs.push(PathBuf::from("/usr/local/kubebuilder/bin"));
+    dirs
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// A running etcd + kube-apiserver pair. Dropping it stops both (SIGTERM, then SIGKILL).
+pub struct ControlPlane {
+    // Declared first so they drop before `dir` removes their data.
+    apiserver: Option<Child>,
+    etcd: Option<Child>,
+    pub binaries: Binaries,
+    pub server_url: String,
+    kubeconfig: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl ControlPlane {
+    /// Starts etcd, then the API server, and waits until `/readyz` answers.
+    pub async fn start() -> Result<Self> {
+        let binaries = Binaries::find()?;
+        let dir = tempfile::Builder::new()
+            .prefix("olmrs-controlplane-")
+            .tempdir()
+            .context("creating control-plane directory")?;
+        let timeout = start_timeout();
+        let mut plane = Self {
+            apiserver: None,
+            etcd: None,
+            binaries,
+            server_url: String::new(),
+            kubeconfig: dir.path().join("kubeconfig"),
+            dir,
+        };
+        plane.start_etcd(timeout).await?;
+        plane.start_apiserver(timeout).await?;
+        Ok(plane)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// PIDs of the processes this control plane started (etcd, kube-apiserver).
+    pub fn pids(&self) -> Vec<u32> {
+        [&self.etcd, &self.apiserver]
+            .into_iter()
+            .flatten()
+            .map(Child::id)
+            .collect()
+    }
+
+    async fn start_etcd(&mut self, timeout: Duration) -> Result<()> {
+        let client_port = free_port()?;
+        let peer_port = free_port()?;
+        let url = format!("http://127.0.0.1:{client_port}");
+        let data = self.dir.path().join("etcd");
+        let mut cmd = Command::new(&self.binaries.etcd);
+        cmd.arg(format!("--data-dir={}", data.display()))
+            .arg(format!("--listen-client-urls={url}"))
+            .arg(format!("--advertise-client-urls={url}"))
+            .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
+            .arg(format!(
+                "--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"
+            ))
+            .arg(format!("--initial-cluster=default=http://127.0.0.1:{peer_port}"))
+            // Tests do not need durability; fsync dominates etcd latency on small disks.
+            .arg("--unsafe-no-fsync=true");
+        let log = self.dir.path().join("etcd.log");
+        self.etcd = Some(spawn_logged(&mut cmd, &log)?);
+        let health = format!("{url}/health");
+        let http = reqwest::Client::new();
+        wait_until(timeout, &log, self.etcd.as_mut(), "etcd", || {
+            let req = http.get(&health).send();
+            async move { matches!(req.await, Ok(r) if r.status().is_success()) }
+        })
+        .await?;
+        self.server_url = url; // temporarily: the etcd URL, replaced once the API server is up
+        Ok(())
+    }
+
+    async fn start_apiserver(&mut self, timeout: Duration) -> Result<()> {
+        let etcd_url = std::mem::take(&mut self.server_url);
+        let certs = self.dir.path().join("certs");
+        fs::create_dir_all(&certs)?;
+        let serving_ca = CertificateAuthority::new("olmrs-serving-ca")?;
+        let client_ca = CertificateAuthority::new("olmrs-client-ca")?;
+        let serving = serving_ca.issue_server("kube-apiserver", &["127.0.0.1", "localhost"])?;
+        // envtest's admin identity: CN default, O system:masters.
+        let admin = client_ca.issue_client("default", &["system:masters"])?;
+        let (sa_key, _) = key_pair_pem()?;
+        write(&certs.join("apiserver.crt"), &serving.cert_pem)?;
+        write(&certs.join("apiserver.key"), &serving.key_pem)?;
+        write(&certs.join("client-cert-auth-ca.crt"), client_ca.cert_pem())?;
+        write(&certs.join("sa-signer.key"), &sa_key)?;
+
+        let port = free_port()?;
+        let url = format!("https://127.0.0.1:{port}");
+        let mut cmd = Command::new(&self.binaries.kube_apiserver);
+        cmd.arg("--service-cluster-ip-range=10.0.0.0/24")
+            .arg("--allow-privileged=true")
+            .arg("--disable-admission-plugins=ServiceAccount")
+            .arg(format!("--cert-dir={}", certs.display()))
+            .arg("--authorization-mode=RBAC")
+            .arg(format!("--secure-port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg("--advertise-address=127.0.0.1")
+            .arg(format!("--service-account-issuer={url}/"))
+            .arg(format!(
+                "--service-account-key-file={}",
+                certs.join("sa-signer.key").display()
+            ))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                certs.join("sa-signer.key").display()
+            ))
+            .arg(format!("--etcd-servers={etcd_url}"))
+            .arg(format!(
+                "--client-ca-file={}",
+                certs.join("client-cert-auth-ca.crt").display()
+            ));
+        let log = self.dir.path().join("kube-apiserver.log");
+        self.apiserver = Some(spawn_logged(&mut cmd, &log)?);
+
+        write(
+            &self.kubeconfig,
+            &kubeconfig_yaml(&url, serving_ca.cert_pem(), &admin.cert_pem, &admin.key_pem),
+        )?;
+        let client = client_from_kubeconfig(&self.kubeconfig).await?;
+        wait_until(timeout, &log, self.apiserver.as_mut(), "kube-apiserver", || {
+            let client = client.clone();
+            async move {
+                let req = http::Request::get("/readyz").body(Vec::new()).expect("static request");
+                matches!(client.request_text(req).await, Ok(body) if body.trim() == "ok")
+            }
+        })
+        .await?;
+        self.server_url = url;
+        Ok(())
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        // The API server first: it would otherwise log etcd errors while shutting down.
+        if let Some(child) = self.apiserver.take() {
+            stop_child(child, "kube-apiserver");
+        }
+        if let Some(child) = self.etcd.take() {
+            stop_child(child, "etcd");
+        }
+    }
+}
+
+fn start_timeout() -> Duration {
+    // envtest's variable; its default (20 s) is too short for a cold API server on 2 cores.
+    std::env::var("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim_end_matches('s').parse::<u64>().ok())
+        .map_or(Duration::from_secs(120), Duration::from_secs)
+}
+
+pub(crate) fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("binding a free loopback port")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn write(path: &Path, content: &str) -> Result<()> {
+    fs::write(path, content).with_context(|| format!("writing {}", path.display()))
+}
+
+fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child> {
+    let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .with_context(|| format!("starting {}", cmd.get_program().to_string_lossy()))
+}
+
+/// Polls `ready` until it is true; fails early if the process exits, and shows its log tail.
+async fn wait_until<F, Fut>(
+    timeout: Duration,
+    log: &Path,
+    mut child: Option<&mut Child>,
+    what: &str,
+    ready: F,
+) -> Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if ready().await {
+            tracing::debug!("{what} ready after {:?}", start.elapsed());
+            return Ok(());
+        }
+        if let Some(child) = child.as_deref_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            bail!("{what} exited with {status}:\n{}", log_tail(log));
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "{what} not ready after {timeout:?} (set KUBEBUILDER_CONTROLPLANE_START_TIMEOUT to wait longer):\n{}",
+                log_tail(log)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+fn kubeconfig_yaml(server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: olmrs-test
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+users:
+- name: admin
+  user:
+    client-certificate-data: {cert}
+    client-key-data: {key}
+contexts:
+- name: olmrs-test
+  context:
+    cluster: olmrs-test
+    user: admin
+current-context: olmrs-test
+",
+        ca = b64(ca_pem),
+        cert = b64(cert_pem),
+        key = b64(key_pem),
+    )
+}
+
+/// A client for the cluster a kubeconfig file names (its current context).
+pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client> {
+    crate::install_crypto_provider();
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .context("loading kubeconfig")?;
+    kube::Client::try_from(config).context("building Kubernetes client")
+}
