@@ -1,0 +1,214 @@
+//! HTTP semantics of the content server over a real socket: conditional requests, gzip,
+//! ranges, metas filters, unknown names and methods.
+
+use catalogd::server::ContentServer;
+use catalogd::store::Store;
+use reqwest::StatusCode;
+use reqwest::header;
+
+const DIGEST: &str = "sha256:abababababababababababababababababababababababababababababababab";
+
+struct Served {
+    base: String,
+    _dir: tempfile::TempDir,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+async fn serve() -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.begin("demo", DIGEST).unwrap();
+    w.push(
+        "olm.package",
+        "",
+        "foo",
+        r#"{"defaultChannel":"stable","name":"foo","schema":"olm.package"}"#,
+    )
+    .unwrap();
+    w.push(
+        "olm.channel",
+        "foo",
+        "stable",
+        r#"{"entries":[{"name":"foo.v1"}],"name":"stable","package":"foo","schema":"olm.channel"}"#,
+    )
+    .unwrap();
+    let padding = "p".repeat(3000);
+    let bundle =
+        format!(r#"{{"name":"foo.v1","package":"foo","pad":"{padding}","schema":"olm.bundle"}}"#);
+    w.push("olm.bundle", "foo", "foo.v1", &bundle).unwrap();
+    w.push(
+        "olm.package",
+        "",
+        "bar",
+        r#"{"name":"bar","schema":"olm.package"}"#,
+    )
+    .unwrap();
+    w.commit().unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = ContentServer::new(store).router();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Served {
+        base,
+        _dir: dir,
+        _task: task,
+    }
+}
+
+fn client() -> reqwest::Client {
+    // Plain client: no transparent gzip, so the test sees Content-Encoding.
+    reqwest::Client::builder().no_gzip().build().unwrap()
+}
+
+#[tokio::test]
+async fn all_json_supports_conditional_requests_ranges_and_gzip() {
+    let s = serve().await;
+    let url = format!("{}/catalogs/demo/all.json", s.base);
+    let resp = client().get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+    let etag = resp.headers()[header::ETAG].clone();
+    let last_modified = resp.headers()[header::LAST_MODIFIED].clone();
+    let body = resp.text().await.unwrap();
+    assert_eq!(body.lines().count(), 4);
+    assert!(body.starts_with(r#"{"defaultChannel":"stable","name":"foo","schema":"olm.package"}"#));
+
+    let resp = client()
+        .get(&url)
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let resp = client()
+        .get(&url)
+        .header(header::IF_MODIFIED_SINCE, last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+
+    let resp = client()
+        .get(&url)
+        .header(header::RANGE, "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.text().await.unwrap(), &body[..10]);
+
+    let resp = client()
+        .get(&url)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
+    let gz = resp.bytes().await.unwrap();
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    assert_eq!(plain, body);
+
+    let api = format!("{}/catalogs/demo/api/v1/all", s.base);
+    let resp = client().get(&api).send().await.unwrap();
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/jsonl");
+    assert_eq!(resp.text().await.unwrap(), body);
+}
+
+#[tokio::test]
+async fn metas_filters_from_the_index() {
+    let s = serve().await;
+    let get = |q: &str| {
+        let url = format!("{}/catalogs/demo/api/v1/metas{q}", s.base);
+        async move { client().get(url).send().await.unwrap() }
+    };
+    let resp = get("?schema=olm.package").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/jsonl");
+    let text = resp.text().await.unwrap();
+    let names: Vec<_> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["name"].clone())
+        .collect();
+    assert_eq!(names, ["foo", "bar"]);
+
+    let text = get("?package=foo").await.text().await.unwrap();
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "olm.package blobs have no package field"
+    );
+    let text = get("?package=foo&schema=olm.channel")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#""name":"stable""#) && text.lines().count() == 1);
+    let text = get("?name=nothing").await.text().await.unwrap();
+    assert_eq!(text, "");
+    let all = get("").await.text().await.unwrap();
+    assert_eq!(all.lines().count(), 4);
+
+    let resp = get("?bogus=1").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().await.unwrap().contains("bogus"));
+
+    let resp = client()
+        .get(format!("{}/catalogs/demo/api/v1/metas?package=foo", s.base))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()[header::CONTENT_ENCODING],
+        "gzip",
+        "bodies over 1400 bytes are gzipped"
+    );
+
+    let lm = get("?schema=olm.package").await.headers()[header::LAST_MODIFIED].clone();
+    let resp = client()
+        .get(format!(
+            "{}/catalogs/demo/api/v1/metas?schema=olm.package",
+            s.base
+        ))
+        .header(header::IF_MODIFIED_SINCE, lm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn unknown_catalogs_paths_and_methods() {
+    let s = serve().await;
+    for path in [
+        "/catalogs/missing/all.json",
+        "/catalogs/missing/api/v1/metas",
+        "/catalogs/demo/",
+        "/catalogs/demo/sha256-ab",
+        "/catalogs/../etc/passwd",
+        "/",
+    ] {
+        let resp = client()
+            .get(format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let resp = client()
+        .post(format!("{}/catalogs/demo/all.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let resp = client()
+        .head(format!("{}/catalogs/demo/all.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
