@@ -4,15 +4,14 @@
 //! the cache that `scripts/build-go-tools.sh` fills, so the two are drop-in compatible.
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 
-use crate::process::stop_child;
+use crate::process::{free_port, spawn_logged, stop_child, wait_until};
 use crate::tls::{CertificateAuthority, key_pair_pem};
 
 /// Where the Go-built binaries are.
@@ -143,7 +142,9 @@ impl ControlPlane {
             .arg(format!(
                 "--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"
             ))
-            .arg(format!("--initial-cluster=default=http://127.0.0.1:{peer_port}"))
+            .arg(format!(
+                "--initial-cluster=default=http://127.0.0.1:{peer_port}"
+            ))
             // Tests do not need durability; fsync dominates etcd latency on small disks.
             .arg("--unsafe-no-fsync=true");
         let log = self.dir.path().join("etcd.log");
@@ -207,13 +208,21 @@ impl ControlPlane {
             &kubeconfig_yaml(&url, serving_ca.cert_pem(), &admin.cert_pem, &admin.key_pem),
         )?;
         let client = client_from_kubeconfig(&self.kubeconfig).await?;
-        wait_until(timeout, &log, self.apiserver.as_mut(), "kube-apiserver", || {
-            let client = client.clone();
-            async move {
-                let req = http::Request::get("/readyz").body(Vec::new()).expect("static request");
-                matches!(client.request_text(req).await, Ok(body) if body.trim() == "ok")
-            }
-        })
+        wait_until(
+            timeout,
+            &log,
+            self.apiserver.as_mut(),
+            "kube-apiserver",
+            || {
+                let client = client.clone();
+                async move {
+                    let req = http::Request::get("/readyz")
+                        .body(Vec::new())
+                        .expect("static request");
+                    matches!(client.request_text(req).await, Ok(body) if body.trim() == "ok")
+                }
+            },
+        )
         .await?;
         self.server_url = url;
         Ok(())
@@ -240,61 +249,8 @@ fn start_timeout() -> Duration {
         .map_or(Duration::from_secs(120), Duration::from_secs)
 }
 
-pub(crate) fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("binding a free loopback port")?;
-    Ok(l.local_addr()?.port())
-}
-
 fn write(path: &Path, content: &str) -> Result<()> {
     fs::write(path, content).with_context(|| format!("writing {}", path.display()))
-}
-
-fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child> {
-    let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    cmd.stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .with_context(|| format!("starting {}", cmd.get_program().to_string_lossy()))
-}
-
-/// Polls `ready` until it is true; fails early if the process exits, and shows its log tail.
-async fn wait_until<F, Fut>(
-    timeout: Duration,
-    log: &Path,
-    mut child: Option<&mut Child>,
-    what: &str,
-    ready: F,
-) -> Result<()>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if ready().await {
-            tracing::debug!("{what} ready after {:?}", start.elapsed());
-            return Ok(());
-        }
-        if let Some(child) = child.as_deref_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            bail!("{what} exited with {status}:\n{}", log_tail(log));
-        }
-        if start.elapsed() > timeout {
-            bail!(
-                "{what} not ready after {timeout:?} (set KUBEBUILDER_CONTROLPLANE_START_TIMEOUT to wait longer):\n{}",
-                log_tail(log)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn log_tail(log: &Path) -> String {
-    let text = fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 fn kubeconfig_yaml(server: &str, ca_pem: &str, cert_pem: &str, key_pem: &str) -> String {

@@ -26,6 +26,9 @@ pub fn in_ci() -> bool {
 /// The policy for a test whose component is missing: fail in CI, skip with a printed
 /// reason elsewhere. Returns normally only when skipping, so callers `return` after it.
 pub fn unavailable(reason: &str) {
-    assert!(!in_ci(), "required test component is missing in CI: {reason}");
+    assert!(
+        !in_ci(),
+        "required test component is missing in CI: {reason}"
+    );
     eprintln!("SKIP: {reason}");
 }

@@ -53,7 +53,9 @@ impl CertificateAuthority {
             .iter()
             .map(|s| match s.parse::<IpAddr>() {
                 Ok(ip) => Ok(SanType::IpAddress(ip)),
-                Err(_) => Ok(SanType::DnsName((*s).try_into().context("invalid DNS SAN")?)),
+                Err(_) => Ok(SanType::DnsName(
+                    (*s).try_into().context("invalid DNS SAN")?,
+                )),
             })
             .collect::<Result<_>>()?;
         params.key_usages = vec![

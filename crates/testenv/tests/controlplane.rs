@@ -56,14 +56,21 @@ async fn crd_round_trips_through_kubectl_and_client() {
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("widgets.yaml"), CRD).unwrap();
-    cluster.apply_crds(dir.path()).await.expect("CRD applies and becomes Established");
+    cluster
+        .apply_crds(dir.path())
+        .await
+        .expect("CRD applies and becomes Established");
 
     let name = testenv::unique_name("widget");
     let obj = format!(
         "apiVersion: testenv.olmrs.dev/v1\nkind: Widget\nmetadata:\n  name: {name}\nspec:\n  size: 3\n"
     );
     let out = kubectl_stdin(&cluster, &["apply", "-f", "-"], &obj);
-    assert!(out.status.success(), "kubectl apply: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("widget.testenv.olmrs.dev/{name} created")
@@ -71,9 +78,11 @@ async fn crd_round_trips_through_kubectl_and_client() {
 
     // Read back through the Rust client.
     let gvk = GroupVersionKind::gvk("testenv.olmrs.dev", "v1", "Widget");
-    let api: Api<DynamicObject> =
-        Api::all_with(cluster.client(), &ApiResource::from_gvk(&gvk));
-    let got = api.get(&name).await.expect("object readable with the client");
+    let api: Api<DynamicObject> = Api::all_with(cluster.client(), &ApiResource::from_gvk(&gvk));
+    let got = api
+        .get(&name)
+        .await
+        .expect("object readable with the client");
     assert_eq!(got.data["spec"]["size"], 3);
 
     // The API server, not us, enforces the schema.
@@ -81,10 +90,21 @@ async fn crd_round_trips_through_kubectl_and_client() {
     let out = kubectl_stdin(&cluster, &["apply", "-f", "-"], &bad);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("spec.size: Invalid value: 0"), "unexpected error: {stderr}");
+    assert!(
+        stderr.contains("spec.size: Invalid value: 0"),
+        "unexpected error: {stderr}"
+    );
 
-    let out = cluster.kubectl().args(["delete", "widget", &name]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cluster
+        .kubectl()
+        .args(["delete", "widget", &name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -92,7 +112,11 @@ async fn server_reports_its_version() {
     let Some(cluster) = testenv::cluster().await else {
         return;
     };
-    let info = cluster.client().apiserver_version().await.expect("/version answers");
+    let info = cluster
+        .client()
+        .apiserver_version()
+        .await
+        .expect("/version answers");
     assert_eq!(info.major, "1");
     assert!(
         info.git_version.starts_with("v1."),
