@@ -1,0 +1,660 @@
+//! Safe layer extraction: our own entry policy over the sync `tar` crate (never
+//! `Archive::unpack`), OCI whiteouts when flattening several layers, and limits against
+//! decompression bombs. This is plain sync code; async callers run it in `spawn_blocking`.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use flate2::read::MultiGzDecoder;
+
+use crate::manifest::LayerCompression;
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
+
+/// Upper bounds for one extraction (all layers together).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtractLimits {
+    /// Uncompressed tar bytes read across all layers.
+    pub max_total_bytes: u64,
+    /// Size of any single file.
+    pub max_file_bytes: u64,
+    /// Tar entries across all layers.
+    pub max_entries: u64,
+    /// Bytes in one entry path or link target.
+    pub max_path_len: usize,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        ExtractLimits {
+            max_total_bytes: 8 << 30,
+            max_file_bytes: 2 << 30,
+            max_entries: 1_000_000,
+            max_path_len: 4096,
+        }
+    }
+}
+
+/// What to do with symbolic links.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SymlinkPolicy {
+    /// Create relative links whose target stays inside the extraction root; refuse others.
+    #[default]
+    AllowWithinRoot,
+    /// Leave every symlink out.
+    Skip,
+    /// Refuse any symlink.
+    Reject,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExtractOptions {
+    pub limits: ExtractLimits,
+    /// Extract only this directory of the image (e.g. `/configs`); its contents land
+    /// directly in the destination.
+    pub subtree: Option<String>,
+    pub symlinks: SymlinkPolicy,
+}
+
+/// One layer to apply: a tar stream on disk and how it is compressed. `name` (usually its
+/// digest) appears in errors.
+#[derive(Clone, Debug)]
+pub struct LayerFile {
+    pub path: PathBuf,
+    pub compression: LayerCompression,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtractStats {
+    pub entries: u64,
+    pub files: u64,
+    pub bytes: u64,
+    pub skipped_special: u64,
+    pub skipped_symlinks: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("layer {layer}: entry {entry:?} has a `..` component (path traversal)")]
+    PathTraversal { layer: String, entry: String },
+    #[error("layer {layer}: entry {entry:?} is an absolute path")]
+    AbsolutePath { layer: String, entry: String },
+    #[error("layer {layer}: entry {entry:?} has an invalid path: {reason}")]
+    InvalidPath {
+        layer: String,
+        entry: String,
+        reason: String,
+    },
+    #[error(
+        "layer {layer}: entry {entry:?} is a hard link (to {target:?}); hard links are refused"
+    )]
+    HardLink {
+        layer: String,
+        entry: String,
+        target: String,
+    },
+    #[error("layer {layer}: symlink {entry:?} -> {target:?} escapes the extraction root")]
+    LinkEscapes {
+        layer: String,
+        entry: String,
+        target: String,
+    },
+    #[error(
+        "layer {layer}: symlink {entry:?} -> {target:?} refused: symlinks are not allowed here"
+    )]
+    SymlinkRefused {
+        layer: String,
+        entry: String,
+        target: String,
+    },
+    #[error(
+        "layer {layer}: entry {entry:?} would be written through the symlink {component:?}; refusing to follow it"
+    )]
+    ThroughSymlink {
+        layer: String,
+        entry: String,
+        component: String,
+    },
+    #[error("layer {layer}: entry {entry:?} has unsupported type {kind}")]
+    UnsupportedEntry {
+        layer: String,
+        entry: String,
+        kind: String,
+    },
+    #[error("layer {layer}: file {entry:?} is {size} bytes, over the {limit}-byte per-file limit")]
+    FileTooLarge {
+        layer: String,
+        entry: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error("layer {layer}: more than {limit} entries in the image (limit)")]
+    TooManyEntries { layer: String, limit: u64 },
+    #[error(
+        "layer {layer}: the image expands past {limit} bytes (limit on total uncompressed size)"
+    )]
+    TotalSizeExceeded { layer: String, limit: u64 },
+    #[error("layer {layer}: unreadable tar stream: {detail}")]
+    Corrupt { layer: String, detail: String },
+    #[error("the image has no {subtree} directory")]
+    SubtreeMissing { subtree: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ExtractError {
+    let context = context.into();
+    move |source| ExtractError::Io { context, source }
+}
+
+/// Applies `layers` in order onto `dest` (an existing, empty directory), flattening them
+/// with OCI whiteouts.
+pub fn extract_layers(
+    layers: &[LayerFile],
+    dest: &Path,
+    options: &ExtractOptions,
+) -> Result<ExtractStats, ExtractError> {
+    let subtree = match &options.subtree {
+        Some(s) => {
+            let comps = normalise_path(s.as_bytes(), "subtree", options.limits.max_path_len, true)?;
+            Some(comps)
+        }
+        None => None,
+    };
+    let mut ex = Extractor {
+        dest,
+        options,
+        subtree,
+        stats: ExtractStats::default(),
+        total_read: Rc::new(Cell::new(0)),
+        subtree_seen: false,
+        current_layer: HashSet::new(),
+        layer_name: String::new(),
+    };
+    for layer in layers {
+        ex.apply_layer(layer)?;
+    }
+    if let (Some(s), false) = (&options.subtree, ex.subtree_seen) {
+        return Err(ExtractError::SubtreeMissing { subtree: s.clone() });
+    }
+    Ok(ex.stats)
+}
+
+struct Extractor<'a> {
+    dest: &'a Path,
+    options: &'a ExtractOptions,
+    subtree: Option<Vec<String>>,
+    stats: ExtractStats,
+    total_read: Rc<Cell<u64>>,
+    subtree_seen: bool,
+    /// Paths (relative to dest) written by the layer being applied: whiteouts only remove
+    /// what lower layers put there.
+    current_layer: HashSet<PathBuf>,
+    layer_name: String,
+}
+
+/// Counts decompressed bytes and fails once past the limit.
+struct CountingReader<R> {
+    inner: R,
+    total: Rc<Cell<u64>>,
+    limit: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.total.get() + n as u64;
+        self.total.set(total);
+        if total > self.limit {
+            return Err(io::Error::other("total uncompressed size limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
+enum Kind {
+    Dir,
+    File { executable: bool },
+    Symlink(String),
+}
+
+impl Extractor<'_> {
+    fn apply_layer(&mut self, layer: &LayerFile) -> Result<(), ExtractError> {
+        self.layer_name = layer.name.clone();
+        self.current_layer.clear();
+        let file = fs::File::open(&layer.path)
+            .map_err(io_err(format!("opening layer {}", layer.path.display())))?;
+        let reader: Box<dyn Read> = match layer.compression {
+            LayerCompression::Gzip => Box::new(MultiGzDecoder::new(io::BufReader::new(file))),
+            LayerCompression::None => Box::new(io::BufReader::new(file)),
+        };
+        let counted = CountingReader {
+            inner: reader,
+            total: self.total_read.clone(),
+            limit: self.options.limits.max_total_bytes,
+        };
+        let mut archive = tar::Archive::new(counted);
+        let entries = archive.entries().map_err(|e| self.stream_error(e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| self.stream_error(e))?;
+            self.apply_entry(entry)?;
+        }
+        Ok(())
+    }
+
+    fn stream_error(&self, e: io::Error) -> ExtractError {
+        if self.total_read.get() > self.options.limits.max_total_bytes {
+            ExtractError::TotalSizeExceeded {
+                layer: self.layer_name.clone(),
+                limit: self.options.limits.max_total_bytes,
+            }
+        } else {
+            ExtractError::Corrupt {
+                layer: self.layer_name.clone(),
+                detail: e.to_string(),
+            }
+        }
+    }
+
+    fn apply_entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), ExtractError> {
+        let limits = &self.options.limits;
+        self.stats.entries += 1;
+        if self.stats.entries > limits.max_entries {
+            return Err(ExtractError::TooManyEntries {
+                layer: self.layer_name.clone(),
+                limit: limits.max_entries,
+            });
+        }
+        let raw_path = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw_path).into_owned();
+        let comps = normalise_path(&raw_path, &self.layer_name, limits.max_path_len, false)?;
+        if comps.is_empty() {
+            return Ok(()); // the layer root itself
+        }
+
+        // Whiteouts first: they are markers, never files.
+        let file_name = comps.last().map(String::as_str).unwrap_or_default();
+        if file_name == OPAQUE_WHITEOUT {
+            let dir = &comps[..comps.len() - 1];
+            return self.whiteout(dir, true);
+        }
+        if let Some(hidden) = file_name.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() || hidden == "." || hidden == ".." {
+                return Err(ExtractError::InvalidPath {
+                    layer: self.layer_name.clone(),
+                    entry: shown,
+                    reason: "malformed whiteout name".into(),
+                });
+            }
+            let mut target = comps[..comps.len() - 1].to_vec();
+            target.push(hidden.to_owned());
+            return self.whiteout(&target, false);
+        }
+
+        let Some(rel) = self.map_into_dest(&comps) else {
+            return Ok(()); // outside the requested subtree
+        };
+        let header = entry.header();
+        let entry_type = header.entry_type();
+        let kind = match entry_type {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File {
+                executable: header.mode().unwrap_or(0o644) & 0o111 != 0,
+            },
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                return Err(ExtractError::HardLink {
+                    layer: self.layer_name.clone(),
+                    entry: shown,
+                    target,
+                });
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                let target_text = String::from_utf8_lossy(&target).into_owned();
+                match self.options.symlinks {
+                    SymlinkPolicy::Skip => {
+                        self.stats.skipped_symlinks += 1;
+                        tracing::debug!(entry = %shown, "skipping symlink");
+                        return Ok(());
+                    }
+                    SymlinkPolicy::Reject => {
+                        return Err(ExtractError::SymlinkRefused {
+                            layer: self.layer_name.clone(),
+                            entry: shown,
+                            target: target_text,
+                        });
+                    }
+                    SymlinkPolicy::AllowWithinRoot => {}
+                }
+                self.check_link_target(&rel, &target, &shown)?;
+                Kind::Symlink(target_text)
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                self.stats.skipped_special += 1;
+                tracing::debug!(entry = %shown, "skipping device or fifo");
+                return Ok(());
+            }
+            other => {
+                return Err(ExtractError::UnsupportedEntry {
+                    layer: self.layer_name.clone(),
+                    entry: shown,
+                    kind: format!("{other:?}"),
+                });
+            }
+        };
+
+        let size = entry.size();
+        if matches!(kind, Kind::File { .. }) && size > limits.max_file_bytes {
+            return Err(ExtractError::FileTooLarge {
+                layer: self.layer_name.clone(),
+                entry: shown,
+                size,
+                limit: limits.max_file_bytes,
+            });
+        }
+
+        self.subtree_seen = true;
+        if rel.as_os_str().is_empty() {
+            // The subtree directory itself.
+            return Ok(());
+        }
+        self.prepare_parents(&rel, &shown)?;
+        let target = self.dest.join(&rel);
+        match kind {
+            Kind::Dir => match fs::symlink_metadata(&target) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    remove_any(&target)?;
+                    create_dir(&target)?;
+                }
+                Err(_) => create_dir(&target)?,
+            },
+            Kind::File { executable } => {
+                if fs::symlink_metadata(&target).is_ok() {
+                    remove_any(&target)?;
+                }
+                // create_new never follows a symlink at the final component.
+                let mut out = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(if executable { 0o755 } else { 0o644 })
+                    .open(&target)
+                    .map_err(io_err(format!("creating {}", target.display())))?;
+                let copied = io::copy(&mut (&mut entry).take(limits.max_file_bytes + 1), &mut out)
+                    .map_err(|e| self.stream_error(e))?;
+                if copied > limits.max_file_bytes {
+                    return Err(ExtractError::FileTooLarge {
+                        layer: self.layer_name.clone(),
+                        entry: shown,
+                        size: copied,
+                        limit: limits.max_file_bytes,
+                    });
+                }
+                // Explicitly, so the umask cannot change the normalised mode.
+                out.set_permissions(fs::Permissions::from_mode(if executable {
+                    0o755
+                } else {
+                    0o644
+                }))
+                .map_err(io_err(format!("setting mode on {}", target.display())))?;
+                self.stats.files += 1;
+                self.stats.bytes += copied;
+            }
+            Kind::Symlink(link) => {
+                if fs::symlink_metadata(&target).is_ok() {
+                    remove_any(&target)?;
+                }
+                std::os::unix::fs::symlink(&link, &target)
+                    .map_err(io_err(format!("creating symlink {}", target.display())))?;
+            }
+        }
+        self.current_layer.insert(rel);
+        Ok(())
+    }
+
+    /// Image path components → path relative to dest, or None when outside the subtree.
+    fn map_into_dest(&self, comps: &[String]) -> Option<PathBuf> {
+        match &self.subtree {
+            None => Some(comps.iter().collect()),
+            Some(sub) => {
+                if comps.len() >= sub.len() && comps[..sub.len()] == sub[..] {
+                    Some(comps[sub.len()..].iter().collect())
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Removes lower-layer content: `target` itself, or (opaque) everything inside it.
+    fn whiteout(&mut self, target: &[String], opaque: bool) -> Result<(), ExtractError> {
+        let rel: PathBuf = match &self.subtree {
+            None => target.iter().collect(),
+            Some(sub) => {
+                if target.len() >= sub.len() && target[..sub.len()] == sub[..] {
+                    target[sub.len()..].iter().collect()
+                } else if sub.len() > target.len() && sub[..target.len()] == target[..] {
+                    // The subtree or one of its ancestors was removed or made opaque.
+                    return self.clear_lower(Path::new(""));
+                } else {
+                    return Ok(());
+                }
+            }
+        };
+        if opaque {
+            if !rel.as_os_str().is_empty() && !self.is_real_dir(&rel) {
+                return Ok(());
+            }
+            return self.clear_lower(&rel);
+        }
+        if rel.as_os_str().is_empty() {
+            return self.clear_lower(&rel);
+        }
+        if self.current_layer.contains(&rel) || !self.parents_are_real_dirs(&rel) {
+            return Ok(());
+        }
+        let path = self.dest.join(&rel);
+        if fs::symlink_metadata(&path).is_ok() {
+            remove_any(&path)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes everything under `rel` that the current layer did not write.
+    fn clear_lower(&self, rel: &Path) -> Result<(), ExtractError> {
+        if !rel.as_os_str().is_empty() && !self.parents_are_real_dirs(rel) {
+            return Ok(());
+        }
+        let dir = self.dest.join(rel);
+        let Ok(read) = fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for child in read {
+            let child = child.map_err(io_err(format!("listing {}", dir.display())))?;
+            let child_rel = rel.join(child.file_name());
+            let path = self.dest.join(&child_rel);
+            if self.current_layer.contains(&child_rel) {
+                if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    self.clear_lower(&child_rel)?;
+                }
+            } else {
+                remove_any(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn is_real_dir(&self, rel: &Path) -> bool {
+        self.parents_are_real_dirs(rel)
+            && fs::symlink_metadata(self.dest.join(rel)).is_ok_and(|m| m.is_dir())
+    }
+
+    fn parents_are_real_dirs(&self, rel: &Path) -> bool {
+        let mut cur = self.dest.to_path_buf();
+        let comps: Vec<_> = rel.components().collect();
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            cur.push(c);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.is_dir() => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Creates missing parent directories, refusing to pass through a symlink on disk.
+    fn prepare_parents(&self, rel: &Path, shown: &str) -> Result<(), ExtractError> {
+        let comps: Vec<_> = rel.components().collect();
+        let mut cur = self.dest.to_path_buf();
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            cur.push(c);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(ExtractError::ThroughSymlink {
+                        layer: self.layer_name.clone(),
+                        entry: shown.to_owned(),
+                        component: cur
+                            .strip_prefix(self.dest)
+                            .unwrap_or(&cur)
+                            .display()
+                            .to_string(),
+                    });
+                }
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    // A lower layer's file where this layer needs a directory.
+                    remove_any(&cur)?;
+                    create_dir(&cur)?;
+                }
+                Err(_) => create_dir(&cur)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// A symlink may only point inside the extraction root, judged lexically from the
+    /// link's own directory.
+    fn check_link_target(
+        &self,
+        rel: &Path,
+        target: &[u8],
+        shown: &str,
+    ) -> Result<(), ExtractError> {
+        let escapes = || ExtractError::LinkEscapes {
+            layer: self.layer_name.clone(),
+            entry: shown.to_owned(),
+            target: String::from_utf8_lossy(target).into_owned(),
+        };
+        let text = std::str::from_utf8(target).map_err(|_| ExtractError::InvalidPath {
+            layer: self.layer_name.clone(),
+            entry: shown.to_owned(),
+            reason: "symlink target is not UTF-8".into(),
+        })?;
+        if text.is_empty() || text.contains('\0') || text.len() > self.options.limits.max_path_len {
+            return Err(ExtractError::InvalidPath {
+                layer: self.layer_name.clone(),
+                entry: shown.to_owned(),
+                reason: "symlink target is empty, too long or contains NUL".into(),
+            });
+        }
+        if text.starts_with('/') {
+            return Err(escapes());
+        }
+        let mut depth: i64 = rel.components().count() as i64 - 1;
+        for part in text.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return Err(escapes());
+                    }
+                }
+                _ => depth += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn create_dir(path: &Path) -> Result<(), ExtractError> {
+    fs::create_dir(path).map_err(io_err(format!("creating directory {}", path.display())))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        .map_err(io_err(format!("setting mode on {}", path.display())))
+}
+
+/// Removes a file, symlink (not its target) or directory tree.
+fn remove_any(path: &Path) -> Result<(), ExtractError> {
+    let meta =
+        fs::symlink_metadata(path).map_err(io_err(format!("inspecting {}", path.display())))?;
+    if meta.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    }
+    .map_err(io_err(format!("removing {}", path.display())))
+}
+
+/// Splits a tar path into safe components: no NUL, UTF-8, relative, no `..`.
+/// `allow_absolute` is for caller-given subtrees like `/configs`.
+fn normalise_path(
+    raw: &[u8],
+    layer: &str,
+    max_len: usize,
+    allow_absolute: bool,
+) -> Result<Vec<String>, ExtractError> {
+    let lossy = || String::from_utf8_lossy(raw).into_owned();
+    let invalid = |reason: &str| ExtractError::InvalidPath {
+        layer: layer.to_owned(),
+        entry: lossy(),
+        reason: reason.to_owned(),
+    };
+    if raw.contains(&0) {
+        return Err(invalid("contains a NUL byte"));
+    }
+    if raw.len() > max_len {
+        return Err(invalid(&format!("longer than {max_len} bytes")));
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| invalid("not valid UTF-8"))?;
+    if text.starts_with('/') && !allow_absolute {
+        return Err(ExtractError::AbsolutePath {
+            layer: layer.to_owned(),
+            entry: lossy(),
+        });
+    }
+    let mut comps = Vec::new();
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(ExtractError::PathTraversal {
+                    layer: layer.to_owned(),
+                    entry: lossy(),
+                });
+            }
+            p => comps.push(p.to_owned()),
+        }
+    }
+    Ok(comps)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,412 @@
+//! Hostile and tricky tarballs, built here, against the extraction policy.
+
+use std::io::Write;
+
+use flate2::{Compression, write::GzEncoder};
+
+use super::*;
+
+enum E<'a> {
+    Dir(&'a [u8]),
+    File(&'a [u8], &'a [u8], u32),
+    Symlink(&'a [u8], &'a [u8]),
+    HardLink(&'a [u8], &'a [u8]),
+    CharDev(&'a [u8]),
+    Fifo(&'a [u8]),
+}
+
+/// Writes names straight into the header so the tar crate's own path checks (which
+/// refuse `..` and absolute paths) don't stop us from building hostile archives.
+fn tarball(entries: &[E<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        let mut h = tar::Header::new_gnu();
+        let (name, kind, data, link, mode): (&[u8], _, &[u8], Option<&[u8]>, u32) = match e {
+            E::Dir(n) => (n, tar::EntryType::Directory, b"", None, 0o755),
+            E::File(n, d, m) => (n, tar::EntryType::Regular, d, None, *m),
+            E::Symlink(n, t) => (n, tar::EntryType::Symlink, b"", Some(t), 0o777),
+            E::HardLink(n, t) => (n, tar::EntryType::Link, b"", Some(t), 0o644),
+            E::CharDev(n) => (n, tar::EntryType::Char, b"", None, 0o600),
+            E::Fifo(n) => (n, tar::EntryType::Fifo, b"", None, 0o600),
+        };
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.name[..name.len()].copy_from_slice(name);
+        if let Some(t) = link {
+            gnu.linkname[..t.len()].copy_from_slice(t);
+        }
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    layers: Vec<LayerFile>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("out")).unwrap();
+        Fixture {
+            dir,
+            layers: Vec::new(),
+        }
+    }
+
+    fn layer(mut self, entries: &[E<'_>]) -> Self {
+        let n = self.layers.len();
+        let path = self.dir.path().join(format!("layer{n}.tar.gz"));
+        fs::write(&path, gz(&tarball(entries))).unwrap();
+        self.layers.push(LayerFile {
+            path,
+            compression: LayerCompression::Gzip,
+            name: format!("layer{n}"),
+        });
+        self
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn extract(&self, options: &ExtractOptions) -> Result<ExtractStats, ExtractError> {
+        extract_layers(&self.layers, &self.out(), options)
+    }
+
+    fn extract_default(&self) -> Result<ExtractStats, ExtractError> {
+        self.extract(&ExtractOptions::default())
+    }
+
+    /// Every path under out, sorted, with `/` after directories and `@` after symlinks.
+    fn listing(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let p = e.path();
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                let m = fs::symlink_metadata(&p).unwrap();
+                if m.file_type().is_symlink() {
+                    out.push(format!("{rel}@"));
+                } else if m.is_dir() {
+                    out.push(format!("{rel}/"));
+                    walk(root, &p, out);
+                } else {
+                    out.push(rel);
+                }
+            }
+        }
+        walk(&self.out(), &self.out(), &mut out);
+        out
+    }
+}
+
+#[test]
+fn path_traversal_is_refused() {
+    for name in [&b"../evil"[..], b"a/../../evil", b"./a/.."] {
+        let f = Fixture::new().layer(&[E::File(name, b"x", 0o644)]);
+        let err = f.extract_default().unwrap_err();
+        assert!(matches!(err, ExtractError::PathTraversal { .. }), "{err}");
+        assert!(err.to_string().contains("layer0"), "{err}");
+        assert!(!f.dir.path().join("evil").exists());
+    }
+}
+
+#[test]
+fn absolute_paths_are_refused() {
+    let f = Fixture::new().layer(&[E::File(b"/etc/passwd", b"x", 0o644)]);
+    let err = f.extract_default().unwrap_err();
+    assert!(
+        matches!(err, ExtractError::AbsolutePath { ref entry, .. } if entry == "/etc/passwd"),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_utf8_and_nul_paths_are_refused() {
+    let f = Fixture::new().layer(&[E::File(b"bad\xff\xfe", b"x", 0o644)]);
+    let err = f.extract_default().unwrap_err();
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+
+    // A PAX `path` record can carry a NUL that a ustar name cannot.
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("path", &b"ok\0hidden"[..])])
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.as_gnu_mut().unwrap().name[..2].copy_from_slice(b"ok");
+    h.set_cksum();
+    b.append(&h, &b"x"[..]).unwrap();
+    let f = Fixture::new();
+    let path = f.dir.path().join("pax.tar");
+    fs::write(&path, b.into_inner().unwrap()).unwrap();
+    let layers = [LayerFile {
+        path,
+        compression: LayerCompression::None,
+        name: "pax".into(),
+    }];
+    let err = extract_layers(&layers, &f.out(), &ExtractOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("NUL"), "{err}");
+}
+
+#[test]
+fn symlinks_escaping_the_root_are_refused() {
+    for (name, target) in [
+        (&b"link"[..], &b"../outside"[..]),
+        (b"a/b/link", b"../../../outside"),
+        (b"abs", b"/etc/passwd"),
+    ] {
+        let f = Fixture::new().layer(&[E::Symlink(name, target)]);
+        let err = f.extract_default().unwrap_err();
+        assert!(matches!(err, ExtractError::LinkEscapes { .. }), "{err}");
+    }
+    // Inside the root is fine.
+    let f = Fixture::new().layer(&[
+        E::File(b"a/target", b"t", 0o644),
+        E::Symlink(b"a/b/link", b"../target"),
+    ]);
+    f.extract_default().unwrap();
+    assert_eq!(
+        fs::read_link(f.out().join("a/b/link")).unwrap(),
+        Path::new("../target")
+    );
+
+    let f = Fixture::new().layer(&[E::Symlink(b"link", b"x")]);
+    let skip = ExtractOptions {
+        symlinks: SymlinkPolicy::Skip,
+        ..Default::default()
+    };
+    assert_eq!(f.extract(&skip).unwrap().skipped_symlinks, 1);
+    assert!(f.listing().is_empty());
+    let reject = ExtractOptions {
+        symlinks: SymlinkPolicy::Reject,
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.extract(&reject).unwrap_err(),
+        ExtractError::SymlinkRefused { .. }
+    ));
+}
+
+#[test]
+fn symlinks_on_disk_are_never_followed() {
+    // A later layer must not write through a link an earlier layer planted.
+    let outside = tempfile::tempdir().unwrap();
+    let f = Fixture::new()
+        .layer(&[E::Dir(b"sub"), E::Symlink(b"s", b"sub")])
+        .layer(&[E::File(b"s/file", b"x", 0o644)]);
+    let err = f.extract_default().unwrap_err();
+    assert!(
+        matches!(err, ExtractError::ThroughSymlink { ref component, .. } if component == "s"),
+        "{err}"
+    );
+    assert!(!f.out().join("sub/file").exists());
+
+    // Replacing a symlink with a file replaces the link, not its target.
+    let f = Fixture::new()
+        .layer(&[
+            E::File(b"target", b"original", 0o644),
+            E::Symlink(b"f", b"target"),
+        ])
+        .layer(&[E::File(b"f", b"new", 0o644)]);
+    f.extract_default().unwrap();
+    assert_eq!(fs::read(f.out().join("target")).unwrap(), b"original");
+    assert_eq!(fs::read(f.out().join("f")).unwrap(), b"new");
+    assert!(
+        !fs::symlink_metadata(f.out().join("f"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    // A pre-existing link in the destination pointing outside is not followed either.
+    let f = Fixture::new().layer(&[E::File(b"pre/file", b"x", 0o644)]);
+    std::os::unix::fs::symlink(outside.path(), f.out().join("pre")).unwrap();
+    assert!(matches!(
+        f.extract_default().unwrap_err(),
+        ExtractError::ThroughSymlink { .. }
+    ));
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn hard_links_are_refused() {
+    let f = Fixture::new().layer(&[E::File(b"a", b"x", 0o644), E::HardLink(b"b", b"a")]);
+    let err = f.extract_default().unwrap_err();
+    assert!(
+        matches!(err, ExtractError::HardLink { ref entry, ref target, .. } if entry == "b" && target == "a"),
+        "{err}"
+    );
+}
+
+#[test]
+fn devices_and_fifos_are_skipped() {
+    let f = Fixture::new().layer(&[
+        E::CharDev(b"dev/null"),
+        E::Fifo(b"pipe"),
+        E::File(b"keep", b"k", 0o644),
+    ]);
+    let stats = f.extract_default().unwrap();
+    assert_eq!(stats.skipped_special, 2);
+    assert_eq!(f.listing(), ["keep"]);
+}
+
+#[test]
+fn decompression_bombs_hit_the_limits() {
+    let zeros = vec![0u8; 4 << 20];
+    let f = Fixture::new().layer(&[E::File(b"big", &zeros, 0o644)]);
+    assert!(fs::metadata(&f.layers[0].path).unwrap().len() < 64 << 10);
+    let per_file = ExtractOptions {
+        limits: ExtractLimits {
+            max_file_bytes: 1 << 20,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = f.extract(&per_file).unwrap_err();
+    assert!(
+        matches!(err, ExtractError::FileTooLarge { size, .. } if size == 4 << 20),
+        "{err}"
+    );
+
+    let chunk = vec![0u8; 1 << 20];
+    let f = Fixture::new().layer(&[
+        E::File(b"a", &chunk, 0o644),
+        E::File(b"b", &chunk, 0o644),
+        E::File(b"c", &chunk, 0o644),
+    ]);
+    let total = ExtractOptions {
+        limits: ExtractLimits {
+            max_total_bytes: (2 << 20) + 4096,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = f.extract(&total).unwrap_err();
+    assert!(
+        matches!(err, ExtractError::TotalSizeExceeded { .. }),
+        "{err}"
+    );
+
+    let names: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+    let entries: Vec<E<'_>> = names
+        .iter()
+        .map(|n| E::File(n.as_bytes(), b"", 0o644))
+        .collect();
+    let f = Fixture::new().layer(&entries);
+    let count = ExtractOptions {
+        limits: ExtractLimits {
+            max_entries: 10,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.extract(&count).unwrap_err(),
+        ExtractError::TooManyEntries { limit: 10, .. }
+    ));
+}
+
+#[test]
+fn whiteouts_flatten_layers() {
+    let f = Fixture::new()
+        .layer(&[
+            E::File(b"a/x", b"x", 0o644),
+            E::File(b"a/y", b"y", 0o644),
+            E::File(b"b/old", b"o", 0o644),
+            E::File(b"b/sub/deep", b"d", 0o644),
+            E::File(b"c/keep", b"k", 0o644),
+            E::File(b"d", b"file", 0o644),
+        ])
+        .layer(&[
+            E::File(b"a/.wh.x", b"", 0o644),
+            // Written before the opaque marker in the same layer: must survive it.
+            E::File(b"b/new", b"n", 0o644),
+            E::File(b"b/.wh..wh..opq", b"", 0o644),
+            E::File(b".wh.c", b"", 0o644),
+            // A directory replaces a lower file.
+            E::File(b"d/inner", b"i", 0o644),
+        ]);
+    f.extract_default().unwrap();
+    assert_eq!(f.listing(), ["a/", "a/y", "b/", "b/new", "d/", "d/inner"]);
+}
+
+#[test]
+fn subtree_extraction_applies_whiteouts_inside_it() {
+    let f = Fixture::new()
+        .layer(&[
+            E::File(b"etc/passwd", b"root", 0o644),
+            E::Dir(b"configs/"),
+            E::File(b"configs/p1/catalog.json", b"1", 0o644),
+            E::File(b"configs/p2/catalog.json", b"2", 0o644),
+        ])
+        .layer(&[
+            E::File(b"configs/.wh.p2", b"", 0o644),
+            E::File(b"./configs/p3/c.yaml", b"3", 0o644),
+        ]);
+    let opts = ExtractOptions {
+        subtree: Some("/configs".into()),
+        ..Default::default()
+    };
+    f.extract(&opts).unwrap();
+    assert_eq!(f.listing(), ["p1/", "p1/catalog.json", "p3/", "p3/c.yaml"]);
+
+    // An opaque /configs in a later layer drops everything below it.
+    let f = Fixture::new()
+        .layer(&[E::File(b"configs/p1/catalog.json", b"1", 0o644)])
+        .layer(&[
+            E::File(b"configs/.wh..wh..opq", b"", 0o644),
+            E::File(b"configs/p9/c.json", b"9", 0o644),
+        ]);
+    f.extract(&opts).unwrap();
+    assert_eq!(f.listing(), ["p9/", "p9/c.json"]);
+
+    let f = Fixture::new().layer(&[E::File(b"etc/x", b"x", 0o644)]);
+    let err = f.extract(&opts).unwrap_err();
+    assert_eq!(err.to_string(), "the image has no /configs directory");
+}
+
+#[test]
+fn modes_are_normalised() {
+    let f = Fixture::new().layer(&[
+        E::File(b"suid", b"x", 0o4777),
+        E::File(b"private", b"x", 0o600),
+        E::File(b"exec", b"x", 0o700),
+    ]);
+    f.extract_default().unwrap();
+    let mode = |n: &str| fs::metadata(f.out().join(n)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode("suid"), 0o755);
+    assert_eq!(mode("private"), 0o644);
+    assert_eq!(mode("exec"), 0o755);
+}
+
+#[test]
+fn corrupt_streams_are_reported() {
+    let f = Fixture::new();
+    let path = f.dir.path().join("bad.tar.gz");
+    let mut data = gz(&tarball(&[E::File(b"a", &[7u8; 10000], 0o644)]));
+    data.truncate(data.len() / 2);
+    fs::write(&path, data).unwrap();
+    let layers = [LayerFile {
+        path,
+        compression: LayerCompression::Gzip,
+        name: "bad".into(),
+    }];
+    let err = extract_layers(&layers, &f.out(), &ExtractOptions::default()).unwrap_err();
+    assert!(matches!(err, ExtractError::Corrupt { .. }), "{err}");
+}
