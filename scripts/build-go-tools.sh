@@ -124,7 +124,7 @@ import _ "github.com/operator-framework/operator-registry/cmd/opm"
 GO
   go mod tidy -e >/dev/null 2>&1 || true
   # mattn/go-sqlite3 needs cgo.
-  CGO_ENABLED=1 go build -tags "tools json1" -trimpath -ldflags "-s -w" -o "$out/bin/opm.tmp" github.com/operator-framework/operator-registry/cmd/opm
+  CGO_ENABLED=1 go build -tags "tools json1 containers_image_openpgp" -trimpath -ldflags "-s -w" -o "$out/bin/opm.tmp" github.com/operator-framework/operator-registry/cmd/opm
   mv "$out/bin/opm.tmp" "$out/bin/opm"
   log "opm $OPM_VERSION: built in $((SECONDS - start))s"
   echo "$((SECONDS - start))" > "$out/build-seconds"

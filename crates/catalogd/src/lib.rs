@@ -3,7 +3,12 @@
 //! - [`store`]: content on disk, one directory per digest, switched atomically.
 //! - [`index`]: the byte-offset index behind `/api/v1/metas`.
 //! - [`server`]: the HTTP routes.
+//! - [`plan`]: what a reconcile should do, from the object and the store.
 
+pub mod controller;
 pub mod index;
+pub mod metrics;
+pub mod plan;
 pub mod server;
 pub mod store;
+pub mod unpack;

@@ -5,6 +5,7 @@
 //! <root>/<catalog>/sha256-<hex>/all.json       JSON Lines, canonical form
 //! <root>/<catalog>/sha256-<hex>/all.json.gz    the same, gzip (served precompressed)
 //! <root>/<catalog>/sha256-<hex>/index.json     byte-offset index for /api/v1/metas
+//! <root>/<catalog>/sha256-<hex>/source.json    the image reference it was unpacked from
 //! ```
 //!
 //! A digest directory is built under a temporary name and renamed into place, then the
@@ -24,6 +25,8 @@ use crate::index::MetaIndex;
 
 pub const ALL_FILE: &str = "all.json";
 pub const INDEX_FILE: &str = "index.json";
+/// Where the content came from, so status can be rebuilt from the store after a restart.
+pub const SOURCE_FILE: &str = "source.json";
 const CURRENT_LINK: &str = "current";
 /// Below this size gzip is not worth it (upstream's gzip handler uses the same threshold).
 const GZIP_MIN_BYTES: u64 = 1400;
@@ -56,6 +59,17 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreE
     }
 }
 
+/// The image a stored catalog was unpacked from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSource {
+    /// The reference as written in the Catalog spec.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// `<repository>@sha256:<hex>`.
+    pub resolved_ref: String,
+}
+
 /// What is being served for one catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCatalog {
@@ -66,6 +80,7 @@ pub struct StoredCatalog {
     /// When the content was stored: the `Last-Modified` of the served files.
     pub stored_at: SystemTime,
     pub size: u64,
+    pub source: Option<StoredSource>,
 }
 
 impl StoredCatalog {
@@ -123,12 +138,14 @@ impl Store {
         if !digest_dir.join(INDEX_FILE).is_file() {
             return Ok(None);
         }
+        let source = read_source(&digest_dir);
         Ok(Some(StoredCatalog {
             name: name.to_owned(),
             digest,
             dir: digest_dir,
             stored_at: meta.modified().map_err(io_err("reading", &all))?,
             size: meta.len(),
+            source,
         }))
     }
 
@@ -150,6 +167,7 @@ impl Store {
             out: BufWriter::with_capacity(1 << 20, file),
             offset: 0,
             index: MetaIndex::default(),
+            source: None,
         })
     }
 
@@ -189,9 +207,15 @@ pub struct CatalogWriter {
     out: BufWriter<File>,
     offset: u64,
     index: MetaIndex,
+    source: Option<StoredSource>,
 }
 
 impl CatalogWriter {
+    /// Records where the content comes from (kept next to it as `source.json`).
+    pub fn set_source(&mut self, source: StoredSource) {
+        self.source = Some(source);
+    }
+
     /// Appends one meta; `line` is its canonical compact JSON, without the newline.
     pub fn push(
         &mut self,
@@ -228,6 +252,10 @@ impl CatalogWriter {
         let index_path = tmp.join(INDEX_FILE);
         let index = serde_json::to_vec(&self.index).expect("index serialises");
         write_synced(&index_path, &index)?;
+        if let Some(source) = &self.source {
+            let bytes = serde_json::to_vec(source).expect("source serialises");
+            write_synced(&tmp.join(SOURCE_FILE), &bytes)?;
+        }
         if self.offset > GZIP_MIN_BYTES {
             gzip_copy(&all, &tmp.join(format!("{ALL_FILE}.gz")))?;
         }
@@ -258,6 +286,7 @@ impl CatalogWriter {
             dir: final_dir,
             stored_at: meta.modified().map_err(io_err("reading", &all))?,
             size: meta.len(),
+            source: self.source.clone(),
         })
     }
 
@@ -286,6 +315,11 @@ impl Drop for CatalogWriter {
             let _ = fs::remove_dir_all(tmp);
         }
     }
+}
+
+fn read_source(dir: &Path) -> Option<StoredSource> {
+    let bytes = fs::read(dir.join(SOURCE_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn validate_name(name: &str) -> Result<(), StoreError> {

@@ -169,11 +169,13 @@ impl ControlPlane {
         let serving = serving_ca.issue_server("kube-apiserver", &["127.0.0.1", "localhost"])?;
         // envtest's admin identity: CN default, O system:masters.
         let admin = client_ca.issue_client("default", &["system:masters"])?;
-        let (sa_key, _) = key_pair_pem()?;
+        let (sa_key, sa_pub) = key_pair_pem()?;
         write(&certs.join("apiserver.crt"), &serving.cert_pem)?;
         write(&certs.join("apiserver.key"), &serving.key_pem)?;
         write(&certs.join("client-cert-auth-ca.crt"), client_ca.cert_pem())?;
         write(&certs.join("sa-signer.key"), &sa_key)?;
+        // The verifying side reads public keys only (PKIX); the signer reads the PKCS#8 key.
+        write(&certs.join("sa-signer.pub"), &sa_pub)?;
 
         let port = free_port()?;
         let url = format!("https://127.0.0.1:{port}");
@@ -189,7 +191,7 @@ impl ControlPlane {
             .arg(format!("--service-account-issuer={url}/"))
             .arg(format!(
                 "--service-account-key-file={}",
-                certs.join("sa-signer.key").display()
+                certs.join("sa-signer.pub").display()
             ))
             .arg(format!(
                 "--service-account-signing-key-file={}",

@@ -1,0 +1,548 @@
+//! The Catalog controller against a real kube-apiserver and a real registry: catalog
+//! images are built from the corpus with our image builder and pushed to Debian's
+//! docker-registry; the controller and content server run in-process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use catalogd::controller::{self, Context};
+use catalogd::server::ContentServer;
+use catalogd::store::Store;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use oci::{ImageBuilder, ImageRef, ImageStore, LayerContent, RegistryOptions};
+use olm_api::catalog::{
+    Catalog, CatalogImageSource, CatalogSource, CatalogSourceType, CatalogSpec,
+};
+use testenv::registry::Registry;
+use tokio::sync::watch;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn corpus() -> PathBuf {
+    std::env::var_os("OLMRS_CORPUS")
+        .map_or_else(|| workspace().join("../shared/corpus"), PathBuf::from)
+}
+
+/// The JSON Lines catalogd must serve for an FBC directory: every meta in walk order.
+fn expected_jsonl(dir: &Path) -> String {
+    let mut out = String::new();
+    fbc::walk_metas(dir, |m: fbc::Meta| -> Result<(), fbc::LoadError> {
+        out.push_str(m.blob.get());
+        out.push('\n');
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+/// One controller + content server scoped to this test's Catalogs by a label.
+struct Harness {
+    cluster: testenv::Cluster,
+    label: String,
+    namespace: String,
+    storage: tempfile::TempDir,
+    base_url: String,
+    controller: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::oneshot::Sender<()>,
+    )>,
+    _server: tokio::task::JoinHandle<()>,
+    registry_options: RegistryOptions,
+}
+
+impl Harness {
+    async fn start(registry_options: RegistryOptions) -> Option<Self> {
+        let cluster = testenv::cluster().await?;
+        cluster
+            .apply_crds(&workspace().join("config/crd"))
+            .await
+            .expect("CRDs apply");
+        let label = testenv::unique_name("catalogd");
+        let namespace = label.clone();
+        let ns: Api<Namespace> = Api::all(cluster.client());
+        ns.create(
+            &PostParams::default(),
+            &Namespace {
+                metadata: ObjectMeta {
+                    name: Some(namespace.clone()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("namespace created");
+        let storage = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let store = Store::open(storage.path().join("catalogs")).unwrap();
+        let app = ContentServer::new(store).router();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let mut h = Self {
+            cluster,
+            label,
+            namespace,
+            storage,
+            base_url,
+            controller: None,
+            _server: server,
+            registry_options,
+        };
+        h.start_controller();
+        Some(h)
+    }
+
+    fn start_controller(&mut self) {
+        let store = Store::open(self.storage.path().join("catalogs")).unwrap();
+        let images = ImageStore::new(
+            self.storage.path().join("blobs"),
+            self.registry_options.clone(),
+        )
+        .unwrap();
+        let ctx = Context::new(
+            self.cluster.client(),
+            store,
+            images,
+            self.storage.path().join("unpack"),
+            self.namespace.clone(),
+            self.base_url.clone(),
+            watch::channel(true).1,
+        )
+        .with_selector(Some(format!("olmrs-test={}", self.label)));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(controller::run(Arc::new(ctx), async move {
+            let _ = rx.await;
+        }));
+        self.controller = Some((task, tx));
+    }
+
+    async fn stop_controller(&mut self) {
+        if let Some((task, tx)) = self.controller.take() {
+            let _ = tx.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+        }
+    }
+
+    fn api(&self) -> Api<Catalog> {
+        Api::all(self.cluster.client())
+    }
+
+    async fn create(
+        &self,
+        reference: &str,
+        poll: Option<&str>,
+        pull_secret: Option<&str>,
+    ) -> String {
+        let name = testenv::unique_name("cat");
+        let mut catalog = Catalog::new(
+            &name,
+            CatalogSpec {
+                source: CatalogSource {
+                    type_: CatalogSourceType::Image,
+                    image: Some(CatalogImageSource {
+                        ref_: reference.into(),
+                        pull_secret: pull_secret.map(Into::into),
+                        poll_interval: poll.map(Into::into),
+                        insecure_skip_tls_verify: false,
+                    }),
+                },
+            },
+        );
+        catalog.metadata.labels = Some([("olmrs-test".to_owned(), self.label.clone())].into());
+        self.api()
+            .create(&PostParams::default(), &catalog)
+            .await
+            .expect("Catalog created");
+        name
+    }
+
+    /// Waits until `pred` holds for the Catalog, returning it; panics with the last status.
+    async fn wait_for(&self, name: &str, what: &str, pred: impl Fn(&Catalog) -> bool) -> Catalog {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let c = self.api().get(name).await.expect("Catalog readable");
+            if pred(&c) {
+                return c;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; status: {:#?}",
+                c.status
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn wait_unpacked(&self, name: &str) -> Catalog {
+        self.wait_for(name, "Unpacked", |c| phase(c) == Some("Unpacked"))
+            .await
+    }
+
+    async fn get_content(&self, name: &str) -> (u16, String) {
+        let resp = reqwest::get(format!("{}/catalogs/{name}/all.json", self.base_url))
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some((_, tx)) = self.controller.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn phase(c: &Catalog) -> Option<&str> {
+    c.status.as_ref()?.phase.as_deref()
+}
+
+fn unpacked_reason(c: &Catalog) -> Option<&str> {
+    let s = c.status.as_ref()?;
+    olm_api::conditions::find_condition(&s.conditions, "Unpacked").map(|c| c.reason.as_str())
+}
+
+fn resolved_ref(c: &Catalog) -> String {
+    c.status
+        .as_ref()
+        .and_then(|s| s.resolved_source.as_ref())
+        .and_then(|r| r.image.as_ref())
+        .map(|i| i.resolved_ref.clone())
+        .unwrap_or_default()
+}
+
+async fn push_catalog(
+    registry: &Registry,
+    images: &ImageStore,
+    fbc_dir: &Path,
+    tag: &str,
+) -> String {
+    let image = oci::catalog_image(None, fbc_dir)
+        .unwrap()
+        .build(images)
+        .await
+        .unwrap();
+    let dest = format!("{}/catalogs/test:{tag}", registry.host_port());
+    let report = images
+        .push(&image, &ImageRef::parse(&dest).unwrap())
+        .await
+        .unwrap();
+    report.digest
+}
+
+fn plain_options() -> RegistryOptions {
+    RegistryOptions {
+        use_http: true,
+        ..RegistryOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn catalog_unpacks_polls_new_digests_and_is_deleted() {
+    let Some(registry) = start_registry().await else {
+        return;
+    };
+    let Some(h) = Harness::start(plain_options()).await else {
+        return;
+    };
+    let pusher = ImageStore::new(h.storage.path().join("pusher"), plain_options()).unwrap();
+    let v1 = corpus().join("catalogs/v4.15/kube-green");
+    let v2 = corpus().join("catalogs/v4.22/kairos-operator");
+    let d1 = push_catalog(&registry, &pusher, &v1, "v1").await;
+    let reference = format!("{}/catalogs/test:v1", registry.host_port());
+
+    let name = h.create(&reference, Some("1s"), None).await;
+    let c = h.wait_unpacked(&name).await;
+    let status = c.status.as_ref().unwrap();
+    assert_eq!(
+        resolved_ref(&c),
+        format!("{}/catalogs/test@{d1}", registry.host_port())
+    );
+    assert_eq!(
+        status.content_url.as_deref(),
+        Some(format!("{}/catalogs/{name}/all.json", h.base_url).as_str())
+    );
+    assert_eq!(status.observed_generation, c.metadata.generation);
+    assert!(status.last_unpacked.is_some());
+    let cond = olm_api::conditions::find_condition(&status.conditions, "Unpacked").unwrap();
+    assert_eq!(cond.reason, "UnpackSuccessful");
+    assert_eq!(
+        cond.message,
+        format!(
+            "successfully unpacked the catalog image {:?}",
+            resolved_ref(&c)
+        )
+    );
+    let (code, body) = h.get_content(&name).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        expected_jsonl(&v1),
+        "served content is the source, canonical, in walk order"
+    );
+
+    // A new digest under the same tag is picked up by polling.
+    let d2 = push_catalog(&registry, &pusher, &v2, "v1").await;
+    assert_ne!(d1, d2);
+    let c = h
+        .wait_for(&name, "the new digest", |c| resolved_ref(c).ends_with(&d2))
+        .await;
+    assert_eq!(phase(&c), Some("Unpacked"));
+    let (_, body) = h.get_content(&name).await;
+    assert_eq!(body, expected_jsonl(&v2));
+
+    // Deletion removes the content (the finalizer runs first).
+    h.api()
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while h.api().get_opt(&name).await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Catalog not deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(h.get_content(&name).await.0, 404);
+    assert!(!h.storage.path().join("catalogs").join(&name).exists());
+}
+
+#[tokio::test]
+async fn zero_poll_interval_does_not_poll_and_restart_recovers_from_disk() {
+    let Some(registry) = start_registry().await else {
+        return;
+    };
+    let Some(mut h) = Harness::start(plain_options()).await else {
+        return;
+    };
+    let pusher = ImageStore::new(h.storage.path().join("pusher"), plain_options()).unwrap();
+    let v1 = corpus().join("catalogs/v4.22/cat-facts-operator");
+    let d1 = push_catalog(&registry, &pusher, &v1, "v1").await;
+    let reference = format!("{}/catalogs/test:v1", registry.host_port());
+    let name = h.create(&reference, Some("0s"), None).await;
+    let c = h.wait_unpacked(&name).await;
+    assert!(resolved_ref(&c).ends_with(&d1));
+
+    push_catalog(
+        &registry,
+        &pusher,
+        &corpus().join("catalogs/v4.22/ecr-secret-operator"),
+        "v1",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let c = h.api().get(&name).await.unwrap();
+    assert!(resolved_ref(&c).ends_with(&d1), "0s must not poll");
+
+    // Restart with the registry gone: state comes from disk, nothing needs the network.
+    h.stop_controller().await;
+    registry.stop();
+    h.start_controller();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let c = h.api().get(&name).await.unwrap();
+    assert_eq!(phase(&c), Some("Unpacked"), "{:#?}", c.status);
+    assert_eq!(h.get_content(&name).await.1, expected_jsonl(&v1));
+
+    // Lost storage: status must not keep claiming content that is gone.
+    h.stop_controller().await;
+    std::fs::remove_dir_all(h.storage.path().join("catalogs").join(&name)).unwrap();
+    h.start_controller();
+    let c = h
+        .wait_for(&name, "a failure once content is gone", |c| {
+            phase(c) == Some("Failing")
+        })
+        .await;
+    assert_eq!(unpacked_reason(&c), Some("RegistryUnreachable"));
+    assert_eq!(c.status.as_ref().unwrap().content_url, None);
+}
+
+#[tokio::test]
+async fn registry_outage_keeps_old_content_served() {
+    let Some(registry) = start_registry().await else {
+        return;
+    };
+    let Some(h) = Harness::start(plain_options()).await else {
+        return;
+    };
+    let pusher = ImageStore::new(h.storage.path().join("pusher"), plain_options()).unwrap();
+    let v1 = corpus().join("catalogs/v4.15/ecr-secret-operator");
+    push_catalog(&registry, &pusher, &v1, "v1").await;
+    let name = h
+        .create(
+            &format!("{}/catalogs/test:v1", registry.host_port()),
+            Some("1s"),
+            None,
+        )
+        .await;
+    h.wait_unpacked(&name).await;
+    registry.stop();
+    let c = h
+        .wait_for(&name, "RegistryUnreachable", |c| {
+            unpacked_reason(c) == Some("RegistryUnreachable")
+        })
+        .await;
+    assert_eq!(phase(&c), Some("Failing"));
+    assert!(
+        c.status.as_ref().unwrap().content_url.is_some(),
+        "old content still described"
+    );
+    let (code, body) = h.get_content(&name).await;
+    assert_eq!(code, 200);
+    assert_eq!(body, expected_jsonl(&v1));
+}
+
+#[tokio::test]
+async fn bad_images_report_their_condition() {
+    let Some(registry) = start_registry().await else {
+        return;
+    };
+    let Some(h) = Harness::start(plain_options()).await else {
+        return;
+    };
+    let pusher = ImageStore::new(h.storage.path().join("pusher"), plain_options()).unwrap();
+    let host = registry.host_port();
+
+    // No such tag.
+    let missing = h
+        .create(&format!("{host}/catalogs/test:nope"), Some("0s"), None)
+        .await;
+    // An image without the configs label.
+    let mut content = LayerContent::new();
+    content
+        .add_bytes("/configs/catalog.json", b"{}".to_vec())
+        .unwrap();
+    let unlabelled = ImageBuilder::scratch()
+        .layer(content, "test")
+        .build(&pusher)
+        .await
+        .unwrap();
+    pusher
+        .push(
+            &unlabelled,
+            &ImageRef::parse(&format!("{host}/catalogs/nolabel:v1")).unwrap(),
+        )
+        .await
+        .unwrap();
+    let nolabel = h
+        .create(&format!("{host}/catalogs/nolabel:v1"), Some("0s"), None)
+        .await;
+    // Invalid FBC: a channel of a package that does not exist.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(
+        bad.path().join("catalog.json"),
+        r#"{"schema":"olm.channel","package":"ghost","name":"stable","entries":[{"name":"ghost.v1"}]}"#,
+    )
+    .unwrap();
+    let image = oci::catalog_image(None, bad.path())
+        .unwrap()
+        .build(&pusher)
+        .await
+        .unwrap();
+    pusher
+        .push(
+            &image,
+            &ImageRef::parse(&format!("{host}/catalogs/invalid:v1")).unwrap(),
+        )
+        .await
+        .unwrap();
+    let invalid = h
+        .create(&format!("{host}/catalogs/invalid:v1"), Some("0s"), None)
+        .await;
+
+    for (name, reason, needle) in [
+        (&missing, "ImageNotFound", "nope"),
+        (
+            &nolabel,
+            "MissingLabel",
+            "operators.operatorframework.io.index.configs.v1",
+        ),
+        (&invalid, "InvalidCatalog", "ghost"),
+    ] {
+        let c = h
+            .wait_for(name, reason, |c| unpacked_reason(c) == Some(reason))
+            .await;
+        assert_eq!(phase(&c), Some("Failing"));
+        let cond =
+            olm_api::conditions::find_condition(&c.status.as_ref().unwrap().conditions, "Unpacked")
+                .unwrap();
+        assert!(cond.message.contains(needle), "{reason}: {}", cond.message);
+        assert_eq!(h.get_content(name).await.0, 404);
+    }
+}
+
+#[tokio::test]
+async fn private_registry_needs_the_pull_secret() {
+    if !testenv::registry::require_binaries(&["docker-registry", "htpasswd"]) {
+        return;
+    }
+    let registry = Registry::start_tls_auth("alice", "s3cret")
+        .await
+        .expect("registry starts");
+    let options = RegistryOptions {
+        ca_pem: registry.ca_pem().map(str::to_owned),
+        ..RegistryOptions::default()
+    };
+    let Some(h) = Harness::start(options.clone()).await else {
+        return;
+    };
+    let mut push_options = options;
+    let auth = format!(
+        r#"{{"auths":{{"{}":{{"username":"alice","password":"s3cret"}}}}}}"#,
+        registry.host_port()
+    );
+    push_options.credentials = oci::Credentials::from_docker_config_json(auth.as_bytes()).unwrap();
+    let pusher = ImageStore::new(h.storage.path().join("pusher"), push_options).unwrap();
+    let v1 = corpus().join("catalogs/v4.15/kube-green");
+    push_catalog(&registry, &pusher, &v1, "v1").await;
+
+    let name = h
+        .create(
+            &format!("{}/catalogs/test:v1", registry.host_port()),
+            Some("0s"),
+            Some("creds"),
+        )
+        .await;
+    let c = h
+        .wait_for(&name, "Unauthorized", |c| {
+            unpacked_reason(c) == Some("Unauthorized")
+        })
+        .await;
+    let cond =
+        olm_api::conditions::find_condition(&c.status.as_ref().unwrap().conditions, "Unpacked")
+            .unwrap();
+    assert!(
+        cond.message.contains("\"creds\" was not found"),
+        "{}",
+        cond.message
+    );
+
+    // Adding the Secret is enough: the controller watches pull secrets.
+    let secrets: Api<Secret> = Api::namespaced(h.cluster.client(), &h.namespace);
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "creds"},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": auth},
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    h.wait_unpacked(&name).await;
+    assert_eq!(h.get_content(&name).await.1, expected_jsonl(&v1));
+}
+
+async fn start_registry() -> Option<Registry> {
+    if !testenv::registry::require_binaries(&["docker-registry"]) {
+        return None;
+    }
+    Some(Registry::start_plain().await.expect("registry starts"))
+}
