@@ -1,0 +1,369 @@
+//! The strict semver dialect of `github.com/blang/semver/v4`, which upstream uses for bundle
+//! versions (`semver.Parse`) and `skipRange` syntax (`semver.ParseRange`). Error texts are the
+//! library's, because they appear inside our validation messages.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// A parsed semantic version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    pub pre: Vec<PreRelease>,
+    pub build: Vec<String>,
+}
+
+/// One pre-release identifier.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PreRelease {
+    Num(u64),
+    Alpha(String),
+}
+
+impl fmt::Display for PreRelease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PreRelease::Num(n) => write!(f, "{n}"),
+            PreRelease::Alpha(s) => f.write_str(s),
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if !self.pre.is_empty() {
+            f.write_str("-")?;
+            for (i, p) in self.pre.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(".")?;
+                }
+                write!(f, "{p}")?;
+            }
+        }
+        if !self.build.is_empty() {
+            write!(f, "+{}", self.build.join("."))?;
+        }
+        Ok(())
+    }
+}
+
+impl PreRelease {
+    fn cmp_pre(&self, other: &PreRelease) -> Ordering {
+        match (self, other) {
+            (PreRelease::Num(a), PreRelease::Num(b)) => a.cmp(b),
+            (PreRelease::Num(_), PreRelease::Alpha(_)) => Ordering::Less,
+            (PreRelease::Alpha(_), PreRelease::Num(_)) => Ordering::Greater,
+            (PreRelease::Alpha(a), PreRelease::Alpha(b)) => a.cmp(b),
+        }
+    }
+}
+
+impl Version {
+    /// blang `Version.Compare` (build metadata ignored).
+    pub fn compare(&self, other: &Version) -> Ordering {
+        (self.major, self.minor, self.patch)
+            .cmp(&(other.major, other.minor, other.patch))
+            .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => {
+                    for (a, b) in self.pre.iter().zip(other.pre.iter()) {
+                        let c = a.cmp_pre(b);
+                        if c != Ordering::Equal {
+                            return c;
+                        }
+                    }
+                    self.pre.len().cmp(&other.pre.len())
+                }
+            })
+    }
+}
+
+fn is_alnum_dash(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_numeric(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn go_parse_u64(s: &str) -> Result<u64, String> {
+    s.parse::<u64>().map_err(|_| {
+        if s.is_empty() || !is_numeric(s) {
+            format!("strconv.ParseUint: parsing {s:?}: invalid syntax")
+        } else {
+            format!("strconv.ParseUint: parsing {s:?}: value out of range")
+        }
+    })
+}
+
+fn parse_number(part: &str, what: &str, upper: &str) -> Result<u64, String> {
+    if !is_numeric(part) {
+        return Err(format!(
+            "Invalid character(s) found in {what} number {part:?}"
+        ));
+    }
+    if part.len() > 1 && part.starts_with('0') {
+        return Err(format!(
+            "{upper} number must not contain leading zeroes {part:?}"
+        ));
+    }
+    go_parse_u64(part)
+}
+
+/// blang `NewPRVersion`.
+pub fn parse_prerelease(s: &str) -> Result<PreRelease, String> {
+    if s.is_empty() {
+        return Err("Prerelease is empty".to_string());
+    }
+    if is_numeric(s) {
+        if s.len() > 1 && s.starts_with('0') {
+            return Err(format!(
+                "Numeric PreRelease version must not contain leading zeroes {s:?}"
+            ));
+        }
+        return go_parse_u64(s).map(PreRelease::Num);
+    }
+    if is_alnum_dash(s) {
+        return Ok(PreRelease::Alpha(s.to_string()));
+    }
+    Err(format!("Invalid character(s) found in prerelease {s:?}"))
+}
+
+/// blang `semver.Parse`.
+pub fn parse_version(s: &str) -> Result<Version, String> {
+    if s.is_empty() {
+        return Err("Version string empty".to_string());
+    }
+    let parts: Vec<&str> = s.splitn(3, '.').collect();
+    if parts.len() != 3 {
+        return Err("No Major.Minor.Patch elements found".to_string());
+    }
+    let major = parse_number(parts[0], "major", "Major")?;
+    let minor = parse_number(parts[1], "minor", "Minor")?;
+    let mut patch_str = parts[2];
+    let mut build = Vec::new();
+    let mut pre_strs = Vec::new();
+    if let Some(idx) = patch_str.find('+') {
+        build = patch_str[idx + 1..]
+            .split('.')
+            .map(str::to_string)
+            .collect();
+        patch_str = &patch_str[..idx];
+    }
+    if let Some(idx) = patch_str.find('-') {
+        pre_strs = patch_str[idx + 1..].split('.').collect();
+        patch_str = &patch_str[..idx];
+    }
+    let patch = parse_number(patch_str, "patch", "Patch")?;
+    let mut pre = Vec::new();
+    for p in pre_strs {
+        pre.push(parse_prerelease(p)?);
+    }
+    for b in &build {
+        if b.is_empty() {
+            return Err("Build meta data is empty".to_string());
+        }
+        if !is_alnum_dash(b) {
+            return Err(format!(
+                "Invalid character(s) found in build meta data {b:?}"
+            ));
+        }
+    }
+    Ok(Version {
+        major,
+        minor,
+        patch,
+        pre,
+        build,
+    })
+}
+
+/// Checks the syntax of a blang range expression (`semver.ParseRange`); evaluation belongs to
+/// the resolver.
+pub fn check_range(s: &str) -> Result<(), String> {
+    let parts = split_and_trim(s);
+    let or_parts = split_or_parts(&parts)?;
+    for and_parts in or_parts {
+        for ap in expand_wildcards(&and_parts)? {
+            let (op, v) = split_comparator_version(&ap)?;
+            if !matches!(op, "" | "=" | "==" | ">" | ">=" | "<" | "<=" | "!" | "!=") {
+                return Err(format!(
+                    "Could not parse Range {ap:?}: Could not parse comparator {op:?} in {:?}",
+                    format!("{op}{v}")
+                ));
+            }
+            if let Err(e) = parse_version(v) {
+                return Err(format!(
+                    "Could not parse Range {ap:?}: Could not parse version {v:?} in {:?}: {e}",
+                    format!("{op}{v}")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn split_and_trim(s: &str) -> Vec<String> {
+    let b = s.as_bytes();
+    let mut result = Vec::new();
+    let mut last = 0usize;
+    let mut last_char = 0u8;
+    for i in 0..b.len() {
+        if b[i] == b' ' && !matches!(last_char, b'>' | b'<' | b'=') {
+            if i > 0 && last < i - 1 {
+                result.push(s[last..i].to_string());
+            }
+            last = i + 1;
+        } else if b[i] != b' ' {
+            last_char = b[i];
+        }
+    }
+    if b.len() > 1 && last < b.len() - 1 {
+        result.push(s[last..].to_string());
+    }
+    result.into_iter().map(|p| p.replace(' ', "")).collect()
+}
+
+fn split_or_parts(parts: &[String]) -> Result<Vec<Vec<String>>, String> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for (i, p) in parts.iter().enumerate() {
+        if p == "||" {
+            if i == 0 {
+                return Err("First element in range is '||'".to_string());
+            }
+            out.push(parts[last..i].to_vec());
+            last = i + 1;
+        }
+    }
+    if last == parts.len() {
+        return Err("Last element in range is '||'".to_string());
+    }
+    out.push(parts[last..].to_vec());
+    Ok(out)
+}
+
+fn split_comparator_version(s: &str) -> Result<(&str, &str), String> {
+    match s.find(|c: char| c.is_ascii_digit()) {
+        Some(i) => Ok((s[..i].trim(), &s[i..])),
+        None => Err(format!("Could not get version from string: {s:?}")),
+    }
+}
+
+fn expand_wildcards(parts: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for ap in parts {
+        if !ap.contains('x') {
+            out.push(ap.clone());
+            continue;
+        }
+        let (op, v) = split_comparator_version(ap)?;
+        let segs: Vec<&str> = v.split('.').collect();
+        let wildcard = match (segs.len(), segs.last()) {
+            (2, Some(&"x")) => Some(Wild::Minor),
+            (3, Some(&"x")) => Some(Wild::Patch),
+            _ => None,
+        };
+        let flat = {
+            let mut s: Vec<String> = segs
+                .iter()
+                .map(|p| {
+                    if *p == "x" {
+                        "0".to_string()
+                    } else {
+                        (*p).to_string()
+                    }
+                })
+                .collect();
+            while s.len() < 3 {
+                s.push("0".to_string());
+            }
+            s.join(".")
+        };
+        let (result_op, increment) = match op {
+            ">" => (">=", true),
+            ">=" => (">=", false),
+            "<" => ("<", false),
+            "<=" => ("<", true),
+            "" | "=" | "==" => {
+                out.push(format!(">={flat}"));
+                ("<", true)
+            }
+            "!=" | "!" => {
+                out.push(format!("<{flat}"));
+                (">=", true)
+            }
+            other => (other, false),
+        };
+        let version = if increment {
+            let nums: Vec<u64> = flat.split('.').filter_map(|p| p.parse().ok()).collect();
+            match (wildcard, nums.as_slice()) {
+                (Some(Wild::Patch), [a, b, _]) => format!("{a}.{}.0", b + 1),
+                (Some(Wild::Minor), [a, _, _]) => format!("{}.0.0", a + 1),
+                _ => String::new(),
+            }
+        } else {
+            flat
+        };
+        out.push(format!("{result_op}{version}"));
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Copy)]
+enum Wild {
+    Minor,
+    Patch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(parse_version("1.2.3-alpha.1+build.5").is_ok());
+        assert_eq!(
+            parse_version("v1.0.0").unwrap_err(),
+            "Invalid character(s) found in major number \"v1\""
+        );
+        assert_eq!(
+            parse_version("1.0").unwrap_err(),
+            "No Major.Minor.Patch elements found"
+        );
+        assert_eq!(
+            parse_version("01.0.0").unwrap_err(),
+            "Major number must not contain leading zeroes \"01\""
+        );
+        assert_eq!(
+            parse_version("1.0.0-01").unwrap_err(),
+            "Numeric PreRelease version must not contain leading zeroes \"01\""
+        );
+        let a = parse_version("1.0.0-alpha").unwrap();
+        let b = parse_version("1.0.0").unwrap();
+        assert_eq!(a.compare(&b), Ordering::Less);
+    }
+
+    #[test]
+    fn ranges() {
+        for ok in [
+            ">=1.0.0 <2.0.0",
+            ">=4.1.0 <4.2.4",
+            "1.x",
+            ">1.2.x",
+            "<1.0.0 || >=2.0.0",
+            ">= 1.0.0",
+        ] {
+            assert!(check_range(ok).is_ok(), "{ok}");
+        }
+        assert!(check_range(">=v1.0.0").is_err());
+        assert!(check_range(">=1.0.0 ||").is_err());
+        assert!(check_range("~1.0.0").is_err());
+        assert!(check_range(">=01.0.0").is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! Shared test helpers: the read-only corpus at `<workspace>/../shared/corpus`.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+pub fn corpus_root() -> PathBuf {
+    match std::env::var_os("OLMRS_CORPUS") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+    }
+}
+
+/// `catalogs/<ocp>/<package>/catalog.yaml`, sorted.
+pub fn corpus_catalog_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for ocp in ["v4.15", "v4.22"] {
+        let dir = corpus_root().join("catalogs").join(ocp);
+        let mut pkgs: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        pkgs.sort();
+        for p in pkgs {
+            out.push(p.join("catalog.yaml"));
+        }
+    }
+    out
+}
