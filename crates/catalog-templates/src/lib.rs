@@ -1,0 +1,110 @@
+//! Catalog templates as `opm alpha render-template` renders them (operator-registry v1.73.0):
+//! `olm.template.basic` ([`basic`]) and `olm.semver` ([`semver`]), and the mermaid upgrade-graph
+//! writer ([`mermaid`]) behind `-o mermaid` and `opm alpha render-graph`.
+//!
+//! Templates name bundles by image; turning an image into an `olm.bundle` is the caller's job
+//! ([`BundleRenderer`]), so this crate never pulls images.
+
+pub mod basic;
+pub mod decode;
+pub mod mermaid;
+pub mod semver;
+
+use fbc::Bundle;
+use serde_json::Value;
+
+/// One rendered bundle and, when known, its ClusterServiceVersion (the semver template takes the
+/// package description and icon from the default channel head's CSV).
+#[derive(Clone, Debug)]
+pub struct RenderedBundle {
+    pub bundle: Bundle,
+    pub csv: Option<Value>,
+}
+
+/// Renders a bundle image reference into `olm.bundle` blobs.
+pub trait BundleRenderer {
+    fn render_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, String>;
+}
+
+impl<F> BundleRenderer for F
+where
+    F: Fn(&str) -> Result<Vec<RenderedBundle>, String>,
+{
+    fn render_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, String> {
+        self(image)
+    }
+}
+
+/// A template that could not be rendered; messages follow upstream's.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{0}")]
+    Decode(String),
+    #[error("{0}")]
+    Render(String),
+}
+
+/// The template kinds `render-template` knows, by type name (`basic`, `semver`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TemplateKind {
+    Basic,
+    Semver,
+}
+
+impl TemplateKind {
+    pub const ALL: [TemplateKind; 2] = [TemplateKind::Basic, TemplateKind::Semver];
+
+    pub fn type_name(self) -> &'static str {
+        match self {
+            TemplateKind::Basic => "basic",
+            TemplateKind::Semver => "semver",
+        }
+    }
+
+    pub fn schema(self) -> &'static str {
+        match self {
+            TemplateKind::Basic => basic::SCHEMA,
+            TemplateKind::Semver => semver::SCHEMA,
+        }
+    }
+
+    pub fn from_type_name(name: &str) -> Option<TemplateKind> {
+        Self::ALL.into_iter().find(|k| k.type_name() == name)
+    }
+
+    pub fn from_schema(schema: &str) -> Option<TemplateKind> {
+        Self::ALL.into_iter().find(|k| k.schema() == schema)
+    }
+
+    /// Renders `text` as this kind of template.
+    pub fn render(
+        self,
+        text: &str,
+        renderer: &dyn BundleRenderer,
+    ) -> Result<fbc::DeclarativeConfig, TemplateError> {
+        match self {
+            TemplateKind::Basic => basic::render(text, renderer),
+            TemplateKind::Semver => semver::render(text, renderer),
+        }
+    }
+}
+
+/// The `schema` of the first document (matched case-insensitively, as upstream's detection).
+pub fn detect_schema(text: &str) -> Result<String, TemplateError> {
+    let root = decode::first_document(text)
+        .map_err(|e| TemplateError::Decode(format!("decoding template input: {e}")))?;
+    let schema = match &root {
+        Value::Object(m) => decode::field(m, "schema"),
+        _ => None,
+    };
+    match schema {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        None | Some(Value::Null) | Some(Value::String(_)) => Err(TemplateError::Decode(
+            "template input missing required 'schema' field".to_string(),
+        )),
+        Some(other) => Err(TemplateError::Decode(format!(
+            "unmarshalling template schema: json: cannot unmarshal {} into Go struct field .schema of type string",
+            decode::go_kind(other)
+        ))),
+    }
+}

@@ -1,0 +1,37 @@
+//! `opm`: parse arguments, run, print the output or a precise error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OPM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .without_time()
+        .init();
+    let cli = opm::cli::Cli::parse();
+    match opm::run(cli, &mut std::io::stdin()) {
+        Ok(outcome) => {
+            for w in &outcome.warnings {
+                eprintln!("{w}");
+            }
+            if let Err(e) = opm::emit(&outcome, &mut std::io::stdout().lock()) {
+                eprintln!("Error: writing output: {e}");
+                return ExitCode::FAILURE;
+            }
+            if outcome.failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

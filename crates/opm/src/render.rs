@@ -1,0 +1,303 @@
+//! `opm render`: references classified as upstream does (directory with `manifests/` and
+//! `metadata/` = bundle directory, other directory = FBC root, file = sqlite database,
+//! anything else = image reference), rendered, post-processed and merged.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use catalog_templates::RenderedBundle;
+use fbc::DeclarativeConfig;
+use fbc::property::{self, TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
+use fbc::registry_bundle::{ObjectProfile, parse_bundle_dir};
+use serde_json::Value;
+
+use crate::migrations::Migrations;
+
+/// Which kinds of references a command accepts (upstream `AllowedRefMask`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefMask {
+    pub bundle_image: bool,
+    pub sqlite_file: bool,
+    pub catalog_dir: bool,
+    pub bundle_dir: bool,
+    pub catalog_image: bool,
+}
+
+impl RefMask {
+    pub const ALL: RefMask = RefMask {
+        bundle_image: true,
+        sqlite_file: true,
+        catalog_dir: true,
+        bundle_dir: true,
+        catalog_image: true,
+    };
+    /// `opm migrate` and `alpha render-graph`: catalogs only.
+    pub const CATALOGS: RefMask = RefMask {
+        bundle_image: false,
+        sqlite_file: true,
+        catalog_dir: true,
+        bundle_dir: false,
+        catalog_image: true,
+    };
+    /// Templates: bundle images only.
+    pub const BUNDLE_IMAGES: RefMask = RefMask {
+        bundle_image: true,
+        sqlite_file: false,
+        catalog_dir: false,
+        bundle_dir: false,
+        catalog_image: false,
+    };
+}
+
+/// `IMAGE=DIR` pairs naming local bundle directories for bundle image references.
+#[derive(Clone, Debug, Default)]
+pub struct BundleDirs(HashMap<String, PathBuf>);
+
+impl BundleDirs {
+    pub fn parse(entries: &[String]) -> Result<BundleDirs> {
+        let mut map = HashMap::new();
+        for e in entries.iter().filter(|e| !e.trim().is_empty()) {
+            let (image, dir) = e.rsplit_once('=').ok_or_else(|| {
+                anyhow!("invalid --bundle-dir-map entry {e:?}: expected IMAGE=DIR")
+            })?;
+            if image.is_empty() || dir.is_empty() {
+                bail!("invalid --bundle-dir-map entry {e:?}: expected IMAGE=DIR");
+            }
+            map.insert(image.to_string(), PathBuf::from(dir));
+        }
+        Ok(BundleDirs(map))
+    }
+
+    pub fn get(&self, image: &str) -> Option<&Path> {
+        self.0.get(image).map(PathBuf::as_path)
+    }
+}
+
+/// The `--alpha-image-ref-template` subset we support: `{{.Package}}`, `{{.Name}}`,
+/// `{{.Version}}` (spaces inside the braces allowed).
+#[derive(Clone, Debug)]
+pub struct ImageRefTemplate(String);
+
+impl ImageRefTemplate {
+    pub fn parse(text: &str) -> Result<ImageRefTemplate> {
+        let mut rest = text;
+        while let Some(i) = rest.find("{{") {
+            let after = &rest[i + 2..];
+            let end = after
+                .find("}}")
+                .ok_or_else(|| anyhow!("invalid image reference template: unclosed action"))?;
+            let action = after[..end].trim();
+            if !matches!(action, ".Package" | ".Name" | ".Version") {
+                bail!(
+                    "invalid image reference template: unsupported action {{{{{action}}}}} (only {{{{.Package}}}}, {{{{.Name}}}} and {{{{.Version}}}} are supported)"
+                );
+            }
+            rest = &after[end + 2..];
+        }
+        Ok(ImageRefTemplate(text.to_string()))
+    }
+
+    fn expand(&self, package: &str, name: &str, version: &str) -> String {
+        let mut out = String::new();
+        let mut rest = self.0.as_str();
+        while let Some(i) = rest.find("{{") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let end = after.find("}}").unwrap_or(after.len());
+            out.push_str(match after[..end].trim() {
+                ".Package" => package,
+                ".Name" => name,
+                _ => version,
+            });
+            rest = after.get(end + 2..).unwrap_or("");
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// A render request.
+#[derive(Clone, Debug)]
+pub struct Render {
+    pub refs: Vec<String>,
+    pub allowed: RefMask,
+    pub migrations: Option<Migrations>,
+    pub image_ref_template: Option<ImageRefTemplate>,
+    pub bundle_dirs: BundleDirs,
+}
+
+impl Render {
+    pub fn new(refs: Vec<String>, allowed: RefMask) -> Render {
+        Render {
+            refs,
+            allowed,
+            migrations: None,
+            image_ref_template: None,
+            bundle_dirs: BundleDirs::default(),
+        }
+    }
+
+    /// Renders every reference and merges the results in reference order.
+    pub fn run(&self) -> Result<DeclarativeConfig> {
+        let mut out = DeclarativeConfig::default();
+        for r in &self.refs {
+            let mut cfg = self
+                .render_reference(r)
+                .with_context(|| format!("render reference {r:?}"))?;
+            post_process(&mut cfg);
+            if let Some(m) = &self.migrations {
+                m.apply(&mut cfg).context("migrate")?;
+            }
+            out.merge(cfg);
+        }
+        Ok(out)
+    }
+
+    fn render_reference(&self, r: &str) -> Result<DeclarativeConfig> {
+        let path = Path::new(r);
+        let Ok(meta) = std::fs::metadata(path) else {
+            return self.render_image(r);
+        };
+        if meta.is_dir() {
+            if is_bundle_dir(path)? {
+                if !self.allowed.bundle_dir {
+                    bail!("cannot render bundle directory {r:?}: not allowed");
+                }
+                let b = self.render_bundle_dir(path, None)?;
+                return Ok(DeclarativeConfig {
+                    bundles: vec![b.bundle],
+                    ..Default::default()
+                });
+            }
+            if !self.allowed.catalog_dir {
+                bail!("cannot render declarative config directory: not allowed");
+            }
+            return Ok(fbc::load_fs(path)?);
+        }
+        if !sqlite_index::is_sqlite_file(path)? {
+            bail!("ref {r:?} has unsupported file type: not an sqlite database");
+        }
+        if !self.allowed.sqlite_file {
+            bail!("cannot render sqlite file: not allowed");
+        }
+        tracing::warn!(
+            "DEPRECATION NOTICE: Sqlite-based catalogs and their related subcommands are deprecated. Support for them will be removed in a future release. Please migrate your catalog workflows to the new file-based catalog format."
+        );
+        let index = sqlite_index::Index::open(path)?;
+        Ok(index.to_declcfg()?)
+    }
+
+    fn render_image(&self, r: &str) -> Result<DeclarativeConfig> {
+        match self.bundle_dirs.get(r) {
+            Some(dir) if self.allowed.bundle_image => {
+                let b = self.render_bundle_dir(dir, Some(r))?;
+                Ok(DeclarativeConfig {
+                    bundles: vec![b.bundle],
+                    ..Default::default()
+                })
+            }
+            Some(_) => bail!("cannot render bundle image: not allowed"),
+            None => bail!(
+                "image references are not supported yet: {r:?} is not a local directory or file (map bundle images to local bundle directories with --bundle-dir-map IMAGE=DIR)"
+            ),
+        }
+    }
+
+    /// Renders a bundle directory; `image` is the reference it stands for (`None`: a directory
+    /// given directly, whose image is empty unless the image reference template fills it).
+    pub fn render_bundle_dir(&self, dir: &Path, image: Option<&str>) -> Result<RenderedBundle> {
+        let parsed = parse_bundle_dir(dir)?;
+        let image = match (image, &self.image_ref_template) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(t)) => t.expand(&parsed.package, &parsed.name, &parsed.version),
+            (None, None) => String::new(),
+        };
+        let bundle = parsed
+            .render(&image, ObjectProfile::BundleObjects)
+            .with_context(|| format!("render bundle directory {}", dir.display()))?;
+        Ok(RenderedBundle {
+            bundle,
+            csv: Some(parsed.csv().object.clone()),
+        })
+    }
+
+    /// A bundle image for a template, post-processed and migrated like any render.
+    pub fn render_template_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, String> {
+        let inner = || -> Result<Vec<RenderedBundle>> {
+            let dir = match self.bundle_dirs.get(image) {
+                Some(d) => d.to_path_buf(),
+                None => {
+                    return self.render_image(image).map(|_| Vec::new());
+                }
+            };
+            let rendered = self.render_bundle_dir(&dir, Some(image))?;
+            let mut cfg = DeclarativeConfig {
+                bundles: vec![rendered.bundle],
+                ..Default::default()
+            };
+            post_process(&mut cfg);
+            if let Some(m) = &self.migrations {
+                m.apply(&mut cfg).context("migrate")?;
+            }
+            Ok(cfg
+                .bundles
+                .into_iter()
+                .map(|bundle| RenderedBundle {
+                    bundle,
+                    csv: rendered.csv.clone(),
+                })
+                .collect())
+        };
+        inner().map_err(|e| format!("render reference {image:?}: {e:#}"))
+    }
+}
+
+/// A directory is a bundle when it has both `manifests/` and `metadata/` subdirectories.
+pub fn is_bundle_dir(dir: &Path) -> Result<bool> {
+    let mut manifests = false;
+    let mut metadata = false;
+    for e in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            match e.file_name().to_str() {
+                Some("manifests") => manifests = true,
+                Some("metadata") => metadata = true,
+                _ => {}
+            }
+        }
+    }
+    Ok(manifests && metadata)
+}
+
+/// Upstream's per-reference clean-up: object properties last, related images by image.
+pub fn post_process(cfg: &mut DeclarativeConfig) {
+    for b in &mut cfg.bundles {
+        let (objs, mut rest): (Vec<_>, Vec<_>) = std::mem::take(&mut b.properties)
+            .into_iter()
+            .partition(|p| p.r#type == TYPE_BUNDLE_OBJECT || p.r#type == TYPE_CSV_METADATA);
+        rest.extend(objs);
+        b.properties = rest;
+        b.related_images.sort_by(|x, y| x.image.cmp(&y.image));
+    }
+}
+
+/// The first ClusterServiceVersion among a bundle's `olm.bundle.object` properties (what
+/// upstream keeps as `CsvJSON` when loading).
+pub fn csv_of(bundle: &fbc::Bundle) -> Option<Value> {
+    for p in &bundle.properties {
+        if p.r#type != TYPE_BUNDLE_OBJECT {
+            continue;
+        }
+        let Ok(property::BundleObject::Data(data)) = property::parse_bundle_object(&p.value) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&data) else {
+            continue;
+        };
+        if v.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
+            return Some(v);
+        }
+    }
+    None
+}
