@@ -8,8 +8,11 @@
 
 pub mod convert;
 pub mod error;
+pub mod migrate;
 pub mod read;
 pub mod schema;
+pub mod write;
 
 pub use error::IndexError;
 pub use read::{BundleRow, ChannelRow, Index, PackageRow, TypedValue, is_sqlite_file};
+pub use write::{AddError, BundleAnnotations, BundleToAdd, IndexWriter, Mode, WriteError};
