@@ -326,10 +326,10 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
             ctx.reset_backoff(&name);
             let status = success_status(catalog, &outcome.stored, now(), ctx);
             let newly = outcome.downloaded
-                || !catalog
+                || catalog
                     .status
                     .as_ref()
-                    .is_some_and(|s| s.phase.as_deref() == Some(api::PHASE_UNPACKED));
+                    .is_none_or(|s| s.phase.as_deref() != Some(api::PHASE_UNPACKED));
             write_status(ctx, catalog, status).await?;
             if newly {
                 let note = format!(
