@@ -12,7 +12,7 @@ Available migrators:
   - none                          : do nothing
   - bundle-object-to-csv-metadata : migrates bundles' \"olm.bundle.object\" to \"olm.csv.metadata\"";
 
-const BUNDLE_DIR_MAP_HELP: &str = "Render the bundle image IMAGE from the local registry+v1 bundle directory DIR (IMAGE=DIR, repeatable; image references are otherwise not supported yet)";
+const BUNDLE_DIR_MAP_HELP: &str = "Render the bundle image IMAGE from the local registry+v1 bundle directory DIR instead of pulling it (IMAGE=DIR, repeatable)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,6 +27,12 @@ pub struct Cli {
     /// use plain HTTP for container image registries while pulling bundles
     #[arg(long, global = true)]
     pub use_http: bool,
+    /// deprecated: use --use-http
+    #[arg(long, global = true, hide = true)]
+    pub skip_tls: bool,
+    /// trust the CA certificates in this PEM file (in addition to the system roots) when pulling and pushing images
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,6 +47,11 @@ pub enum Command {
     Init(InitArgs),
     /// Migrate a sqlite-based index image or database file to a file-based catalog
     Migrate(MigrateArgs),
+    /// generate operator index container images from preexisting operator bundles
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
     /// Generate various artifacts for file-based catalogs
     Generate {
         #[command(subcommand)]
@@ -62,7 +73,7 @@ pub struct BundleDirMap {
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// catalog-directory | bundle-directory | sqlite-file (image references: see --bundle-dir-map)
+    /// catalog-image | catalog-directory | bundle-image | bundle-directory | sqlite-file (images: registry references or oci:<dir>[:tag])
     #[arg(required = true, value_name = "REF")]
     pub refs: Vec<String>,
     /// Output format of the streamed file-based catalog objects (json|yaml|mermaid)
@@ -185,4 +196,167 @@ pub struct RenderGraphArgs {
     /// whether to indicate OLMv0 semantics in the output; default is to simply represent the upgrade graph
     #[arg(long)]
     pub draw_v0_semantics: bool,
+}
+
+/// Container tool flags, accepted for compatibility: no container engine is ever run.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ToolArgs {
+    /// tool to interact with container images (save, build, etc.). One of: [docker, podman] (accepted; opm pulls and pushes in-process)
+    #[arg(short = 'c', long)]
+    pub container_tool: Option<String>,
+    /// tool to build container images. One of: [docker, podman] (accepted; no engine is used)
+    #[arg(short = 'u', long)]
+    pub build_tool: Option<String>,
+    /// tool to pull container images. One of: [none, docker, podman] (accepted; opm pulls in-process)
+    #[arg(short = 'p', long)]
+    pub pull_tool: Option<String>,
+}
+
+/// Where an index command's result goes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IndexOutputArgs {
+    /// the image reference to push the new index image to (a registry reference or oci:<dir>[:tag]); required unless --generate
+    #[arg(short = 't', long, default_value = "")]
+    pub tag: String,
+    /// container image for on-image `opm` command: the base of a new index and the FROM of --generate Dockerfiles ("scratch" for none)
+    #[arg(short = 'i', long, default_value = "")]
+    pub binary_image: String,
+    /// if enabled, just creates the dockerfile and saves it to local disk
+    #[arg(long)]
+    pub generate: bool,
+    /// if generating the dockerfile, this flag is used to (optionally) specify a dockerfile name
+    #[arg(short = 'd', long, default_value = "")]
+    pub out_dockerfile: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Add operator bundles to an index.
+    Add(IndexAddArgs),
+    /// delete an entire operator from an index
+    Rm(IndexRmArgs),
+    /// prune an index of all but specified packages
+    Prune(IndexPruneArgs),
+    /// prune an index of stranded bundles
+    PruneStranded(IndexPruneStrandedArgs),
+    /// Export an operator from an index into the appregistry format
+    Export(IndexExportArgs),
+    /// Deprecate and truncate operator bundles from an index (deprecated)
+    #[command(hide = true)]
+    Deprecatetruncate(IndexDeprecateTruncateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexAddArgs {
+    /// comma separated list of bundles to add
+    #[arg(short = 'b', long, value_delimiter = ',', required = true)]
+    pub bundles: Vec<String>,
+    /// previous index to add to
+    #[arg(short = 'f', long, default_value = "")]
+    pub from_index: String,
+    #[command(flatten)]
+    pub output: IndexOutputArgs,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+    /// graph update mode that defines how channel graphs are updated. One of: [replaces, semver, semver-skippatch]
+    #[arg(long, default_value = "replaces")]
+    pub mode: String,
+    /// allow registry load errors
+    #[arg(long)]
+    pub permissive: bool,
+    /// overwrite the latest bundles (channel heads) with those of the same csv name given by --bundles
+    #[arg(long, hide = true)]
+    pub overwrite_latest: bool,
+    /// enable unsupported alpha features of the OPM CLI
+    #[arg(long, hide = true)]
+    pub enable_alpha: bool,
+    /// enable debug logging
+    #[arg(long, hide = true)]
+    pub debug: bool,
+    /// the kind of index to create when there is no --from-index: sqlite (upstream's) or fbc (a file-based catalog)
+    #[arg(long, default_value = "sqlite", value_name = "sqlite|fbc")]
+    pub index_format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexRmArgs {
+    /// comma separated list of operators to delete
+    #[arg(short = 'o', long, value_delimiter = ',', required = true)]
+    pub operators: Vec<String>,
+    /// previous index to delete from
+    #[arg(short = 'f', long, required = true)]
+    pub from_index: String,
+    #[command(flatten)]
+    pub output: IndexOutputArgs,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+    /// allow registry load errors
+    #[arg(long)]
+    pub permissive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexPruneArgs {
+    /// comma separated list of packages to keep
+    #[arg(short = 'p', long, value_delimiter = ',', required = true)]
+    pub packages: Vec<String>,
+    /// index to prune
+    #[arg(short = 'f', long, required = true)]
+    pub from_index: String,
+    #[command(flatten)]
+    pub output: IndexOutputArgs,
+    /// tool to interact with container images (save, build, etc.). One of: [docker, podman] (accepted; no engine is used)
+    #[arg(short = 'c', long)]
+    pub container_tool: Option<String>,
+    /// allow registry load errors
+    #[arg(long)]
+    pub permissive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexPruneStrandedArgs {
+    /// index to prune
+    #[arg(short = 'f', long, required = true)]
+    pub from_index: String,
+    #[command(flatten)]
+    pub output: IndexOutputArgs,
+    /// tool to interact with container images (save, build, etc.). One of: [docker, podman] (accepted; no engine is used)
+    #[arg(short = 'c', long)]
+    pub container_tool: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexExportArgs {
+    /// index to get package from
+    #[arg(short = 'i', long, required = true)]
+    pub index: String,
+    /// comma separated list of packages to export
+    #[arg(short = 'p', long = "package", value_delimiter = ',')]
+    pub packages: Vec<String>,
+    /// directory where downloaded operator bundle(s) will be stored
+    #[arg(short = 'f', long, default_value = "downloaded")]
+    pub download_folder: PathBuf,
+    /// tool to interact with container images (save, build, etc.). One of: [none, docker, podman] (accepted; opm pulls in-process)
+    #[arg(short = 'c', long)]
+    pub container_tool: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexDeprecateTruncateArgs {
+    /// comma separated list of bundles to deprecate
+    #[arg(short = 'b', long, value_delimiter = ',', required = true)]
+    pub bundles: Vec<String>,
+    /// previous index to deprecate from
+    #[arg(short = 'f', long, required = true)]
+    pub from_index: String,
+    #[command(flatten)]
+    pub output: IndexOutputArgs,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+    /// allow registry load errors
+    #[arg(long)]
+    pub permissive: bool,
+    /// removes the entire package if the heads of all channels in the package are deprecated
+    #[arg(long)]
+    pub allow_package_removal: bool,
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod dockerfile;
 pub mod icon;
+pub mod index;
 pub mod migrations;
 pub mod render;
 
@@ -75,13 +76,13 @@ fn write_cfg(cfg: &DeclarativeConfig, out: Output, v0_semantics: bool) -> Result
 
 /// Runs a parsed command line; `stdin` feeds `alpha render-template` without a file.
 pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {
-    if cli.use_http && cli.skip_tls_verify {
-        bail!("invalid flag combination: --use-http and --skip-tls-verify are mutually exclusive");
-    }
+    let access = registry_access(&cli)?;
     match cli.command {
+        Command::Index { command } => index::run(command, access),
         Command::Render(a) => {
             let out = fbc_format(&a.output, true)?;
             let mut r = Render::new(a.refs, RefMask::ALL);
+            r.registry = access;
             r.migrations = if a.migrate {
                 Some(Migrations::new("all")?)
             } else {
@@ -102,18 +103,19 @@ pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {
                 Output::Mermaid => unreachable!("mermaid is rejected for migrate"),
             };
             let migrations = Migrations::from_flag(&a.migrate_level)?;
-            migrate(&a.index_ref, &a.output_dir, format, migrations)
+            migrate(&a.index_ref, &a.output_dir, format, migrations, access)
         }
         Command::Generate {
             command: GenerateCommand::Dockerfile(a),
         } => dockerfile::generate(a).map(|()| Outcome::default()),
         Command::Alpha {
             command: AlphaCommand::RenderTemplate(a),
-        } => render_template(a, stdin),
+        } => render_template(a, stdin, access),
         Command::Alpha {
             command: AlphaCommand::RenderGraph(a),
         } => {
-            let r = Render::new(a.refs, RefMask::CATALOGS);
+            let mut r = Render::new(a.refs, RefMask::CATALOGS);
+            r.registry = access;
             let cfg = r.run()?;
             let (text, warnings) = mermaid::write_channels(
                 &cfg,
@@ -130,6 +132,25 @@ pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {
             })
         }
     }
+}
+
+/// Registry access from the global flags, with upstream's flag-combination rules.
+fn registry_access(cli: &Cli) -> Result<index_image::RegistryAccess> {
+    if cli.skip_tls && cli.use_http {
+        bail!("invalid flag combination: cannot use --use-http with --skip-tls");
+    }
+    if cli.skip_tls && cli.skip_tls_verify {
+        bail!("invalid flag combination: cannot use --skip-tls-verify with --skip-tls");
+    }
+    if cli.use_http && cli.skip_tls_verify {
+        bail!("invalid flag combination: --use-http and --skip-tls-verify cannot both be true");
+    }
+    Ok(index_image::RegistryAccess {
+        use_http: cli.use_http || cli.skip_tls,
+        skip_tls_verify: cli.skip_tls_verify,
+        ca_file: cli.ca_file.clone(),
+        ..Default::default()
+    })
 }
 
 /// `opm validate`: load, convert, validate; with `-o json|yaml` a structured result on stdout.
@@ -226,6 +247,7 @@ fn migrate(
     out_dir: &Path,
     format: Format,
     migrations: Option<Migrations>,
+    access: index_image::RegistryAccess,
 ) -> Result<Outcome> {
     match std::fs::read_dir(out_dir) {
         Ok(mut entries) => {
@@ -241,12 +263,17 @@ fn migrate(
     }
     let mut r = Render::new(vec![index_ref.to_string()], RefMask::CATALOGS);
     r.migrations = migrations;
+    r.registry = access;
     let cfg = r.run().context("render catalog image")?;
     fbc::write_fs(&cfg, out_dir, format)?;
     Ok(Outcome::default())
 }
 
-fn render_template(a: cli::RenderTemplateArgs, stdin: &mut dyn Read) -> Result<Outcome> {
+fn render_template(
+    a: cli::RenderTemplateArgs,
+    stdin: &mut dyn Read,
+    access: index_image::RegistryAccess,
+) -> Result<Outcome> {
     let is_type = |s: &str| TemplateKind::from_type_name(s).is_some() || s == "substitutes";
     let (kind_name, file) = match a.args.as_slice() {
         [] => (None, "-".to_string()),
@@ -274,6 +301,7 @@ fn render_template(a: cli::RenderTemplateArgs, stdin: &mut dyn Read) -> Result<O
     };
     let out = fbc_format(&a.output, true)?;
     let mut r = Render::new(Vec::new(), RefMask::BUNDLE_IMAGES);
+    r.registry = access;
     r.migrations = Migrations::from_flag(&a.migrate_level)?;
     r.bundle_dirs = BundleDirs::parse(&a.bundle_dirs.entries)?;
     let kind = match kind_name {

@@ -1,6 +1,7 @@
 //! `opm render`: references classified as upstream does (directory with `manifests/` and
 //! `metadata/` = bundle directory, other directory = FBC root, file = sqlite database,
-//! anything else = image reference), rendered, post-processed and merged.
+//! anything else = image reference, pulled and classified by its labels), rendered,
+//! post-processed and merged.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -125,6 +126,8 @@ pub struct Render {
     pub migrations: Option<Migrations>,
     pub image_ref_template: Option<ImageRefTemplate>,
     pub bundle_dirs: BundleDirs,
+    /// How images are pulled.
+    pub registry: index_image::RegistryAccess,
 }
 
 impl Render {
@@ -135,6 +138,7 @@ impl Render {
             migrations: None,
             image_ref_template: None,
             bundle_dirs: BundleDirs::default(),
+            registry: index_image::RegistryAccess::default(),
         }
     }
 
@@ -189,19 +193,79 @@ impl Render {
     }
 
     fn render_image(&self, r: &str) -> Result<DeclarativeConfig> {
-        match self.bundle_dirs.get(r) {
-            Some(dir) if self.allowed.bundle_image => {
-                let b = self.render_bundle_dir(dir, Some(r))?;
+        if let Some(dir) = self.bundle_dirs.get(r) {
+            if !self.allowed.bundle_image {
+                bail!("cannot render bundle image: not allowed");
+            }
+            let b = self.render_bundle_dir(dir, Some(r))?;
+            return Ok(DeclarativeConfig {
+                bundles: vec![b.bundle],
+                ..Default::default()
+            });
+        }
+        crate::index::block_on(self.pull_and_render(r))?
+    }
+
+    /// Pulls an image and renders it by its labels, as upstream: the sqlite database label
+    /// first, then the file-based catalog label, then the bundle package label.
+    async fn pull_and_render(&self, r: &str) -> Result<DeclarativeConfig> {
+        use index_image::ImageKind;
+        let store = self.registry.store()?;
+        let image = index_image::kind::fetch(&store, r).await?;
+        let labels = image.labels();
+        let work = tempfile_dir()?;
+        match ImageKind::of(&labels) {
+            ImageKind::Sqlite { database } => {
+                if !self.allowed.catalog_image {
+                    bail!("cannot render sqlite image: not allowed");
+                }
+                let db =
+                    index_image::kind::unpack_database(&store, &image, r, &database, work.path())
+                        .await?;
+                tracing::warn!(
+                    "DEPRECATION NOTICE: Sqlite-based catalogs and their related subcommands are deprecated. Support for them will be removed in a future release. Please migrate your catalog workflows to the new file-based catalog format."
+                );
+                // The unpacked copy is ours: bring an older schema up to date, as upstream
+                // migrates every database it renders.
+                sqlite_index::IndexWriter::open(&db)?.commit()?;
+                let index = sqlite_index::Index::open(&db)?;
+                Ok(index.to_declcfg()?)
+            }
+            ImageKind::Fbc { configs } => {
+                if !self.allowed.catalog_image {
+                    bail!("cannot render declarative config image: not allowed");
+                }
+                let dest = work.path().join("configs");
+                index_image::kind::unpack_dir(&store, &image, r, &configs, &dest).await?;
+                Ok(fbc::load_fs(&dest)?)
+            }
+            ImageKind::Bundle => {
+                if !self.allowed.bundle_image {
+                    bail!("cannot render bundle image: not allowed");
+                }
+                let b = self.pull_bundle(&store, r).await?;
                 Ok(DeclarativeConfig {
                     bundles: vec![b.bundle],
                     ..Default::default()
                 })
             }
-            Some(_) => bail!("cannot render bundle image: not allowed"),
-            None => bail!(
-                "image references are not supported yet: {r:?} is not a local directory or file (map bundle images to local bundle directories with --bundle-dir-map IMAGE=DIR)"
-            ),
+            ImageKind::Unknown => {
+                if labels.is_empty() {
+                    bail!("render {r:?}: image type could not be determined: image has no labels");
+                }
+                let list: Vec<String> = labels.iter().map(|(k, v)| format!("  {k}={v}")).collect();
+                bail!(
+                    "render {r:?}: image type could not be determined, found labels\n{}",
+                    list.join("\n")
+                )
+            }
         }
+    }
+
+    /// Pulls a bundle image and renders it with `image` = the reference as written.
+    async fn pull_bundle(&self, store: &oci::ImageStore, r: &str) -> Result<RenderedBundle> {
+        let pulled = index_image::bundles::pull_bundle(store, r).await?;
+        self.render_bundle_dir(&pulled.root(), Some(r))
     }
 
     /// Renders a bundle directory; `image` is the reference it stands for (`None`: a directory
@@ -225,13 +289,18 @@ impl Render {
     /// A bundle image for a template, post-processed and migrated like any render.
     pub fn render_template_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, String> {
         let inner = || -> Result<Vec<RenderedBundle>> {
-            let dir = match self.bundle_dirs.get(image) {
-                Some(d) => d.to_path_buf(),
+            let rendered = match self.bundle_dirs.get(image) {
+                Some(d) => self.render_bundle_dir(d, Some(image))?,
                 None => {
-                    return self.render_image(image).map(|_| Vec::new());
+                    if !self.allowed.bundle_image {
+                        bail!("cannot render bundle image: not allowed");
+                    }
+                    crate::index::block_on(async {
+                        let store = self.registry.store()?;
+                        self.pull_bundle(&store, image).await
+                    })??
                 }
             };
-            let rendered = self.render_bundle_dir(&dir, Some(image))?;
             let mut cfg = DeclarativeConfig {
                 bundles: vec![rendered.bundle],
                 ..Default::default()
@@ -300,4 +369,11 @@ pub fn csv_of(bundle: &fbc::Bundle) -> Option<Value> {
         }
     }
     None
+}
+
+fn tempfile_dir() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("opm-render-")
+        .tempdir()
+        .context("creating a temp dir to unpack the image")
 }

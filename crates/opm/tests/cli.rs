@@ -230,7 +230,7 @@ fn render() {
         assert!(!text.contains("olm.bundle.object"), "{text}");
         insta::assert_snapshot!(
             "render_image_ref",
-            run(d.path(), &["render", "quay.io/x/y:1"])
+            run(d.path(), &["render", "127.0.0.1:1/x/y:1"])
         );
         insta::assert_snapshot!(
             "render_unsupported_file",
@@ -287,6 +287,12 @@ fn render_template() {
     )
     .unwrap();
     std::fs::write(d.path().join("other.yaml"), "schema: olm.other\n").unwrap();
+    // Nothing listens on port 1: the pull fails fast, without any outside network.
+    std::fs::write(
+        d.path().join("unmapped.yaml"),
+        "schema: olm.template.basic\nentries:\n- {schema: olm.bundle, image: 127.0.0.1:1/cat-facts:1.1.2}\n",
+    )
+    .unwrap();
     std::fs::write(
         d.path().join("extra.yaml"),
         "schema: olm.template.basic\nentries:\n- {schema: olm.bundle, image: example.com/cat-facts:1.1.2, package: p}\n",
@@ -347,7 +353,7 @@ fn render_template() {
         assert!(text.contains("defaultChannel: stable-v1.1\n"), "{text}");
         insta::assert_snapshot!(
             "template_unmapped_image",
-            run(d.path(), &["alpha", "render-template", "basic.yaml"])
+            run(d.path(), &["alpha", "render-template", "unmapped.yaml"])
         );
         insta::assert_snapshot!(
             "template_strict",
