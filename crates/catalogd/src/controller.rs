@@ -99,6 +99,17 @@ impl Context {
         self
     }
 
+    /// Names this replica in the Events it records (`reportingInstance`); defaults to
+    /// `$POD_NAME`. Use the leader-election identity so Events say which replica acted.
+    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
+        let reporter = Reporter {
+            controller: "catalogd".into(),
+            instance: Some(instance.into()),
+        };
+        self.recorder = Recorder::new(self.client.clone(), reporter);
+        self
+    }
+
     pub fn content_url(&self, name: &str) -> String {
         format!("{}/catalogs/{name}/all.json", self.external_address)
     }

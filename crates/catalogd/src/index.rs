@@ -17,7 +17,7 @@ pub struct MetaIndex {
 }
 
 /// A metas query: each given key must match; none given means the whole catalog.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub struct MetaQuery {
     pub schema: Option<String>,
     pub package: Option<String>,

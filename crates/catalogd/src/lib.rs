@@ -4,9 +4,11 @@
 //! - [`index`]: the byte-offset index behind `/api/v1/metas`.
 //! - [`server`]: the HTTP routes.
 //! - [`plan`]: what a reconcile should do, from the object and the store.
+//! - [`controller`]: the reconcile loop; [`leader`]: which replica runs it fully.
 
 pub mod controller;
 pub mod index;
+pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod server;

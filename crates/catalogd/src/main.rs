@@ -9,11 +9,15 @@ use anyhow::{Context as _, Result};
 use axum::Router;
 use axum::routing::get;
 use catalogd::controller::{self, Context};
+use catalogd::leader::{self, LeaderElectionConfig};
 use catalogd::server::ContentServer;
 use catalogd::store::Store;
 use clap::Parser;
 use oci::{ImageStore, RegistryOptions};
 use tokio::sync::watch;
+
+/// How long in-flight responses may take to finish after SIGTERM (upstream: 30 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,7 +33,7 @@ struct Args {
     #[arg(long, default_value = "/var/cache/catalogd")]
     storage_dir: PathBuf,
     /// Listen address of the catalog content server.
-    #[arg(long, default_value = "0.0.0.0:8083")]
+    #[arg(long, default_value = ":8083", value_parser = listen_addr)]
     catalogs_server_addr: SocketAddr,
     /// Base URL clients use to reach the content server; `status.contentURL` is
     /// `<this>/catalogs/<name>/all.json`.
@@ -45,10 +49,10 @@ struct Args {
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Listen address for Prometheus metrics (`/metrics`).
-    #[arg(long, default_value = "0.0.0.0:8080")]
+    #[arg(long, default_value = ":8080", value_parser = listen_addr)]
     metrics_bind_address: SocketAddr,
     /// Listen address for `/healthz` and `/readyz`.
-    #[arg(long, default_value = "0.0.0.0:8081")]
+    #[arg(long, default_value = ":8081", value_parser = listen_addr)]
     health_probe_bind_address: SocketAddr,
     /// Elect a leader among replicas with a Lease; only the leader polls and writes status.
     #[arg(long)]
@@ -56,6 +60,12 @@ struct Args {
     /// Name of the Lease used for leader election (in --namespace).
     #[arg(long, default_value = "catalogd-operator-lock")]
     leader_election_id: String,
+    /// How long the Lease stays valid after its last renewal (Go duration, whole seconds).
+    #[arg(long, default_value = "15s")]
+    leader_election_lease_duration: String,
+    /// How long before expiry the leader renews the Lease (Go duration, whole seconds).
+    #[arg(long, default_value = "5s")]
+    leader_election_renew_grace: String,
     /// Only handle Catalogs matching this label selector.
     #[arg(long)]
     catalog_selector: Option<String>,
@@ -80,11 +90,7 @@ async fn main() -> Result<()> {
         )
         .init();
     let args = Args::parse();
-    let gc_interval: Duration = args
-        .gc_interval
-        .parse::<kube::core::Duration>()
-        .map_err(|e| anyhow::anyhow!("--gc-interval {:?}: {e}", args.gc_interval))?
-        .into();
+    let gc_interval = go_duration("--gc-interval", &args.gc_interval)?;
 
     let client = kube::Client::try_default()
         .await
@@ -105,29 +111,26 @@ async fn main() -> Result<()> {
         },
     )?;
 
-    let leader = if args.leader_elect {
-        let identity = std::env::var("POD_NAME")
-            .unwrap_or_else(|_| format!("catalogd-{}", std::process::id()));
-        let manager =
-            kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &args.leader_election_id)
-                .with_namespace(&args.namespace)
-                .with_identity(identity)
-                .build()
-                .await
-                .context("setting up leader election")?;
-        let (rx, task) = manager.watch().await;
-        tokio::spawn(async move {
-            if let Ok(Err(e)) = task.await {
-                // Losing the lease machinery means we can no longer know who leads; stop, as
-                // kube-controller-manager does, and let the Deployment restart us.
-                tracing::error!("leader election failed: {e}");
-                std::process::exit(1);
-            }
-        });
-        rx
+    let identity =
+        std::env::var("POD_NAME").unwrap_or_else(|_| format!("catalogd-{}", std::process::id()));
+    let mut election = if args.leader_elect {
+        let mut config =
+            LeaderElectionConfig::new(&args.leader_election_id, &args.namespace, identity.clone());
+        config.lease_duration = go_duration(
+            "--leader-election-lease-duration",
+            &args.leader_election_lease_duration,
+        )?;
+        config.renew_grace = go_duration(
+            "--leader-election-renew-grace",
+            &args.leader_election_renew_grace,
+        )?;
+        Some(leader::elect(client.clone(), config).await?)
     } else {
-        watch::channel(true).1
+        None
     };
+    let leading = election
+        .as_ref()
+        .map_or_else(leader::always_leader, leader::Leadership::receiver);
 
     let ctx = Arc::new(
         Context::new(
@@ -137,24 +140,36 @@ async fn main() -> Result<()> {
             args.storage_dir.join("unpack"),
             args.namespace.clone(),
             args.http_external_address.clone(),
-            leader,
+            leading,
         )
-        .with_selector(args.catalog_selector.clone()),
+        .with_selector(args.catalog_selector.clone())
+        .with_instance(identity),
     );
 
+    // Servers stop accepting when this turns true and finish in-flight responses.
+    let (stop_serving, stopping) = watch::channel(false);
     let content = ContentServer::new(store).router();
-    let content_server = serve(
-        args.catalogs_server_addr,
-        content,
-        args.tls_cert,
-        args.tls_key,
-    );
     let probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }));
-    let probe_server = serve(args.health_probe_bind_address, probes, None, None);
     let metrics = Router::new().route("/metrics", get(catalogd::metrics::render));
-    let metrics_server = serve(args.metrics_bind_address, metrics, None, None);
+    let mut servers = tokio::spawn(futures::future::try_join3(
+        serve(
+            args.catalogs_server_addr,
+            content,
+            args.tls_cert,
+            args.tls_key,
+            stopping.clone(),
+        ),
+        serve(
+            args.health_probe_bind_address,
+            probes,
+            None,
+            None,
+            stopping.clone(),
+        ),
+        serve(args.metrics_bind_address, metrics, None, None, stopping),
+    ));
 
     let gc_ctx = ctx.clone();
     tokio::spawn(async move {
@@ -176,13 +191,52 @@ async fn main() -> Result<()> {
             _ = tokio::signal::ctrl_c() => {}
         }
     };
+    let election_failed = async {
+        match election.as_mut() {
+            Some(e) => e.failed().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         () = controller::run(ctx, shutdown) => {}
-        r = content_server => r?,
-        r = probe_server => r?,
-        r = metrics_server => r?,
+        r = &mut servers => {
+            r.context("server task")??;
+            anyhow::bail!("a server stopped unexpectedly");
+        }
+        // Losing the lease machinery means no replica can tell who leads; stop, as
+        // controller-runtime does, and let the Deployment restart us.
+        e = election_failed => return Err(e.into()),
+    }
+    if let Some(election) = election {
+        // Hand the lease over now instead of making the next leader wait for it to expire.
+        election.step_down().await?;
+    }
+    // Let downloads in flight finish, within the Pod's termination grace period.
+    let _ = stop_serving.send(true);
+    match tokio::time::timeout(SHUTDOWN_GRACE, servers).await {
+        Ok(r) => {
+            r.context("server task")??;
+        }
+        Err(_) => tracing::warn!("responses still in flight after {SHUTDOWN_GRACE:?}; exiting"),
     }
     Ok(())
+}
+
+/// `host:port`, or `:port` for all IPv4 interfaces (the form upstream's flags take).
+fn listen_addr(value: &str) -> Result<SocketAddr, String> {
+    let full = match value.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => value.to_owned(),
+    };
+    full.parse()
+        .map_err(|e| format!("{e}: expected host:port or :port, e.g. :8083"))
+}
+
+fn go_duration(flag: &str, value: &str) -> Result<Duration> {
+    Ok(value
+        .parse::<kube::core::Duration>()
+        .map_err(|e| anyhow::anyhow!("{flag} {value:?}: {e}"))?
+        .into())
 }
 
 async fn serve(
@@ -190,6 +244,7 @@ async fn serve(
     app: Router,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
     match (cert, key) {
         (Some(cert), Some(key)) => {
@@ -197,7 +252,14 @@ async fn serve(
                 .await
                 .with_context(|| format!("loading TLS certificate {}", cert.display()))?;
             tracing::info!("serving https on {addr}");
+            let handle = axum_server::Handle::new();
+            let on_stop = handle.clone();
+            tokio::spawn(async move {
+                let _ = stop.wait_for(|s| *s).await;
+                on_stop.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            });
             axum_server::bind_rustls(addr, tls)
+                .handle(handle)
                 .serve(app.into_make_service())
                 .await
                 .with_context(|| format!("serving on {addr}"))
@@ -208,6 +270,9 @@ async fn serve(
                 .with_context(|| format!("binding {addr}"))?;
             tracing::info!("serving http on {addr}");
             axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
                 .await
                 .with_context(|| format!("serving on {addr}"))
         }

@@ -10,15 +10,20 @@
 //! Last-Modified, conditional requests, ranges and a precompressed gzip copy; metas come
 //! from the offset index, never a scan. Any replica can serve: nothing here needs the
 //! leader.
+//!
+//! Per catalog, what is served (the stored catalog, its index, an open `all.json` and the
+//! bodies of recent metas queries) is kept in memory and revalidated on every request
+//! with one `lstat` of the `current` link, which every commit replaces
+//! ([`Store::version`]). A hot metas query therefore costs no file I/O at all.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,27 +34,72 @@ use tower_http::compression::predicate::SizeAbove;
 use tower_http::services::ServeFile;
 
 use crate::index::{MetaIndex, MetaQuery, Section};
-use crate::store::{Store, StoredCatalog};
+use crate::store::{Store, StoreError, StoredCatalog, Version};
 
 const JSONL: &str = "application/jsonl";
 
 #[derive(Clone)]
 pub struct ContentServer {
     store: Store,
-    indexes: Arc<RwLock<HashMap<String, Arc<LoadedIndex>>>>,
+    served: Arc<RwLock<HashMap<String, Arc<Served>>>>,
+    /// Serialises reloads so a burst of requests after a commit loads the index once.
+    reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
-struct LoadedIndex {
-    digest: String,
-    stored_at: SystemTime,
+/// Bodies of metas queries kept per catalog (keys, bodies and bookkeeping counted).
+const RESPONSE_CACHE_BYTES: usize = 64 << 20;
+/// Larger bodies (e.g. every bundle) are read from the file each time instead.
+const RESPONSE_CACHE_MAX_ENTRY: usize = 4 << 20;
+/// Read size for streaming `all.json`: fewer, larger reads than tower-http's 64 KiB.
+const FILE_CHUNK: usize = 1 << 20;
+
+/// One stored digest of one catalog, as long as the `current` link is unchanged.
+struct Served {
+    version: Version,
+    catalog: StoredCatalog,
+    last_modified: Option<HeaderValue>,
     index: MetaIndex,
+    all: Arc<File>,
+    responses: Mutex<ResponseCache>,
+}
+
+#[derive(Default)]
+struct ResponseCache {
+    bytes: usize,
+    bodies: HashMap<MetaQuery, Bytes>,
+}
+
+impl ResponseCache {
+    fn get(&self, query: &MetaQuery) -> Option<Bytes> {
+        self.bodies.get(query).cloned()
+    }
+
+    fn insert(&mut self, query: MetaQuery, body: Bytes) {
+        let cost = body.len()
+            + query.schema.as_ref().map_or(0, String::len)
+            + query.package.as_ref().map_or(0, String::len)
+            + query.name.as_ref().map_or(0, String::len)
+            + 128;
+        if body.len() > RESPONSE_CACHE_MAX_ENTRY {
+            return;
+        }
+        if self.bytes + cost > RESPONSE_CACHE_BYTES {
+            // Simplest bound that cannot grow: start over. Hot queries come back at once.
+            self.bodies.clear();
+            self.bytes = 0;
+        }
+        if self.bodies.insert(query, body).is_none() {
+            self.bytes += cost;
+        }
+    }
 }
 
 impl ContentServer {
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            indexes: Arc::default(),
+            served: Arc::default(),
+            reloading: Arc::default(),
         }
     }
 
@@ -67,41 +117,88 @@ impl ContentServer {
             .with_state(self)
     }
 
-    fn current(&self, name: &str) -> Result<StoredCatalog, Response> {
-        match self.store.current(name) {
-            Ok(Some(c)) => Ok(c),
+    /// What is served for `name` now: the cached entry if `current` has not been replaced
+    /// since it was loaded, else a fresh load.
+    async fn served(&self, name: &str) -> Result<Arc<Served>, Response> {
+        let version = match self.store.version(name) {
+            Ok(Some(v)) => v,
             // An invalid name cannot be stored, so it is as unknown as a missing catalog.
-            Ok(None) | Err(crate::store::StoreError::InvalidName(_)) => Err(not_found(name)),
-            Err(e) => {
-                tracing::error!("reading catalog {name}: {e}");
-                Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            Ok(None) | Err(StoreError::InvalidName(_)) => {
+                self.forget(name);
+                return Err(not_found(name));
             }
+            Err(e) => return Err(internal(name, &e)),
+        };
+        if let Some(hit) = self.cached(name, version) {
+            return Ok(hit);
+        }
+        let _guard = self.reloading.lock().await;
+        if let Some(hit) = self.cached(name, version) {
+            return Ok(hit);
+        }
+        let store = self.store.clone();
+        let owned = name.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || load(&store, &owned))
+            .await
+            .map_err(|e| internal(name, &e))?;
+        match loaded {
+            Ok(Some(served)) => {
+                let served = Arc::new(served);
+                self.served
+                    .write()
+                    .expect("served lock")
+                    .insert(name.to_owned(), served.clone());
+                Ok(served)
+            }
+            Ok(None) | Err(StoreError::InvalidName(_)) => {
+                self.forget(name);
+                Err(not_found(name))
+            }
+            Err(e) => Err(internal(name, &e)),
         }
     }
 
-    /// The index for what is stored now; reloaded only when the digest or store time changes.
-    fn index_for(&self, catalog: &StoredCatalog) -> Result<Arc<LoadedIndex>, Response> {
-        if let Some(hit) = self.indexes.read().expect("index lock").get(&catalog.name)
-            && hit.digest == catalog.digest
-            && hit.stored_at == catalog.stored_at
-        {
-            return Ok(hit.clone());
-        }
-        let index = catalog.load_index().map_err(|e| {
-            tracing::error!("{e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        })?;
-        let loaded = Arc::new(LoadedIndex {
-            digest: catalog.digest.clone(),
-            stored_at: catalog.stored_at,
-            index,
-        });
-        self.indexes
-            .write()
-            .expect("index lock")
-            .insert(catalog.name.clone(), loaded.clone());
-        Ok(loaded)
+    fn cached(&self, name: &str, version: Version) -> Option<Arc<Served>> {
+        let served = self.served.read().expect("served lock");
+        served.get(name).filter(|s| s.version == version).cloned()
     }
+
+    fn forget(&self, name: &str) {
+        if self.served.read().expect("served lock").contains_key(name) {
+            self.served.write().expect("served lock").remove(name);
+        }
+    }
+}
+
+/// Loads what `current` points at. The version is read first: if a commit lands in
+/// between, the entry is merely reloaded on the next request.
+fn load(store: &Store, name: &str) -> Result<Option<Served>, StoreError> {
+    let Some(version) = store.version(name)? else {
+        return Ok(None);
+    };
+    let Some(catalog) = store.current(name)? else {
+        return Ok(None);
+    };
+    let index = catalog.load_index()?;
+    let path = catalog.all_path();
+    let all = File::open(&path).map_err(|source| StoreError::Io {
+        action: "opening",
+        path,
+        source,
+    })?;
+    Ok(Some(Served {
+        version,
+        last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(catalog.stored_at)).ok(),
+        catalog,
+        index,
+        all: Arc::new(all),
+        responses: Mutex::default(),
+    }))
+}
+
+fn internal(name: &str, e: &dyn std::fmt::Display) -> Response {
+    tracing::error!("reading catalog {name}: {e}");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
 fn not_found(name: &str) -> Response {
@@ -134,11 +231,13 @@ async fn serve_all(
     req: Request,
     content_type: &'static str,
 ) -> Response {
-    let catalog = match s.current(name) {
+    let served = match s.served(name).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let service = ServeFile::new(catalog.all_path()).precompressed_gzip();
+    let service = ServeFile::new(served.catalog.all_path())
+        .precompressed_gzip()
+        .with_buf_chunk_size(FILE_CHUNK);
     let mut resp = match service.oneshot(req).await {
         Ok(r) => r.map(Body::new),
         Err(infallible) => match infallible {},
@@ -161,40 +260,41 @@ async fn metas(
         Ok(q) => q,
         Err(msg) => return (StatusCode::BAD_REQUEST, msg).into_response(),
     };
-    let catalog = match s.current(&name) {
+    let served = match s.served(&name).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Some(status) = precondition(&headers, catalog.stored_at) {
+    if let Some(status) = precondition(&headers, served.catalog.stored_at) {
         return status.into_response();
     }
-    let loaded = match s.index_for(&catalog) {
-        Ok(l) => l,
-        Err(r) => return r,
+    let cached = served.responses.lock().expect("responses lock").get(&query);
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let sections = served.index.query(&query);
+            let (file, size) = (served.all.clone(), served.catalog.size);
+            let read =
+                tokio::task::spawn_blocking(move || read_sections(&file, sections, size)).await;
+            let body = match read {
+                Ok(Ok(bytes)) => Bytes::from(bytes),
+                Ok(Err(e)) => return internal(&name, &e),
+                Err(e) => return internal(&name, &e),
+            };
+            served
+                .responses
+                .lock()
+                .expect("responses lock")
+                .insert(query, body.clone());
+            body
+        }
     };
-    let sections = loaded.index.query(&query);
-    let path = catalog.all_path();
-    let size = catalog.size;
-    let body = tokio::task::spawn_blocking(move || read_sections(&path, sections, size)).await;
-    match body {
-        Ok(Ok(bytes)) => {
-            let mut resp = bytes.into_response();
-            let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONL));
-            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(catalog.stored_at)) {
-                h.insert(header::LAST_MODIFIED, v);
-            }
-            resp
-        }
-        Ok(Err(e)) => {
-            tracing::error!("reading catalog {name}: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-        Err(e) => {
-            tracing::error!("reading catalog {name}: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+    let mut resp = Body::from(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONL));
+    if let Some(v) = &served.last_modified {
+        h.insert(header::LAST_MODIFIED, v.clone());
     }
+    resp
 }
 
 /// Only `schema`, `package` and `name` are accepted; the first value of each is used.
@@ -248,11 +348,10 @@ fn secs(t: SystemTime) -> u64 {
 /// Reads the given sections (or the whole file for `None`), merging adjacent ones so a
 /// package's metas, which are contiguous, cost one read.
 fn read_sections(
-    path: &std::path::Path,
+    file: &File,
     sections: Option<Vec<Section>>,
     size: u64,
 ) -> std::io::Result<Vec<u8>> {
-    let file = File::open(path)?;
     let sections = sections.unwrap_or_else(|| vec![(0, size)]);
     let mut merged: Vec<Section> = Vec::with_capacity(sections.len());
     for (off, len) in sections {

@@ -95,6 +95,17 @@ impl StoredCatalog {
     }
 }
 
+/// Identifies one switch of a catalog's `current` link. Every commit renames a freshly
+/// created symlink into place, so the link's inode and change time differ after each
+/// commit; reading it is a single `lstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    dev: u64,
+    ino: u64,
+    ctime: i64,
+    ctime_nsec: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
@@ -114,6 +125,23 @@ impl Store {
     fn catalog_dir(&self, name: &str) -> Result<PathBuf, StoreError> {
         validate_name(name)?;
         Ok(self.root.join(name))
+    }
+
+    /// Which commit `current` is for `name` (`None`: nothing stored). Cheap enough to call
+    /// on every request, to revalidate what a reader cached from [`Self::current`].
+    pub fn version(&self, name: &str) -> Result<Option<Version>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let link = self.catalog_dir(name)?.join(CURRENT_LINK);
+        match fs::symlink_metadata(&link) {
+            Ok(m) => Ok(Some(Version {
+                dev: m.dev(),
+                ino: m.ino(),
+                ctime: m.ctime(),
+                ctime_nsec: m.ctime_nsec(),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("reading", &link)(e)),
+        }
     }
 
     /// The content being served for `name`, if it is complete on disk.
@@ -468,6 +496,28 @@ mod tests {
             2,
             "only the digest dir and the current link remain"
         );
+    }
+
+    #[test]
+    fn version_changes_with_every_commit_and_deletion() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        assert_eq!(store.version("cat").unwrap(), None);
+        write(&store, "cat", D1, &[("olm.package", "", "a", "{}")]);
+        let v1 = store.version("cat").unwrap().unwrap();
+        assert_eq!(
+            store.version("cat").unwrap(),
+            Some(v1),
+            "stable without commits"
+        );
+        write(&store, "cat", D2, &[("olm.package", "", "b", "{}")]);
+        let v2 = store.version("cat").unwrap().unwrap();
+        assert_ne!(v1, v2);
+        // Even the same digest again (a re-commit) is a new version.
+        write(&store, "cat", D2, &[("olm.package", "", "b", "{}")]);
+        assert_ne!(store.version("cat").unwrap().unwrap(), v2);
+        store.delete("cat").unwrap();
+        assert_eq!(store.version("cat").unwrap(), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! images are built from the corpus with our image builder and pushed to Debian's
 //! docker-registry; the controller and content server run in-process.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,32 +13,13 @@ use catalogd::store::Store;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use oci::{ImageBuilder, ImageRef, ImageStore, LayerContent, RegistryOptions};
-use olm_api::catalog::{
-    Catalog, CatalogImageSource, CatalogSource, CatalogSourceType, CatalogSpec,
+use olm_api::catalog::Catalog;
+use support::{
+    corpus, expected_jsonl, phase, plain_options, push_catalog, resolved_ref, start_registry,
+    unpacked_reason, workspace,
 };
 use testenv::registry::Registry;
 use tokio::sync::watch;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn corpus() -> PathBuf {
-    std::env::var_os("OLMRS_CORPUS")
-        .map_or_else(|| workspace().join("../shared/corpus"), PathBuf::from)
-}
-
-/// The JSON Lines catalogd must serve for an FBC directory: every meta in walk order.
-fn expected_jsonl(dir: &Path) -> String {
-    let mut out = String::new();
-    fbc::walk_metas(dir, |m: fbc::Meta| -> Result<(), fbc::LoadError> {
-        out.push_str(m.blob.get());
-        out.push('\n');
-        Ok(())
-    })
-    .unwrap();
-    out
-}
 
 /// One controller + content server scoped to this test's Catalogs by a label.
 struct Harness {
@@ -139,44 +121,13 @@ impl Harness {
         poll: Option<&str>,
         pull_secret: Option<&str>,
     ) -> String {
-        let name = testenv::unique_name("cat");
-        let mut catalog = Catalog::new(
-            &name,
-            CatalogSpec {
-                source: CatalogSource {
-                    type_: CatalogSourceType::Image,
-                    image: Some(CatalogImageSource {
-                        ref_: reference.into(),
-                        pull_secret: pull_secret.map(Into::into),
-                        poll_interval: poll.map(Into::into),
-                        insecure_skip_tls_verify: false,
-                    }),
-                },
-            },
-        );
-        catalog.metadata.labels = Some([("olmrs-test".to_owned(), self.label.clone())].into());
-        self.api()
-            .create(&PostParams::default(), &catalog)
-            .await
-            .expect("Catalog created");
-        name
+        let catalog = support::new_catalog(&self.label, reference, poll, pull_secret);
+        support::create_catalog(&self.api(), &catalog).await
     }
 
     /// Waits until `pred` holds for the Catalog, returning it; panics with the last status.
     async fn wait_for(&self, name: &str, what: &str, pred: impl Fn(&Catalog) -> bool) -> Catalog {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-        loop {
-            let c = self.api().get(name).await.expect("Catalog readable");
-            if pred(&c) {
-                return c;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; status: {:#?}",
-                c.status
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        support::wait_for(&self.api(), name, what, pred).await
     }
 
     async fn wait_unpacked(&self, name: &str) -> Catalog {
@@ -185,10 +136,7 @@ impl Harness {
     }
 
     async fn get_content(&self, name: &str) -> (u16, String) {
-        let resp = reqwest::get(format!("{}/catalogs/{name}/all.json", self.base_url))
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
+        support::get_text(&self.base_url, name, "all.json").await
     }
 }
 
@@ -197,50 +145,6 @@ impl Drop for Harness {
         if let Some((_, tx)) = self.controller.take() {
             let _ = tx.send(());
         }
-    }
-}
-
-fn phase(c: &Catalog) -> Option<&str> {
-    c.status.as_ref()?.phase.as_deref()
-}
-
-fn unpacked_reason(c: &Catalog) -> Option<&str> {
-    let s = c.status.as_ref()?;
-    olm_api::conditions::find_condition(&s.conditions, "Unpacked").map(|c| c.reason.as_str())
-}
-
-fn resolved_ref(c: &Catalog) -> String {
-    c.status
-        .as_ref()
-        .and_then(|s| s.resolved_source.as_ref())
-        .and_then(|r| r.image.as_ref())
-        .map(|i| i.resolved_ref.clone())
-        .unwrap_or_default()
-}
-
-async fn push_catalog(
-    registry: &Registry,
-    images: &ImageStore,
-    fbc_dir: &Path,
-    tag: &str,
-) -> String {
-    let image = oci::catalog_image(None, fbc_dir)
-        .unwrap()
-        .build(images)
-        .await
-        .unwrap();
-    let dest = format!("{}/catalogs/test:{tag}", registry.host_port());
-    let report = images
-        .push(&image, &ImageRef::parse(&dest).unwrap())
-        .await
-        .unwrap();
-    report.digest
-}
-
-fn plain_options() -> RegistryOptions {
-    RegistryOptions {
-        use_http: true,
-        ..RegistryOptions::default()
     }
 }
 
@@ -538,11 +442,4 @@ async fn private_registry_needs_the_pull_secret() {
         .unwrap();
     h.wait_unpacked(&name).await;
     assert_eq!(h.get_content(&name).await.1, expected_jsonl(&v1));
-}
-
-async fn start_registry() -> Option<Registry> {
-    if !testenv::registry::require_binaries(&["docker-registry"]) {
-        return None;
-    }
-    Some(Registry::start_plain().await.expect("registry starts"))
 }

@@ -212,3 +212,70 @@ async fn unknown_catalogs_paths_and_methods() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_new_commit_or_a_deletion_is_seen_by_the_next_request() {
+    let s = serve().await;
+    let metas = format!("{}/catalogs/demo/api/v1/metas?schema=olm.package", s.base);
+    let all = format!("{}/catalogs/demo/all.json", s.base);
+    let before = client()
+        .get(&metas)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(before.lines().count(), 2);
+    // Asked twice: the second answer comes from the response cache and must be the same.
+    let again = client()
+        .get(&metas)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(before, again);
+
+    // Another writer (a separate Store on the same directory, as the controller has).
+    let store = Store::open(s._dir.path()).unwrap();
+    let mut w = store
+        .begin(
+            "demo",
+            "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+        )
+        .unwrap();
+    w.push(
+        "olm.package",
+        "",
+        "baz",
+        r#"{"name":"baz","schema":"olm.package"}"#,
+    )
+    .unwrap();
+    w.commit().unwrap();
+    let after = client()
+        .get(&metas)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(after, "{\"name\":\"baz\",\"schema\":\"olm.package\"}\n");
+    let body = client()
+        .get(&all)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, after);
+
+    store.delete("demo").unwrap();
+    for url in [&metas, &all] {
+        let resp = client().get(url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{url}");
+    }
+}
