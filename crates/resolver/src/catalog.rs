@@ -247,26 +247,21 @@ pub(crate) struct Bundle {
     /// `olm.maxOpenShiftVersion` as (major, minor), or the parse error.
     pub(crate) max_openshift: Option<Result<(u64, u64), String>>,
     pub(crate) skip_ranges: Vec<(String, Option<BlangRange>)>,
+    /// Formatted once at index time: every solve needs them, many times.
+    id: String,
+    shown: String,
+    pub(crate) version_text: Option<String>,
 }
 
 impl Bundle {
     /// deppy identifier: `<catalog>-<package>-<name>`.
     pub(crate) fn id(&self) -> String {
-        format!(
-            "{}-{}-{}",
-            self.input.catalog, self.input.package, self.input.name
-        )
+        self.id.clone()
     }
 
     /// `a v0.1.0`, or the bundle name when the version is unknown.
     pub(crate) fn display(&self) -> String {
-        match &self.version {
-            Some(v) => format!("{} v{v}", self.input.package),
-            None => format!(
-                "{} (bundle {}, no valid version)",
-                self.input.package, self.input.name
-            ),
-        }
+        self.shown.clone()
     }
 
     pub(crate) fn in_channel(&self, channel: &str) -> bool {
@@ -289,6 +284,32 @@ pub enum CatalogError {
     },
 }
 
+/// A bundle of the index, as callers refer to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleSummary {
+    /// Its catalog.
+    pub catalog: String,
+    /// Its package.
+    pub package: String,
+    /// Its name.
+    pub name: String,
+    /// Its image reference.
+    pub image: String,
+    /// Its version, when its `olm.package` property holds a valid one.
+    pub version: Option<String>,
+}
+
+/// Package-level metadata of one catalog: not used to choose bundles, only reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageInfo {
+    /// `defaultChannel` of the `olm.package` blob.
+    pub default_channel: Option<String>,
+    /// The message of an `olm.deprecations` entry for the package itself.
+    pub deprecation: Option<String>,
+    /// Deprecated channels of the package: channel name → message.
+    pub channel_deprecations: BTreeMap<String, String>,
+}
+
 /// Bundles of one or more catalogs, indexed for resolution. Cheap to share: build it once per
 /// catalog content change.
 #[derive(Debug, Clone, Default)]
@@ -297,6 +318,8 @@ pub struct Catalog {
     pub(crate) by_package: BTreeMap<String, Vec<usize>>,
     pub(crate) by_gvk: HashMap<Gvk, Vec<usize>>,
     pub(crate) priorities: BTreeMap<String, i32>,
+    /// (catalog, package) → package metadata.
+    pub(crate) packages: BTreeMap<(String, String), PackageInfo>,
 }
 
 impl Catalog {
@@ -341,6 +364,44 @@ impl Catalog {
     pub fn with_priority(mut self, catalog: &str, priority: i32) -> Self {
         self.priorities.insert(catalog.to_string(), priority);
         self
+    }
+
+    /// Records package-level metadata (default channel, package and channel deprecations) of
+    /// `package` in `catalog`.
+    pub fn set_package_info(&mut self, catalog: &str, package: &str, info: PackageInfo) {
+        self.priorities.entry(catalog.to_string()).or_insert(0);
+        self.packages
+            .insert((catalog.to_string(), package.to_string()), info);
+    }
+
+    /// Package-level metadata of `package` in `catalog`, if any was recorded.
+    pub fn package_info(&self, catalog: &str, package: &str) -> Option<&PackageInfo> {
+        self.packages
+            .get(&(catalog.to_string(), package.to_string()))
+    }
+
+    /// The catalogs known to this index (from bundles or package metadata), by name.
+    pub fn catalog_names(&self) -> impl Iterator<Item = &str> {
+        self.priorities.keys().map(String::as_str)
+    }
+
+    /// Package names, sorted.
+    pub fn package_names(&self) -> impl Iterator<Item = &str> {
+        self.by_package.keys().map(String::as_str)
+    }
+
+    /// The bundles of a package in index order (catalog order, then file order).
+    pub fn bundles_of<'s>(&'s self, package: &str) -> impl Iterator<Item = BundleSummary> + 's {
+        self.package(package).iter().map(|&i| {
+            let b = &self.bundles[i];
+            BundleSummary {
+                catalog: b.input.catalog.clone(),
+                package: b.input.package.clone(),
+                name: b.input.name.clone(),
+                image: b.input.image.clone(),
+                version: b.version.as_ref().map(Version::to_string),
+            }
+        })
     }
 
     /// Number of bundles.
@@ -444,7 +505,19 @@ fn index_bundle(input: BundleInput) -> Bundle {
             (text, parsed)
         })
         .collect();
+    let id = format!("{}-{}-{}", input.catalog, input.package, input.name);
+    let shown = match &version {
+        Some(v) => format!("{} v{v}", input.package),
+        None => format!(
+            "{} (bundle {}, no valid version)",
+            input.package, input.name
+        ),
+    };
+    let version_text = version.as_ref().map(Version::to_string);
     Bundle {
+        id,
+        shown,
+        version_text,
         input,
         version,
         release,

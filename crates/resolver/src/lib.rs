@@ -14,13 +14,17 @@
 mod catalog;
 mod constraint;
 mod engine;
+mod fbc_catalog;
 pub mod model;
 mod plan;
 mod request;
 mod resolve;
 
-pub use catalog::{BundleInput, Catalog, CatalogError, ChannelEntry, Gvk, Property};
+pub use catalog::{
+    BundleInput, BundleSummary, Catalog, CatalogError, ChannelEntry, Gvk, PackageInfo, Property,
+};
 pub use constraint::{ConstraintExpr, MAX_CEL_RULE_BYTES, MAX_CONSTRAINT_BYTES};
+pub use fbc_catalog::{FbcCatalogError, FbcSource, catalog_from_fbc};
 pub use plan::{InputError, Plan, Rejection, ResolveError, Selection, Unsatisfiable, Why};
 pub use request::{
     BundleLocator, Installed, Options, OthersPolicy, Request, SuccessorMode, UpgradePolicy,

@@ -17,8 +17,12 @@ pub struct Selection {
     pub version: Option<String>,
     /// Why it is in the plan (requests, installed constraints, requiring bundles).
     pub why: Vec<Why>,
-    /// Other bundles of the same package that were not chosen, and why.
+    /// Other bundles of the same package that were not chosen, and why. Empty for a bundle
+    /// that is only in the plan because it is installed for an Operator outside the problem.
     pub not_chosen: Vec<Rejection>,
+    /// Deprecation notes (bundle, package, requested channel). Deprecated bundles are only
+    /// de-preferred, so a plan can still contain one; these say so.
+    pub deprecations: Vec<String>,
 }
 
 /// Why a bundle is part of the plan.
@@ -154,6 +158,9 @@ impl fmt::Display for Plan {
             )?;
             for why in &s.why {
                 write!(f, "\n  because {why}")?;
+            }
+            for d in &s.deprecations {
+                write!(f, "\n  warning: {d}")?;
             }
         }
         Ok(())

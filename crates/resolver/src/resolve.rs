@@ -5,7 +5,6 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
-use semver::Version;
 use semver_ranges::{Constraints, build_id_compare};
 
 use crate::catalog::{Bundle, Catalog, Gvk, Requirement};
@@ -40,6 +39,23 @@ enum Role {
     Uniqueness,
 }
 
+/// A requirement's identity, for reusing its sorted candidates within one problem.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum TargetKey<'a> {
+    Package(&'a str, &'a str),
+    Gvk(&'a Gvk),
+}
+
+/// The selected bundles, indexed by what they require and provide.
+struct ChosenIndex<'a> {
+    selected: HashSet<usize>,
+    /// Package → selected (bundle, requirement) pairs with a candidate in that package, in
+    /// bundle order.
+    requirers: HashMap<&'a str, Vec<(usize, usize)>>,
+    /// GVK → selected providers, in bundle order.
+    providers: HashMap<&'a Gvk, Vec<usize>>,
+}
+
 /// A resolved installed entry.
 struct InstalledInfo {
     /// Matching bundles (same bundle in several catalogs), preferred first.
@@ -67,6 +83,7 @@ struct Builder<'a> {
     request_ranges: Vec<Option<Constraints>>,
     installed_info: Vec<Option<InstalledInfo>>,
     cel_cache: HashMap<String, Result<CelOutcome, String>>,
+    target_cache: HashMap<TargetKey<'a>, Vec<usize>>,
     cluster_minor: Option<(u64, u64)>,
 }
 
@@ -199,7 +216,7 @@ fn qualifiers(r: &Request) -> String {
 }
 
 fn version_text(b: &Bundle) -> Option<String> {
-    b.version.as_ref().map(Version::to_string)
+    b.version_text.clone()
 }
 
 impl<'a> Builder<'a> {
@@ -233,6 +250,7 @@ impl<'a> Builder<'a> {
             request_ranges: Vec::new(),
             installed_info: Vec::new(),
             cel_cache: HashMap::new(),
+            target_cache: HashMap::new(),
             cluster_minor,
         })
     }
@@ -502,20 +520,27 @@ impl<'a> Builder<'a> {
             self.add_constraint(var, Constraint::at_most(1, ids), Meta::PackageUniqueness(p));
         }
 
-        // GVK-provider uniqueness across packages.
-        if self.options.gvk_uniqueness {
-            let mut providers: Vec<(Gvk, Vec<usize>)> = Vec::new();
-            let mut index: HashMap<Gvk, usize> = HashMap::new();
+        // GVK-provider uniqueness across packages (only possible with two or more packages).
+        let catalog = self.catalog;
+        let several_packages = first_seen.first().is_some_and(|&f| {
+            let package = &catalog.bundles[f].input.package;
+            first_seen
+                .iter()
+                .any(|&b| catalog.bundles[b].input.package != *package)
+        });
+        if self.options.gvk_uniqueness && several_packages {
+            let mut providers: Vec<(&Gvk, Vec<usize>)> = Vec::new();
+            let mut index: HashMap<&Gvk, usize> = HashMap::new();
             for &b in &first_seen {
-                for g in &self.bundle(b).provides {
-                    let slot = *index.entry(g.clone()).or_insert_with(|| {
-                        providers.push((g.clone(), Vec::new()));
+                for g in &catalog.bundles[b].provides {
+                    let slot = *index.entry(g).or_insert_with(|| {
+                        providers.push((g, Vec::new()));
                         providers.len() - 1
                     });
                     providers[slot].1.push(b);
                 }
             }
-            providers.sort_by(|a, b| a.0.cmp(&b.0));
+            providers.sort_by(|a, b| a.0.cmp(b.0));
             for (g, list) in providers {
                 let distinct: HashSet<&str> = list
                     .iter()
@@ -532,7 +557,11 @@ impl<'a> Builder<'a> {
                     ),
                     Role::Uniqueness,
                 );
-                self.add_constraint(var, Constraint::at_most(1, ids), Meta::GvkUniqueness(g));
+                self.add_constraint(
+                    var,
+                    Constraint::at_most(1, ids),
+                    Meta::GvkUniqueness(g.clone()),
+                );
             }
         }
         Ok(())
@@ -661,21 +690,29 @@ impl<'a> Builder<'a> {
                     .copied()
                     .filter(|&i| {
                         let b = self.bundle(i);
-                        b.input.channels.iter().any(|e| {
-                            if channel.is_some_and(|c| c != e.channel) {
-                                return false;
-                            }
-                            e.replaces.as_deref() == Some(cur.input.name.as_str())
-                                || e.skips.contains(&cur.input.name)
-                                || e.skip_range.as_ref().is_some_and(|text| {
-                                    b.skip_ranges.iter().any(|(t, r)| {
-                                        t == text
-                                            && r.as_ref()
-                                                .zip(cur.version.as_ref())
-                                                .is_some_and(|(r, v)| r.matches(v))
+                        // Never a downgrade (operator-controller v0.10, #711): an edge to a
+                        // version that is not higher than the installed one is ignored.
+                        let higher = match (&cur.version, &b.version) {
+                            (Some(c), Some(v)) => v.cmp_precedence(c).is_gt(),
+                            (Some(_), None) => false,
+                            (None, _) => true,
+                        };
+                        higher
+                            && b.input.channels.iter().any(|e| {
+                                if channel.is_some_and(|c| c != e.channel) {
+                                    return false;
+                                }
+                                e.replaces.as_deref() == Some(cur.input.name.as_str())
+                                    || e.skips.contains(&cur.input.name)
+                                    || e.skip_range.as_ref().is_some_and(|text| {
+                                        b.skip_ranges.iter().any(|(t, r)| {
+                                            t == text
+                                                && r.as_ref()
+                                                    .zip(cur.version.as_ref())
+                                                    .is_some_and(|(r, v)| r.matches(v))
+                                        })
                                     })
-                                })
-                        })
+                            })
                     })
                     .collect();
                 let scope = channel
@@ -684,7 +721,7 @@ impl<'a> Builder<'a> {
                 (
                     list,
                     format!(
-                        "may only follow its upgrade edges{scope} (replaces, skips, skipRange)"
+                        "may only follow its upgrade edges{scope} (replaces, skips, skipRange) to a higher version"
                     ),
                 )
             }
@@ -693,6 +730,29 @@ impl<'a> Builder<'a> {
 
     /// Candidates of requirement `q` of bundle `b`, in preference order.
     fn requirement_targets(&mut self, b: usize, q: usize) -> Vec<usize> {
+        // Many bundles share a requirement (every version of a consumer requires the same API);
+        // compute and sort each distinct one once per problem.
+        let catalog = self.catalog;
+        let key = match &catalog.bundles[b].requirements[q] {
+            Requirement::Package {
+                package,
+                range_text,
+                ..
+            } => Some(TargetKey::Package(package, range_text)),
+            Requirement::Gvk(g) => Some(TargetKey::Gvk(g)),
+            Requirement::Constraint { .. } => None,
+        };
+        if let Some(list) = key.as_ref().and_then(|k| self.target_cache.get(k)) {
+            return list.clone();
+        }
+        let list = self.compute_requirement_targets(b, q);
+        if let Some(k) = key {
+            self.target_cache.insert(k, list.clone());
+        }
+        list
+    }
+
+    fn compute_requirement_targets(&mut self, b: usize, q: usize) -> Vec<usize> {
         let bundle = self.bundle(b);
         let mut list: Vec<usize> = match &bundle.requirements[q] {
             Requirement::Package { package, range, .. } => self
@@ -777,7 +837,21 @@ impl<'a> Builder<'a> {
                 _ => None,
             })
             .collect();
-        let chosen: HashSet<usize> = selected_bundles.iter().copied().collect();
+        let chosen = self.chosen_index(&selected_bundles);
+        // Who requires each selected bundle, computed once (not per pair of selected bundles).
+        let mut required_by: HashMap<usize, Vec<Why>> = HashMap::new();
+        for &s in &selected_bundles {
+            for q in 0..self.bundle(s).requirements.len() {
+                for &c in &self.requirement_candidates[&(s, q)] {
+                    if chosen.selected.contains(&c) {
+                        required_by.entry(c).or_default().push(Why::RequiredBy {
+                            bundle: self.bundle(s).display(),
+                            requirement: self.requirement_text(s, q),
+                        });
+                    }
+                }
+            }
+        }
         let mut selections = Vec::new();
         for &b in &selected_bundles {
             let bundle = self.bundle(b);
@@ -803,21 +877,24 @@ impl<'a> Builder<'a> {
                     });
                 }
             }
-            for &s in &selected_bundles {
-                for q in 0..self.bundle(s).requirements.len() {
-                    if self
-                        .requirement_candidates
-                        .get(&(s, q))
-                        .is_some_and(|c| c.contains(&b))
-                    {
-                        why.push(Why::RequiredBy {
-                            bundle: self.bundle(s).display(),
-                            requirement: self.requirement_text(s, q),
-                        });
+            why.extend(required_by.remove(&b).unwrap_or_default());
+            // A bundle that is only here because it is installed for another Operator cannot
+            // change in this problem: listing its package's other bundles explains nothing.
+            let fixed_context = why.iter().all(|w| {
+                matches!(
+                    w,
+                    Why::Installed {
+                        fixed_for: Some(_),
+                        ..
                     }
-                }
-            }
-            let not_chosen = self.rejections(&bundle.input.package, Some(b), &chosen);
+                )
+            });
+            let not_chosen = if fixed_context {
+                Vec::new()
+            } else {
+                self.rejections(&bundle.input.package, Some(b), &chosen)
+            };
+            let deprecations = self.deprecations(b);
             selections.push(Selection {
                 package: bundle.input.package.clone(),
                 catalog: bundle.input.catalog.clone(),
@@ -826,11 +903,75 @@ impl<'a> Builder<'a> {
                 version: version_text(bundle),
                 why,
                 not_chosen,
+                deprecations,
             });
         }
         let _ = problem;
         selections.sort_by(|a, b| a.package.cmp(&b.package));
         Plan { selections }
+    }
+
+    /// Indexes the selected bundles for [`Self::rejections`].
+    fn chosen_index(&self, selected: &[usize]) -> ChosenIndex<'a> {
+        let mut sorted = selected.to_vec();
+        sorted.sort_unstable();
+        let mut index = ChosenIndex {
+            selected: sorted.iter().copied().collect(),
+            requirers: HashMap::new(),
+            providers: HashMap::new(),
+        };
+        let catalog = self.catalog;
+        for &s in &sorted {
+            let requirer = &catalog.bundles[s];
+            for q in 0..requirer.requirements.len() {
+                let mut packages: Vec<&'a str> = self.requirement_candidates[&(s, q)]
+                    .iter()
+                    .map(|&c| catalog.bundles[c].input.package.as_str())
+                    .collect();
+                packages.sort_unstable();
+                packages.dedup();
+                for p in packages {
+                    index.requirers.entry(p).or_default().push((s, q));
+                }
+            }
+            for g in &requirer.provides {
+                index.providers.entry(g).or_default().push(s);
+            }
+        }
+        index
+    }
+
+    /// Deprecation notes for a selected bundle: the bundle itself, its package, and each
+    /// requested channel of its package that is deprecated.
+    fn deprecations(&self, b: usize) -> Vec<String> {
+        let bundle = self.bundle(b);
+        let mut out = Vec::new();
+        if let Some(m) = &bundle.deprecated {
+            out.push(format!("bundle {} is deprecated: {m}", bundle.input.name));
+        }
+        let Some(info) = self
+            .catalog
+            .package_info(&bundle.input.catalog, &bundle.input.package)
+        else {
+            return out;
+        };
+        if let Some(m) = &info.deprecation {
+            out.push(format!(
+                "package {} is deprecated: {m}",
+                bundle.input.package
+            ));
+        }
+        for r in self.requests {
+            if r.package != bundle.input.package {
+                continue;
+            }
+            if let Some(c) = &r.channel
+                && let Some(m) = info.channel_deprecations.get(c)
+            {
+                out.push(format!("channel {c} is deprecated: {m}"));
+            }
+        }
+        out
     }
 
     fn installed_owner(&self, info: &InstalledInfo) -> String {
@@ -848,9 +989,10 @@ impl<'a> Builder<'a> {
         &self,
         package: &str,
         chosen_here: Option<usize>,
-        chosen: &HashSet<usize>,
+        chosen: &ChosenIndex<'_>,
     ) -> Vec<Rejection> {
         let mut out = Vec::new();
+        let mut preferred_text: Option<String> = None;
         let mut all: Vec<usize> = self.catalog.package(package).to_vec();
         all.sort_by(|&a, &b| self.cmp_preference(a, b, None));
         for b in all {
@@ -895,34 +1037,29 @@ impl<'a> Builder<'a> {
                     ));
                 }
             }
-            for &s in chosen {
-                let requirer = self.bundle(s);
-                for q in 0..requirer.requirements.len() {
-                    let Some(cands) = self.requirement_candidates.get(&(s, q)) else {
-                        continue;
+            // Requirements of selected bundles this package helps satisfy.
+            for &(s, q) in chosen.requirers.get(package).map_or(&[][..], Vec::as_slice) {
+                if !self.requirement_candidates[&(s, q)].contains(&b) {
+                    let requirer = self.bundle(s);
+                    let kind = match &requirer.requirements[q] {
+                        Requirement::Constraint { .. } => "rejected by the olm.constraint of",
+                        _ => "does not satisfy the requirement of",
                     };
-                    // Only requirements this package helps satisfy.
-                    let relevant = cands
-                        .iter()
-                        .any(|&c| self.bundle(c).input.package == package);
-                    if relevant && !cands.contains(&b) {
-                        let kind = match &requirer.requirements[q] {
-                            Requirement::Constraint { .. } => "rejected by the olm.constraint of",
-                            _ => "does not satisfy the requirement of",
-                        };
-                        reasons.push(format!(
-                            "{kind} {}: {}",
-                            requirer.display(),
-                            self.requirement_text(s, q)
-                        ));
-                    }
+                    reasons.push(format!(
+                        "{kind} {}: {}",
+                        requirer.display(),
+                        self.requirement_text(s, q)
+                    ));
                 }
-                if self.options.gvk_uniqueness && requirer.input.package != package {
-                    for g in &bundle.provides {
-                        if requirer.provides.contains(g) {
+            }
+            if self.options.gvk_uniqueness {
+                for g in &bundle.provides {
+                    for &s in chosen.providers.get(g).map_or(&[][..], Vec::as_slice) {
+                        let provider = self.bundle(s);
+                        if provider.input.package != package {
                             reasons.push(format!(
                                 "provides {g}, which the selected {} already provides",
-                                requirer.display()
+                                provider.display()
                             ));
                         }
                     }
@@ -935,7 +1072,12 @@ impl<'a> Builder<'a> {
             if reasons.is_empty() {
                 reasons.push(match chosen_here {
                     Some(c) if self.cmp_preference(b, c, None) == Ordering::Greater => {
-                        format!("eligible, but {} is preferred", self.bundle(c).display())
+                        // The same sentence for most bundles of a package: format it once.
+                        preferred_text
+                            .get_or_insert_with(|| {
+                                format!("eligible, but {} is preferred", self.bundle(c).display())
+                            })
+                            .clone()
                     }
                     Some(c) => format!(
                         "eligible and preferred over {}, but not installable together with the rest of the plan",
@@ -1192,7 +1334,7 @@ impl<'a> Builder<'a> {
 
         // Bundles of the requested packages in the conflict that were not candidates.
         let mut excluded = Vec::new();
-        let chosen = HashSet::new();
+        let chosen = self.chosen_index(&[]);
         let mut seen_packages = HashSet::new();
         for &r in &roots {
             let package = match self.roles[r] {

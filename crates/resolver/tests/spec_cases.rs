@@ -657,6 +657,42 @@ fn t35_skip_range_successor() {
 }
 
 #[test]
+fn graph_edges_to_lower_versions_are_ignored() {
+    // A catalog error: 0.9.0 claims to replace 1.0.0. Following it would be a downgrade.
+    let cat = catalog(vec![b("p", "1.0.0"), b("p", "0.9.0").replaces("p.v1.0.0")]);
+    let plan = ok(resolve(
+        &cat,
+        &[Request::new("p")],
+        &[installed("p", "1.0.0")],
+        &graph(),
+    ));
+    assert_eq!(versions(&plan), ["p 1.0.0"]);
+    let rejected = &plan.get("p").expect("p").not_chosen[0];
+    assert_eq!(rejected.bundle, "p.v0.9.0");
+    assert_eq!(
+        rejected.reasons,
+        [
+            "not an upgrade edge from the installed p v1.0.0: it may only follow its upgrade edges \
+          (replaces, skips, skipRange) to a higher version"
+        ]
+    );
+}
+
+#[test]
+fn deprecation_notes_are_reported_for_selected_bundles() {
+    let cat = catalog(vec![b("p", "1.0.0").deprecated()]);
+    let plan = ok(resolve(&cat, &[Request::new("p")], &[], &opts()));
+    assert_eq!(
+        plan.get("p").expect("p").deprecations,
+        ["bundle p.v1.0.0 is deprecated: deprecated"]
+    );
+    assert!(
+        plan.to_string()
+            .ends_with("\n  warning: bundle p.v1.0.0 is deprecated: deprecated")
+    );
+}
+
+#[test]
 fn graph_edges_are_limited_to_the_requested_channel() {
     let cat = catalog(vec![
         b("p", "1.0.0").channels(&["stable", "fast"]),
