@@ -1,6 +1,12 @@
 //! The strict semver dialect of `github.com/blang/semver/v4`, which upstream uses for bundle
 //! versions (`semver.Parse`) and `skipRange` syntax (`semver.ParseRange`). Error texts are the
 //! library's, because they appear inside our validation messages.
+//!
+//! Version parsing is `semver-ranges`'; this module keeps the representation other crates use.
+//! The range syntax check stays here because `semver_ranges::blang::BlangRange::parse`
+//! deliberately differs from upstream where validation must not: it rejects an empty alternative
+//! (`a || || b`), and it expands wildcards only for `.x`, so it accepts `1.0.0-x`, which upstream
+//! rejects.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -101,20 +107,6 @@ fn go_parse_u64(s: &str) -> Result<u64, String> {
     })
 }
 
-fn parse_number(part: &str, what: &str, upper: &str) -> Result<u64, String> {
-    if !is_numeric(part) {
-        return Err(format!(
-            "Invalid character(s) found in {what} number {part:?}"
-        ));
-    }
-    if part.len() > 1 && part.starts_with('0') {
-        return Err(format!(
-            "{upper} number must not contain leading zeroes {part:?}"
-        ));
-    }
-    go_parse_u64(part)
-}
-
 /// blang `NewPRVersion`.
 pub fn parse_prerelease(s: &str) -> Result<PreRelease, String> {
     if s.is_empty() {
@@ -134,50 +126,32 @@ pub fn parse_prerelease(s: &str) -> Result<PreRelease, String> {
     Err(format!("Invalid character(s) found in prerelease {s:?}"))
 }
 
-/// blang `semver.Parse`.
+/// blang `semver.Parse`, through `semver_ranges::blang::parse_strict` (same rules and messages),
+/// kept in this crate's representation of pre-release identifiers.
 pub fn parse_version(s: &str) -> Result<Version, String> {
-    if s.is_empty() {
-        return Err("Version string empty".to_string());
-    }
-    let parts: Vec<&str> = s.splitn(3, '.').collect();
-    if parts.len() != 3 {
-        return Err("No Major.Minor.Patch elements found".to_string());
-    }
-    let major = parse_number(parts[0], "major", "Major")?;
-    let minor = parse_number(parts[1], "minor", "Minor")?;
-    let mut patch_str = parts[2];
-    let mut build = Vec::new();
-    let mut pre_strs = Vec::new();
-    if let Some(idx) = patch_str.find('+') {
-        build = patch_str[idx + 1..]
+    let v = semver_ranges::blang::parse_strict(s).map_err(|e| e.message)?;
+    let pre = if v.pre.is_empty() {
+        Vec::new()
+    } else {
+        v.pre
+            .as_str()
             .split('.')
-            .map(str::to_string)
-            .collect();
-        patch_str = &patch_str[..idx];
-    }
-    if let Some(idx) = patch_str.find('-') {
-        pre_strs = patch_str[idx + 1..].split('.').collect();
-        patch_str = &patch_str[..idx];
-    }
-    let patch = parse_number(patch_str, "patch", "Patch")?;
-    let mut pre = Vec::new();
-    for p in pre_strs {
-        pre.push(parse_prerelease(p)?);
-    }
-    for b in &build {
-        if b.is_empty() {
-            return Err("Build meta data is empty".to_string());
-        }
-        if !is_alnum_dash(b) {
-            return Err(format!(
-                "Invalid character(s) found in build meta data {b:?}"
-            ));
-        }
-    }
+            .map(|id| match id.parse::<u64>() {
+                // Numeric identifiers were range-checked by the parser.
+                Ok(n) if is_numeric(id) => PreRelease::Num(n),
+                _ => PreRelease::Alpha(id.to_string()),
+            })
+            .collect()
+    };
+    let build = if v.build.is_empty() {
+        Vec::new()
+    } else {
+        v.build.as_str().split('.').map(str::to_string).collect()
+    };
     Ok(Version {
-        major,
-        minor,
-        patch,
+        major: v.major,
+        minor: v.minor,
+        patch: v.patch,
         pre,
         build,
     })
@@ -344,6 +318,47 @@ mod tests {
             parse_version("1.0.0-01").unwrap_err(),
             "Numeric PreRelease version must not contain leading zeroes \"01\""
         );
+        for (input, message) in [
+            ("", "Version string empty"),
+            ("1.2", "No Major.Minor.Patch elements found"),
+            ("1..0", "strconv.ParseUint: parsing \"\": invalid syntax"),
+            ("1.0.0-", "Prerelease is empty"),
+            (
+                "1.0.0-a_b",
+                "Invalid character(s) found in prerelease \"a_b\"",
+            ),
+            ("1.0.0+", "Build meta data is empty"),
+            (
+                "1.0.0+a_b",
+                "Invalid character(s) found in build meta data \"a_b\"",
+            ),
+            (
+                "1.0.01",
+                "Patch number must not contain leading zeroes \"01\"",
+            ),
+            ("1.0.x", "Invalid character(s) found in patch number \"x\""),
+            (
+                "99999999999999999999.0.0",
+                "strconv.ParseUint: parsing \"99999999999999999999\": value out of range",
+            ),
+            (
+                "1.0.0-99999999999999999999",
+                "strconv.ParseUint: parsing \"99999999999999999999\": value out of range",
+            ),
+        ] {
+            assert_eq!(parse_version(input).unwrap_err(), message, "{input:?}");
+        }
+        let v = parse_version("1.2.3-rc.10.x-1+build.007").unwrap();
+        assert_eq!(
+            v.pre,
+            [
+                PreRelease::Alpha("rc".into()),
+                PreRelease::Num(10),
+                PreRelease::Alpha("x-1".into())
+            ]
+        );
+        assert_eq!(v.build, ["build", "007"]);
+        assert_eq!(v.to_string(), "1.2.3-rc.10.x-1+build.007");
         let a = parse_version("1.0.0-alpha").unwrap();
         let b = parse_version("1.0.0").unwrap();
         assert_eq!(a.compare(&b), Ordering::Less);
@@ -365,5 +380,11 @@ mod tests {
         assert!(check_range(">=1.0.0 ||").is_err());
         assert!(check_range("~1.0.0").is_err());
         assert!(check_range(">=01.0.0").is_err());
+        // Upstream quirks that semver-ranges' range parser doesn't share.
+        assert!(check_range(">=1.0.0 || || <0.5.0").is_ok());
+        assert_eq!(
+            check_range("1.0.0-x").unwrap_err(),
+            "Could not get version from string: \"<\""
+        );
     }
 }

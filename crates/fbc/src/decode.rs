@@ -56,12 +56,28 @@ pub(crate) struct Document {
     pub value: Value,
 }
 
-fn line_of_offset(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+/// 1-based line numbers of increasing offsets, counting each newline once.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    newlines: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, text: &str, offset: usize) -> usize {
+        let offset = offset.min(text.len());
+        if offset < self.offset {
+            *self = LineCounter::default();
+        }
+        self.newlines += memchr::memchr_iter(b'\n', &text.as_bytes()[self.offset..offset]).count();
+        self.offset = offset;
+        self.newlines + 1
+    }
+}
+
+/// A stream is JSON when its first non-space character is `{`; anything else is YAML.
+fn is_json_stream(text: &str) -> bool {
+    text.trim_start().starts_with('{')
 }
 
 fn is_separator(line: &str) -> bool {
@@ -91,8 +107,9 @@ pub(crate) fn parse_documents(
     mut cb: impl FnMut(Document) -> Result<(), LoadError>,
 ) -> Result<(), LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.trim_start().starts_with('{') {
+    if is_json_stream(text) {
         let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+        let mut lines = LineCounter::default();
         loop {
             let start = stream.byte_offset();
             match stream.next() {
@@ -103,7 +120,7 @@ pub(crate) fn parse_documents(
                         .take_while(|b| b.is_ascii_whitespace())
                         .count();
                     cb(Document {
-                        line: line_of_offset(text, start + skipped),
+                        line: lines.line_at(text, start + skipped),
                         value,
                     })?;
                 }
@@ -479,6 +496,24 @@ pub fn parse_metas(
     mut cb: impl FnMut(Meta) -> Result<(), LoadError>,
 ) -> Result<(), LoadError> {
     let file: Arc<Path> = Arc::from(path);
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if is_json_stream(body)
+        && let Some(docs) = crate::json_canonical::canonical_json_stream(body)
+    {
+        for doc in docs {
+            cb(Meta {
+                schema: doc.schema,
+                package: doc.package,
+                name: doc.name,
+                blob: RawJson::new(doc.blob),
+                origin: Some(Origin {
+                    path: Arc::clone(&file),
+                    line: doc.line,
+                }),
+            })?;
+        }
+        return Ok(());
+    }
     parse_documents(path, text, |doc| {
         let origin = Origin {
             path: Arc::clone(&file),

@@ -40,41 +40,100 @@ impl Canonical {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in every byte of `x` that equals `b` (exact in the lowest such byte, which is all
+/// callers rely on).
+#[inline]
+fn bytes_equal(x: u64, b: u8) -> u64 {
+    let v = x ^ (LO * u64::from(b));
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// Offset of the first byte at or after `from` that a Go JSON string encoder may have to escape:
+/// a control character, `"`, `\\`, the lead byte of U+2028/U+2029 (`0xE2`) and, with
+/// `escape_html`, `<`, `>` and `&`. Scans 8 bytes at a time because catalog strings (base64
+/// manifests) are long and almost never contain any of them.
+#[inline]
+pub(crate) fn find_string_special(bytes: &[u8], from: usize, escape_html: bool) -> usize {
+    let mut i = from;
+    while i + 8 <= bytes.len() {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&bytes[i..i + 8]);
+        let x = u64::from_le_bytes(chunk);
+        let mut hit = (x.wrapping_sub(LO * 0x20) & !x & HI)
+            | bytes_equal(x, b'"')
+            | bytes_equal(x, b'\\')
+            | bytes_equal(x, 0xE2);
+        if escape_html {
+            hit |= bytes_equal(x, b'<') | bytes_equal(x, b'>') | bytes_equal(x, b'&');
+        }
+        if hit != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x20
+            || matches!(b, b'"' | b'\\' | 0xE2)
+            || (escape_html && matches!(b, b'<' | b'>' | b'&'))
+        {
+            return i;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
 /// Appends `s` as a Go-escaped JSON string literal.
 pub fn push_string(out: &mut String, s: &str, escape_html: bool) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, ch) in s.char_indices() {
-        let esc: Option<&str> = match ch {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            '\u{8}' => Some("\\b"),
-            '\u{c}' => Some("\\f"),
-            '<' | '>' | '&' if escape_html => None,
-            c if (c as u32) < 0x20 => None,
-            '\u{2028}' | '\u{2029}' => None,
-            _ => {
-                continue;
+    let mut i = 0;
+    loop {
+        i = find_string_special(bytes, i, escape_html);
+        if i >= bytes.len() {
+            break;
+        }
+        let b = bytes[i];
+        let (esc, len): (Option<&str>, usize) = match b {
+            b'"' => (Some("\\\""), 1),
+            b'\\' => (Some("\\\\"), 1),
+            b'\n' => (Some("\\n"), 1),
+            b'\r' => (Some("\\r"), 1),
+            b'\t' => (Some("\\t"), 1),
+            0x08 => (Some("\\b"), 1),
+            0x0c => (Some("\\f"), 1),
+            0xE2 => {
+                // U+2028 and U+2029 are E2 80 A8 / E2 80 A9; other E2 sequences pass through.
+                if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9))
+                {
+                    (None, 3)
+                } else {
+                    i += 1;
+                    continue;
+                }
             }
+            _ => (None, 1),
         };
         out.push_str(&s[start..i]);
         match esc {
             Some(e) => out.push_str(e),
             None => {
-                let c = ch as u32;
+                let c = s[i..].chars().next().map_or(0, |c| c as u32);
                 out.push_str("\\u");
                 for shift in [12, 8, 4, 0] {
                     out.push(HEX[((c >> shift) & 0xf) as usize] as char);
                 }
             }
         }
-        start = i + ch.len_utf8();
+        i += len;
+        start = i;
     }
-    out.push_str(std::str::from_utf8(&bytes[start..]).unwrap_or_default());
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -90,6 +149,11 @@ fn push_number(out: &mut String, n: &serde_json::Number, style: NumberStyle) {
         }
     }
     push_json_f64(out, n.as_f64().unwrap_or(0.0));
+}
+
+/// Appends a number the way catalog blobs carry it: through float64.
+pub(crate) fn push_float64_number(out: &mut String, n: &serde_json::Number) {
+    push_number(out, n, NumberStyle::Float64);
 }
 
 /// Appends the compact canonical encoding of `v` (object keys sorted by bytes).
@@ -133,30 +197,36 @@ pub fn to_canonical(v: &Value, opts: Canonical) -> String {
     out
 }
 
+/// Index of the `"` that closes the string whose contents start at `from` (or `bytes.len()` if
+/// it is unterminated). Jumps between quotes and backslashes, so long strings cost a `memchr`.
+#[inline]
+pub(crate) fn string_end(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(off) = memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+        i += off;
+        if bytes[i] == b'"' {
+            return i;
+        }
+        i += 2;
+    }
+    bytes.len()
+}
+
 /// Appends `raw` (valid JSON text) without insignificant whitespace, as `json.Compact` does.
 pub fn push_compact(out: &mut String, raw: &str) {
-    let mut in_string = false;
-    let mut escaped = false;
+    let bytes = raw.as_bytes();
     let mut start = 0;
-    for (i, b) in raw.bytes().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = string_end(bytes, i + 1),
             b' ' | b'\t' | b'\n' | b'\r' => {
                 out.push_str(&raw[start..i]);
                 start = i + 1;
             }
             _ => {}
         }
+        i += 1;
     }
     out.push_str(&raw[start..]);
 }
@@ -165,8 +235,6 @@ pub fn push_compact(out: &mut String, raw: &str) {
 pub fn push_indented(out: &mut String, compact: &str, indent: &str) {
     let bytes = compact.as_bytes();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
     let mut need_indent = false;
     let mut start = 0;
     let newline = |out: &mut String, depth: usize| {
@@ -178,17 +246,6 @@ pub fn push_indented(out: &mut String, compact: &str, indent: &str) {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            i += 1;
-            continue;
-        }
         if need_indent && b != b']' && b != b'}' {
             out.push_str(&compact[start..i]);
             start = i;
@@ -197,7 +254,7 @@ pub fn push_indented(out: &mut String, compact: &str, indent: &str) {
             newline(out, depth);
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => i = string_end(bytes, i + 1),
             b'{' | b'[' => {
                 // Go delays the newline so that empty containers stay `{}` / `[]`.
                 out.push_str(&compact[start..=i]);
@@ -228,7 +285,7 @@ pub fn push_indented(out: &mut String, compact: &str, indent: &str) {
         }
         i += 1;
     }
-    out.push_str(&compact[start..]);
+    out.push_str(&compact[start.min(compact.len())..]);
 }
 
 #[cfg(test)]
@@ -270,5 +327,56 @@ mod tests {
         let mut s = String::new();
         push_compact(&mut s, "{ \"a b\" : [ 1 , 2 ] }");
         assert_eq!(s, "{\"a b\":[1,2]}");
+    }
+
+    /// The straightforward char-by-char encoder that `push_string` must agree with.
+    fn reference_string(s: &str, escape_html: bool) -> String {
+        let mut out = String::from("\"");
+        for ch in s.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20
+                    || c == '\u{2028}'
+                    || c == '\u{2029}'
+                    || (escape_html && matches!(c, '<' | '>' | '&')) =>
+                {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn push_string_matches_reference(
+            s in "[a-z<>&\"\\\\\u{0}-\u{1f}\u{7f}\u{e9}\u{2000}-\u{202f}\u{e200}\u{1F600}]{0,40}",
+            html: bool,
+        ) {
+            let mut out = String::new();
+            push_string(&mut out, &s, html);
+            proptest::prop_assert_eq!(out, reference_string(&s, html));
+        }
+
+        #[test]
+        fn compact_and_indent_skip_strings(s in "[a-z ,:{}\\[\\]\"\\\\]{0,30}") {
+            let v = serde_json::Value::String(s);
+            let text = serde_json::to_string(&serde_json::json!({"k": [v.clone(), {"x": v}]})).unwrap();
+            let mut compact = String::new();
+            push_compact(&mut compact, &text);
+            proptest::prop_assert_eq!(&compact, &text);
+            let mut indented = String::new();
+            push_indented(&mut indented, &text, "  ");
+            let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&text).unwrap()).unwrap();
+            proptest::prop_assert_eq!(indented, pretty);
+        }
     }
 }

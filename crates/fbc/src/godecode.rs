@@ -181,13 +181,65 @@ pub(crate) fn int(raw: Option<&RawValue>, path: &str) -> Result<i64, DecodeError
 /// Go `[]byte` decoding: standard base64 (newlines ignored).
 pub(crate) fn base64_bytes(raw: Option<&RawValue>, path: &str) -> Result<Vec<u8>, DecodeError> {
     use base64::Engine as _;
-    let s = string(raw, path)?;
-    let cleaned: Cow<'_, str> = if s.contains(['\r', '\n']) {
-        Cow::Owned(s.chars().filter(|c| *c != '\r' && *c != '\n').collect())
+    // Bundle manifests are megabytes of base64 without escapes: read them in place.
+    let s: Cow<'_, str> = match raw.map(RawValue::get) {
+        Some(text)
+            if text.len() >= 2
+                && text.starts_with('"')
+                && text.ends_with('"')
+                && memchr::memchr(b'\\', text.as_bytes()).is_none() =>
+        {
+            Cow::Borrowed(&text[1..text.len() - 1])
+        }
+        _ => Cow::Owned(string(raw, path)?),
+    };
+    let cleaned: Cow<'_, [u8]> = if memchr::memchr2(b'\r', b'\n', s.as_bytes()).is_some() {
+        Cow::Owned(s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect())
     } else {
-        Cow::Borrowed(&s)
+        Cow::Borrowed(s.as_bytes())
     };
     base64::engine::general_purpose::STANDARD
-        .decode(cleaned.as_bytes())
+        .decode(&cleaned)
         .map_err(|e| err(path, format!("invalid base64 data: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).unwrap()
+    }
+
+    #[test]
+    fn base64_in_place_and_escaped_agree() {
+        // "hello" in base64: plain (read in place), then with JSON escapes (decoded first):
+        // line breaks, which Go ignores, and a `\u0061` for the leading 'a'.
+        for text in [
+            r#""aGVsbG8=""#,
+            r#""aGVs\nbG8=""#,
+            r#""aGVs\r\nbG8=""#,
+            r#""\u0061GVsbG8=""#,
+        ] {
+            assert_eq!(
+                base64_bytes(Some(&raw(text)), "data").unwrap(),
+                b"hello",
+                "{text}"
+            );
+        }
+        assert_eq!(base64_bytes(None, "data").unwrap(), b"");
+        assert_eq!(base64_bytes(Some(&raw("null")), "data").unwrap(), b"");
+        assert_eq!(
+            base64_bytes(Some(&raw("5")), "data")
+                .unwrap_err()
+                .to_string(),
+            "data: expected a string, found a number"
+        );
+        assert!(
+            base64_bytes(Some(&raw(r#""a*b""#)), "data")
+                .unwrap_err()
+                .to_string()
+                .starts_with("data: invalid base64 data: ")
+        );
+    }
 }

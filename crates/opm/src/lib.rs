@@ -24,6 +24,9 @@ use crate::render::{BundleDirs, ImageRefTemplate, RefMask, Render};
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub stdout: Vec<u8>,
+    /// A catalog to write after `stdout`. It is streamed by [`emit`] so that a large
+    /// catalog is never held in memory twice (once loaded, once as text).
+    pub catalog: Option<(DeclarativeConfig, Format)>,
     /// Warnings for stderr.
     pub warnings: Vec<String>,
     /// A failure whose report is already in `stdout` (structured validation output).
@@ -54,12 +57,15 @@ fn fbc_format(output: &str, mermaid: bool) -> Result<Output> {
     }
 }
 
-fn write_cfg(cfg: &DeclarativeConfig, out: Output, v0_semantics: bool) -> Result<Outcome> {
+fn write_cfg(cfg: DeclarativeConfig, out: Output, v0_semantics: bool) -> Result<Outcome> {
     match out {
-        Output::Fbc(f) => Ok(Outcome::text(fbc::write::to_string(cfg, f))),
+        Output::Fbc(f) => Ok(Outcome {
+            catalog: Some((cfg, f)),
+            ..Default::default()
+        }),
         Output::Mermaid => {
             let (text, warnings) = mermaid::write_channels(
-                cfg,
+                &cfg,
                 &MermaidOptions {
                     draw_v0_semantics: v0_semantics,
                     ..Default::default()
@@ -68,7 +74,7 @@ fn write_cfg(cfg: &DeclarativeConfig, out: Output, v0_semantics: bool) -> Result
             Ok(Outcome {
                 stdout: text.into_bytes(),
                 warnings,
-                failed: false,
+                ..Default::default()
             })
         }
     }
@@ -93,7 +99,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {
             }
             r.bundle_dirs = BundleDirs::parse(&a.bundle_dirs.entries)?;
             let cfg = r.run()?;
-            write_cfg(&cfg, out, false)
+            write_cfg(cfg, out, false)
         }
         Command::Validate(a) => validate(&a.directory, &a.output),
         Command::Init(a) => init(a),
@@ -128,7 +134,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {
             Ok(Outcome {
                 stdout: text.into_bytes(),
                 warnings,
-                failed: false,
+                ..Default::default()
             })
         }
     }
@@ -200,6 +206,7 @@ fn validate(dir: &Path, output: &str) -> Result<Outcome> {
                 stdout: text.into_bytes(),
                 warnings: Vec::new(),
                 failed: result.is_err(),
+                ..Default::default()
             })
         }
         other => bail!("invalid --output value {other:?}, expected (json|yaml)"),
@@ -325,11 +332,16 @@ fn render_template(
         .render(&text, &renderer)
         .map_err(|e| anyhow!("rendering template: {e}"))?;
     // `render-template -o mermaid` draws OLMv0 semantics (upstream's writer default).
-    write_cfg(&cfg, out, true)
+    write_cfg(cfg, out, true)
 }
 
 /// Writes an outcome's stdout.
 pub fn emit(outcome: &Outcome, out: &mut dyn Write) -> std::io::Result<()> {
     out.write_all(&outcome.stdout)?;
+    if let Some((cfg, format)) = &outcome.catalog {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut *out);
+        fbc::write::write(cfg, *format, &mut buffered)?;
+        buffered.flush()?;
+    }
     out.flush()
 }

@@ -110,7 +110,12 @@ impl IndexWriter {
             vacuum: false,
         };
         let conn = Connection::open(&writer.temp)?;
-        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        // The working copy is private and synced once by `commit` before the rename, so
+        // sqlite's own journal file and fsyncs buy nothing; an in-memory journal still
+        // rolls back a failed operation's transaction.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF",
+        )?;
         writer.conn = Some(conn);
         writer.in_transaction(crate::migrate::migrate)?;
         Ok(writer)
