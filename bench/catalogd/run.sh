@@ -5,11 +5,20 @@
 #  (b) all.json throughput, plain and gzip, catalogd vs Debian's nginx on the same bytes;
 #  (c) /api/v1/metas?package= latency (p50/p99) at CONNS concurrent connections, with
 #      nginx serving the same response bytes as a static file for reference.
-# Everything listens on loopback; every wrk run is bounded by DURATION seconds. Processes
-# started here are stopped by PID on exit. Output: bench/out/catalogd/ (gitignored).
+# MODE=wrk (default) runs (b) and (c) with wrk, a closed loop: every connection sends its
+# next request as soon as the previous answer arrives, so (c) measures saturation
+# (latency ~ CONNS / throughput). MODE=oha replaces (b) and (c) with (d): open-loop
+# latency of the same metas queries at fixed total request rates (RATES, req/s) over CONNS
+# connections, with `oha -q RATE --latency-correction` (latency counted from when each
+# request was due, so a stalled server cannot hide its queueing delay); install oha with
+# `cargo install --locked oha`.
+# Everything listens on loopback; every wrk/oha run is bounded by DURATION seconds.
+# Processes started here are stopped by PID on exit. Output: bench/out/catalogd/
+# (gitignored).
 #
 #   bench/catalogd/run.sh                 # defaults below
 #   DURATION=30 CONNS=500 bench/catalogd/run.sh
+#   MODE=oha DURATION=12 RATES="500 1000 2000 4000" bench/catalogd/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=bench/out/catalogd
@@ -18,6 +27,8 @@ DURATION="${DURATION:-15}"
 CONNS="${CONNS:-500}"
 ALL_CONNS="${ALL_CONNS:-4}"
 THREADS="${THREADS:-2}"
+MODE="${MODE:-wrk}"
+RATES="${RATES:-500 1000 2000 4000}"
 # Packages for the metas queries: a small (v4.22-style) and a large (v4.15, with
 # olm.bundle.object properties) one.
 PKGS="${PKGS:-c0v422-cat-facts-operator c0v415-kube-green}"
@@ -25,6 +36,11 @@ CATALOGD_PORT="${CATALOGD_PORT:-18083}"
 NGINX_PORT="${NGINX_PORT:-18084}"
 
 die() { echo "bench/catalogd/run.sh: $*" >&2; exit 1; }
+case "$MODE" in
+  wrk) ;;
+  oha) command -v oha >/dev/null || die "MODE=oha needs oha: cargo install --locked oha" ;;
+  *) die "MODE must be wrk or oha, not '$MODE'" ;;
+esac
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -124,6 +140,41 @@ wrk_run() {
   wrk --timeout 30s -d "${DURATION}s" "$@" > "$OUT/wrk-$label.txt"
   printf '%-28s %s\n' "$label" "$(grep -E 'Requests/sec|Transfer/sec' "$OUT/wrk-$label.txt" | tr -s ' ' | tr '\n' ' ')"
 }
+
+if [[ "$MODE" == oha ]]; then
+  # oha_run <label> <url>: one fixed-rate run per rate; JSON reports in $OUT/oha-*.json.
+  oha_run() {
+    local label=$1 url=$2 rate f
+    for rate in $RATES; do
+      f="$OUT/oha-$label-$rate.json"
+      echo "$(cut -d' ' -f1-3 /proc/loadavg)" > "$OUT/oha-$label-$rate.load"
+      oha --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" -q "$rate" \
+        --latency-correction -t 30s "$url" > "$f"
+      cut -d' ' -f1-3 /proc/loadavg >> "$OUT/oha-$label-$rate.load"
+      jq -r --arg l "$label" --arg r "$rate" '"\($l) @\($r)/s: \(.summary.requestsPerSec|round) req/s, success \(.summary.successRate), p50 \(.latencyPercentiles.p50*1000*100|round/100) ms, p99 \(.latencyPercentiles.p99*1000*100|round/100) ms, p99.9 \(.latencyPercentiles["p99.9"]*1000*100|round/100) ms"' "$f"
+    done
+  }
+  LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+  for pkg in $PKGS; do
+    echo "=== (d) metas?package=$pkg open-loop latency (${CONNS} connections, rates ${RATES} req/s, ${DURATION}s each)"
+    oha_run "metas-$pkg-catalogd" "$CATALOGD/api/v1/metas?package=$pkg"
+    oha_run "metas-$pkg-nginx-static" "$NGINX/metas-$pkg.jsonl"
+  done
+  {
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -h | awk '/^Mem:/ {print $2}') RAM; load average before oha: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); $(oha --version)"
+    for pkg in $PKGS; do
+      for server in catalogd nginx-static; do
+        for rate in $RATES; do
+          f="$OUT/oha-metas-$pkg-$server-$rate.json"
+          jq -r --arg p "$pkg" --arg s "$server" --arg r "$rate" --arg b "$(stat -c %s "$ROOT/metas-$pkg.jsonl")" \
+            '"(d) \($p) (\($b) bytes) \($s) @\($r)/s: achieved \(.summary.requestsPerSec|round) req/s, success \(.summary.successRate), status \(.statusCodeDistribution|tostring), p50 \(.latencyPercentiles.p50*1000*100|round/100) ms, p99 \(.latencyPercentiles.p99*1000*100|round/100) ms, p99.9 \(.latencyPercentiles["p99.9"]*1000*100|round/100) ms"' "$f"
+          echo "    load average before/after: $(tr '\n' ' ' < "$OUT/oha-metas-$pkg-$server-$rate.load")"
+        done
+      done
+    done
+  } | tee "$OUT/results-oha.txt"
+  exit 0
+fi
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "=== (b) all.json throughput (${ALL_CONNS} connections, ${DURATION}s each)"
