@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // aws-lc-rs is our only rustls provider; installing it explicitly keeps TLS working
+    // even if another provider is ever compiled in (dependencies spec §1.15).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -7,6 +7,9 @@ use clap::{CommandFactory, FromArgMatches};
 use resolve_cli::args::Cli;
 
 fn main() -> ExitCode {
+    // aws-lc-rs is our only rustls provider; installing it explicitly keeps TLS working
+    // even if another provider is ever compiled in (dependencies spec §1.15).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
