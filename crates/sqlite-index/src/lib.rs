@@ -3,7 +3,7 @@
 //! to a File-Based Catalog exactly as `opm render <db>` and `opm migrate` do.
 //!
 //! Older databases are refused with a clear error rather than migrated (upstream migrates the
-//! file in place; we never write to an input). `schema::create_latest` writes the schema, for
+//! file in place; we never write to an input). `schema::create_latest` runs the migrations to create the schema, for
 //! building indexes and test fixtures.
 
 pub mod convert;
