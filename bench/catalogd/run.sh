@@ -11,7 +11,8 @@
 # latency of the same metas queries at fixed total request rates (RATES, req/s) over CONNS
 # connections, with `oha -q RATE --latency-correction` (latency counted from when each
 # request was due, so a stalled server cannot hide its queueing delay); install oha with
-# `cargo install --locked oha`.
+# `cargo install --locked oha`. ENCODINGS (default "identity gzip") sets the
+# Accept-Encoding of each (d) run; nginx answers gzip from a precompressed .gz copy.
 # Everything listens on loopback; every wrk/oha run is bounded by DURATION seconds.
 # Processes started here are stopped by PID on exit. Output: bench/out/catalogd/
 # (gitignored).
@@ -29,6 +30,7 @@ ALL_CONNS="${ALL_CONNS:-4}"
 THREADS="${THREADS:-2}"
 MODE="${MODE:-wrk}"
 RATES="${RATES:-500 1000 2000 4000}"
+ENCODINGS="${ENCODINGS:-identity gzip}"
 # Packages for the metas queries: a small (v4.22-style) and a large (v4.15, with
 # olm.bundle.object properties) one.
 PKGS="${PKGS:-c0v422-cat-facts-operator c0v415-kube-green}"
@@ -101,6 +103,8 @@ ln "$CURRENT/all.json.gz" "$ROOT/all.json.gz"
 for pkg in $PKGS; do
   curl -sf "$CATALOGD/api/v1/metas?package=$pkg" -o "$ROOT/metas-$pkg.jsonl"
   [[ -s "$ROOT/metas-$pkg.jsonl" ]] || die "metas?package=$pkg is empty; set PKGS to generated packages"
+  # nginx's gzip_static answers gzip clients from this copy, as catalogd answers from its cache.
+  gzip -6 -n -k -f "$ROOT/metas-$pkg.jsonl"
 done
 NGINX_DIR=$(cd "$OUT/nginx" && pwd)
 cat > "$OUT/nginx/nginx.conf" <<CONF
@@ -142,33 +146,45 @@ wrk_run() {
 }
 
 if [[ "$MODE" == oha ]]; then
-  # oha_run <label> <url>: one fixed-rate run per rate; JSON reports in $OUT/oha-*.json.
+  # oha_run <label> <encoding> <url>: one fixed-rate run per rate; JSON in $OUT/oha-*.json.
   oha_run() {
-    local label=$1 url=$2 rate f
+    local label=$1 enc=$2 url=$3 rate f
     for rate in $RATES; do
-      f="$OUT/oha-$label-$rate.json"
-      echo "$(cut -d' ' -f1-3 /proc/loadavg)" > "$OUT/oha-$label-$rate.load"
+      f="$OUT/oha-$label-$enc-$rate.json"
+      echo "$(cut -d' ' -f1-3 /proc/loadavg)" > "$OUT/oha-$label-$enc-$rate.load"
       oha --no-tui --output-format json -z "${DURATION}s" -c "$CONNS" -q "$rate" \
-        --latency-correction -t 30s "$url" > "$f"
-      cut -d' ' -f1-3 /proc/loadavg >> "$OUT/oha-$label-$rate.load"
-      jq -r --arg l "$label" --arg r "$rate" '"\($l) @\($r)/s: \(.summary.requestsPerSec|round) req/s, success \(.summary.successRate), p50 \(.latencyPercentiles.p50*1000*100|round/100) ms, p99 \(.latencyPercentiles.p99*1000*100|round/100) ms, p99.9 \(.latencyPercentiles["p99.9"]*1000*100|round/100) ms"' "$f"
+        --latency-correction -t 30s -H "Accept-Encoding: $enc" "$url" > "$f"
+      cut -d' ' -f1-3 /proc/loadavg >> "$OUT/oha-$label-$enc-$rate.load"
+      jq -r --arg l "$label $enc" --arg r "$rate" '"\($l) @\($r)/s: \(.summary.requestsPerSec|round) req/s, success \(.summary.successRate), p50 \(.latencyPercentiles.p50*1000*100|round/100) ms, p99 \(.latencyPercentiles.p99*1000*100|round/100) ms, p99.9 \(.latencyPercentiles["p99.9"]*1000*100|round/100) ms"' "$f"
     done
   }
+  for pkg in $PKGS; do
+    for enc in $ENCODINGS; do
+      # Both servers must send the same bytes for this encoding, or the comparison is void.
+      cmp <(curl -sf -H "Accept-Encoding: $enc" "$CATALOGD/api/v1/metas?package=$pkg" | { [[ $enc == gzip ]] && gzip -dc || cat; }) \
+        <(curl -sf -H "Accept-Encoding: $enc" "$NGINX/metas-$pkg.jsonl" | { [[ $enc == gzip ]] && gzip -dc || cat; }) \
+        || die "catalogd and nginx differ for metas?package=$pkg ($enc)"
+    done
+  done
   LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
   for pkg in $PKGS; do
-    echo "=== (d) metas?package=$pkg open-loop latency (${CONNS} connections, rates ${RATES} req/s, ${DURATION}s each)"
-    oha_run "metas-$pkg-catalogd" "$CATALOGD/api/v1/metas?package=$pkg"
-    oha_run "metas-$pkg-nginx-static" "$NGINX/metas-$pkg.jsonl"
+    for enc in $ENCODINGS; do
+      echo "=== (d) metas?package=$pkg open-loop latency, $enc (${CONNS} connections, rates ${RATES} req/s, ${DURATION}s each)"
+      oha_run "metas-$pkg-catalogd" "$enc" "$CATALOGD/api/v1/metas?package=$pkg"
+      oha_run "metas-$pkg-nginx-static" "$enc" "$NGINX/metas-$pkg.jsonl"
+    done
   done
   {
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -h | awk '/^Mem:/ {print $2}') RAM; load average before oha: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); $(oha --version)"
     for pkg in $PKGS; do
-      for server in catalogd nginx-static; do
-        for rate in $RATES; do
-          f="$OUT/oha-metas-$pkg-$server-$rate.json"
-          jq -r --arg p "$pkg" --arg s "$server" --arg r "$rate" --arg b "$(stat -c %s "$ROOT/metas-$pkg.jsonl")" \
-            '"(d) \($p) (\($b) bytes) \($s) @\($r)/s: achieved \(.summary.requestsPerSec|round) req/s, success \(.summary.successRate), status \(.statusCodeDistribution|tostring), p50 \(.latencyPercentiles.p50*1000*100|round/100) ms, p99 \(.latencyPercentiles.p99*1000*100|round/100) ms, p99.9 \(.latencyPercentiles["p99.9"]*1000*100|round/100) ms"' "$f"
-          echo "    load average before/after: $(tr '\n' ' ' < "$OUT/oha-metas-$pkg-$server-$rate.load")"
+      for enc in $ENCODINGS; do
+        for server in catalogd nginx-static; do
+          for rate in $RATES; do
+            f="$OUT/oha-metas-$pkg-$server-$enc-$rate.json"
+            jq -r --arg p "$pkg" --arg s "$server" --arg e "$enc" --arg r "$rate" --arg b "$(stat -c %s "$ROOT/metas-$pkg.jsonl")" --arg z "$(stat -c %s "$ROOT/metas-$pkg.jsonl.gz")" \
+              '"(d) \($p) (\($b) bytes, \($z) gzip) \($e) \($s) @\($r)/s: achieved \(.summary.requestsPerSec|round) req/s, success \(.summary.successRate), status \(.statusCodeDistribution|tostring), p50 \(.latencyPercentiles.p50*1000*100|round/100) ms, p99 \(.latencyPercentiles.p99*1000*100|round/100) ms, p99.9 \(.latencyPercentiles["p99.9"]*1000*100|round/100) ms"' "$f"
+            echo "    load average before/after: $(tr '\n' ' ' < "$OUT/oha-metas-$pkg-$server-$enc-$rate.load")"
+          done
         done
       done
     done

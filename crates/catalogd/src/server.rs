@@ -12,14 +12,15 @@
 //! leader.
 //!
 //! Per catalog, what is served (the stored catalog, its index, an open `all.json` and the
-//! bodies of recent metas queries) is kept in memory and revalidated on every request
+//! bodies of recent metas queries, plain and gzipped) is kept in memory and revalidated on every request
 //! with one `lstat` of the `current` link, which every commit replaces
 //! ([`Store::version`]). A hot metas query therefore costs no file I/O at all.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use axum::Router;
@@ -29,8 +30,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::ServiceExt;
-use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::SizeAbove;
 use tower_http::services::ServeFile;
 
 use crate::index::{MetaIndex, MetaQuery, Section};
@@ -52,6 +51,8 @@ const RESPONSE_CACHE_BYTES: usize = 64 << 20;
 const RESPONSE_CACHE_MAX_ENTRY: usize = 4 << 20;
 /// Read size for streaming `all.json`: fewer, larger reads than tower-http's 64 KiB.
 const FILE_CHUNK: usize = 1 << 20;
+/// Metas bodies up to this size are sent uncompressed even to gzip clients (one packet).
+const GZIP_MIN_BYTES: usize = 1400;
 
 /// One stored digest of one catalog, as long as the `current` link is unchanged.
 struct Served {
@@ -66,21 +67,60 @@ struct Served {
 #[derive(Default)]
 struct ResponseCache {
     bytes: usize,
-    bodies: HashMap<MetaQuery, Bytes>,
+    bodies: HashMap<MetaQuery, MetasBody>,
+}
+
+/// One metas response; its gzip form is made on the first request that accepts it and then
+/// kept, so hot queries are compressed once per catalog digest, not once per request.
+#[derive(Clone)]
+struct MetasBody {
+    plain: Bytes,
+    gzip: Arc<OnceLock<Bytes>>,
+}
+
+impl MetasBody {
+    fn new(plain: Bytes) -> Self {
+        Self {
+            plain,
+            gzip: Arc::default(),
+        }
+    }
+
+    async fn gzipped(&self) -> std::io::Result<Bytes> {
+        if let Some(z) = self.gzip.get() {
+            return Ok(z.clone());
+        }
+        let plain = self.plain.clone();
+        let z = tokio::task::spawn_blocking(move || gzip(&plain))
+            .await
+            .map_err(std::io::Error::other)??;
+        // Concurrent first requests may both compress; the bytes are identical.
+        Ok(self.gzip.get_or_init(|| z).clone())
+    }
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Bytes> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4),
+        flate2::Compression::default(),
+    );
+    enc.write_all(data)?;
+    Ok(Bytes::from(enc.finish()?))
 }
 
 impl ResponseCache {
-    fn get(&self, query: &MetaQuery) -> Option<Bytes> {
+    fn get(&self, query: &MetaQuery) -> Option<MetasBody> {
         self.bodies.get(query).cloned()
     }
 
-    fn insert(&mut self, query: MetaQuery, body: Bytes) {
-        let cost = body.len()
+    fn insert(&mut self, query: MetaQuery, body: MetasBody) {
+        // The plain body twice: it bounds the gzip copy that may be added later.
+        let cost = 2 * body.plain.len()
             + query.schema.as_ref().map_or(0, String::len)
             + query.package.as_ref().map_or(0, String::len)
             + query.name.as_ref().map_or(0, String::len)
             + 128;
-        if body.len() > RESPONSE_CACHE_MAX_ENTRY {
+        if body.plain.len() > RESPONSE_CACHE_MAX_ENTRY {
             return;
         }
         if self.bytes + cost > RESPONSE_CACHE_BYTES {
@@ -104,15 +144,10 @@ impl ContentServer {
     }
 
     pub fn router(self) -> Router {
-        let metas = get(metas).layer(
-            CompressionLayer::new()
-                .gzip(true)
-                .compress_when(SizeAbove::new(1400)),
-        );
         Router::new()
             .route("/catalogs/{name}/all.json", get(all_json))
             .route("/catalogs/{name}/api/v1/all", get(api_all))
-            .route("/catalogs/{name}/api/v1/metas", metas)
+            .route("/catalogs/{name}/api/v1/metas", get(metas))
             .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
             .with_state(self)
     }
@@ -276,7 +311,7 @@ async fn metas(
             let read =
                 tokio::task::spawn_blocking(move || read_sections(&file, sections, size)).await;
             let body = match read {
-                Ok(Ok(bytes)) => Bytes::from(bytes),
+                Ok(Ok(bytes)) => MetasBody::new(Bytes::from(bytes)),
                 Ok(Err(e)) => return internal(&name, &e),
                 Err(e) => return internal(&name, &e),
             };
@@ -288,13 +323,49 @@ async fn metas(
             body
         }
     };
-    let mut resp = Body::from(body).into_response();
+    let gzipped = body.plain.len() > GZIP_MIN_BYTES && accepts_gzip(&headers);
+    let mut resp = if gzipped {
+        match body.gzipped().await {
+            Ok(z) => Body::from(z).into_response(),
+            Err(e) => return internal(&name, &e),
+        }
+    } else {
+        Body::from(body.plain).into_response()
+    };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONL));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzipped {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     if let Some(v) = &served.last_modified {
         h.insert(header::LAST_MODIFIED, v.clone());
     }
     resp
+}
+
+/// Whether `Accept-Encoding` allows gzip (RFC 9110 §12.5.3): listed as `gzip` or
+/// `x-gzip`, or covered by `*`, with a non-zero quality.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut star = None;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or_default().trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                return q > 0.0;
+            }
+            if coding == "*" {
+                star = Some(q > 0.0);
+            }
+        }
+    }
+    star.unwrap_or(false)
 }
 
 /// Only `schema`, `package` and `name` are accepted; the first value of each is used.
@@ -369,4 +440,31 @@ fn read_sections(
         pos += len;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepts(values: &[&str]) -> bool {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        }
+        accepts_gzip(&h)
+    }
+
+    #[test]
+    fn accept_encoding_negotiation() {
+        assert!(accepts(&["gzip"]));
+        assert!(accepts(&["br;q=1.0, GZIP;q=0.5"]));
+        assert!(accepts(&["deflate", "x-gzip"]));
+        assert!(accepts(&["*"]));
+        assert!(!accepts(&[]));
+        assert!(!accepts(&["identity"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzip; q=0.0, *"]), "explicit refusal beats *");
+        assert!(!accepts(&["*;q=0"]));
+        assert!(!accepts(&["br, deflate"]));
+    }
 }

@@ -167,6 +167,32 @@ async fn metas_filters_from_the_index() {
         "gzip",
         "bodies over 1400 bytes are gzipped"
     );
+    assert_eq!(resp.headers()[header::VARY], "accept-encoding");
+    let zipped = resp.bytes().await.unwrap();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    let plain = get("?package=foo").await;
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(unzipped, plain.text().await.unwrap());
+    // The second gzip answer comes from the cache: the same bytes.
+    let again = client()
+        .get(format!("{}/catalogs/demo/api/v1/metas?package=foo", s.base))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.bytes().await.unwrap(), zipped);
+    let refused = client()
+        .get(format!("{}/catalogs/demo/api/v1/metas?package=foo", s.base))
+        .header(header::ACCEPT_ENCODING, "gzip;q=0, *")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().get(header::CONTENT_ENCODING).is_none());
 
     let lm = get("?schema=olm.package").await.headers()[header::LAST_MODIFIED].clone();
     let resp = client()
