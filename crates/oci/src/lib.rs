@@ -16,6 +16,7 @@ pub mod extract;
 pub mod layer;
 pub mod layout;
 pub mod manifest;
+mod parallel_gzip;
 pub mod reference;
 pub mod store;
 
