@@ -10,6 +10,7 @@ use axum::Router;
 use axum::routing::get;
 use catalogd::controller::{self, Context};
 use catalogd::leader::{self, LeaderElectionConfig};
+use catalogd::listen::Listener;
 use catalogd::server::ContentServer;
 use catalogd::store::Store;
 use clap::Parser;
@@ -244,37 +245,12 @@ async fn serve(
     app: Router,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    match (cert, key) {
-        (Some(cert), Some(key)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .with_context(|| format!("loading TLS certificate {}", cert.display()))?;
-            tracing::info!("serving https on {addr}");
-            let handle = axum_server::Handle::new();
-            let on_stop = handle.clone();
-            tokio::spawn(async move {
-                let _ = stop.wait_for(|s| *s).await;
-                on_stop.graceful_shutdown(Some(SHUTDOWN_GRACE));
-            });
-            axum_server::bind_rustls(addr, tls)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await
-                .with_context(|| format!("serving on {addr}"))
-        }
-        _ => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            tracing::info!("serving http on {addr}");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-                .with_context(|| format!("serving on {addr}"))
-        }
-    }
+    let listener = Listener {
+        tls: cert.zip(key),
+        grace: SHUTDOWN_GRACE,
+        ..Listener::plain(addr)
+    };
+    Ok(listener.serve(app, stop, None).await?)
 }

@@ -1,6 +1,9 @@
 //! HTTP semantics of the content server over a real socket: conditional requests, gzip,
-//! ranges, metas filters, unknown names and methods.
+//! ranges, metas filters, unknown names and methods, and the listener's limits.
 
+use std::time::Duration;
+
+use catalogd::listen::Listener;
 use catalogd::server::ContentServer;
 use catalogd::store::Store;
 use reqwest::StatusCode;
@@ -8,10 +11,14 @@ use reqwest::header;
 
 const DIGEST: &str = "sha256:abababababababababababababababababababababababababababababababab";
 
+/// Headers not complete after this are cut off in these tests (5 s in the binary).
+const TEST_HEADER_TIMEOUT: Duration = Duration::from_millis(500);
+
 struct Served {
     base: String,
+    addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
-    _task: tokio::task::JoinHandle<()>,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 async fn serve() -> Served {
@@ -45,16 +52,21 @@ async fn serve() -> Served {
     .unwrap();
     w.commit().unwrap();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    // The binary's listener, on a free port.
     let app = ContentServer::new(store).router();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let listener = Listener {
+        header_read_timeout: TEST_HEADER_TIMEOUT,
+        ..Listener::plain("127.0.0.1:0".parse().unwrap())
+    };
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move { listener.serve(app, stopping, Some(bound)).await.unwrap() });
+    let addr = addr.await.unwrap();
     Served {
-        base,
+        base: format!("http://{addr}"),
+        addr,
         _dir: dir,
-        _task: task,
+        _stop: stop,
     }
 }
 
@@ -304,4 +316,40 @@ async fn a_new_commit_or_a_deletion_is_seen_by_the_next_request() {
         let resp = client().get(url).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{url}");
     }
+}
+
+#[tokio::test]
+async fn clients_that_do_not_finish_their_headers_are_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = serve().await;
+    let mut slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    slow.write_all(b"GET /catalogs/demo/all.json HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    // The bound only keeps a regression from hanging the suite.
+    let read = tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "connection still open after 30 s");
+    assert!(
+        started.elapsed() >= TEST_HEADER_TIMEOUT / 2,
+        "closed before the timeout: {:?}",
+        started.elapsed()
+    );
+    // An idle kept-alive connection is closed the same way.
+    let mut idle = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    idle.write_all(b"HEAD /catalogs/demo/all.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), idle.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "idle connection still open after 30 s");
+    assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
+    // A complete request on a new connection is still answered.
+    let resp = client()
+        .get(format!("{}/catalogs/demo/all.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }

@@ -1,0 +1,107 @@
+//! Serving a router on a socket, plain or TLS, with the same connection limits and the same
+//! graceful stop for every listener catalogd opens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Router;
+use axum_server::Handle;
+use hyper_util::rt::TokioTimer;
+use tokio::sync::watch;
+
+/// Upstream's `http.Server.ReadTimeout` for the catalog server. Requests are GETs without
+/// bodies, so a client that has not sent its headers by then is closed (slowloris).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How one listener is set up.
+#[derive(Clone, Debug)]
+pub struct Listener {
+    pub addr: SocketAddr,
+    /// PEM certificate chain and key; plain HTTP without them.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub header_read_timeout: Duration,
+    /// How long responses in flight may run once stopping starts.
+    pub grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("loading TLS certificate {cert} and key {key}: {source}")]
+    Tls {
+        cert: PathBuf,
+        key: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("serving on {addr}: {source}")]
+    Serve {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl Listener {
+    pub fn plain(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            tls: None,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            grace: Duration::from_secs(30),
+        }
+    }
+
+    /// Serves `app` until `stop` turns true, then lets responses in flight finish for up to
+    /// `grace`. `bound` (if given) receives the address actually bound (for port 0).
+    pub async fn serve(
+        self,
+        app: Router,
+        mut stop: watch::Receiver<bool>,
+        bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    ) -> Result<(), ListenError> {
+        let handle = Handle::new();
+        let on_stop = handle.clone();
+        let grace = self.grace;
+        tokio::spawn(async move {
+            let _ = stop.wait_for(|s| *s).await;
+            on_stop.graceful_shutdown(Some(grace));
+        });
+        if let Some(bound) = bound {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                if let Some(addr) = handle.listening().await {
+                    let _ = bound.send(addr);
+                }
+            });
+        }
+        let addr = self.addr;
+        let serve_err = |source| ListenError::Serve { addr, source };
+        let service = app.into_make_service();
+        match self.tls {
+            Some((cert, key)) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                    .await
+                    .map_err(|source| ListenError::Tls { cert, key, source })?;
+                tracing::info!("serving https on {addr}");
+                let mut server = axum_server::bind_rustls(addr, config).handle(handle);
+                limit(server.http_builder(), self.header_read_timeout);
+                server.serve(service).await.map_err(serve_err)
+            }
+            None => {
+                tracing::info!("serving http on {addr}");
+                let mut server = axum_server::bind(addr).handle(handle);
+                limit(server.http_builder(), self.header_read_timeout);
+                server.serve(service).await.map_err(serve_err)
+            }
+        }
+    }
+}
+
+fn limit(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    header_read_timeout: Duration,
+) {
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+}
