@@ -7,7 +7,7 @@
 #
 # Defaults: 100 packages x 10 versions = a 1,000-bundle index; adding 1 bundle (the next
 # version of one package) and 200 bundles (20 new packages x 10 versions). Prints one line
-# per run: scenario, tool, wall seconds, peak RSS KiB, bytes pulled and pushed, blob uploads
+# per run: scenario, tool, wall seconds, CPU seconds (user + sys), peak RSS KiB, bytes pulled and pushed, blob uploads
 # and HEAD requests (from the registry's log and storage). Needs docker-registry and /usr/bin/time; upstream opm at
 # ~/.cache/olm-rs/opm/v1.73.0/bin/opm (skipped when missing).
 set -euo pipefail
@@ -101,9 +101,11 @@ run() {
         || { echo "FAILED: $scenario $tool"; cat "$dir/err.txt"; exit 1; }
     t1=$(date +%s.%N)
     local rss; rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$dir/time.txt")
+    # CPU (user + sys) is the figure other processes on a shared machine do not inflate.
+    local cpu; cpu=$(awk -F: '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$dir/time.txt")
     read -r pulled pushed uploads heads < <(traffic "$start")
-    printf '%-22s %-20s %8.2f s %9s KiB %11s B pulled %11s B pushed %4s uploads %5s HEADs\n' \
-        "$scenario" "$tool" "$(echo "$t1 - $t0" | bc)" "$rss" "$pulled" "$pushed" "$uploads" "$heads"
+    printf '%-22s %-20s %8.2f s %6s s CPU %9s KiB %11s B pulled %11s B pushed %4s uploads %5s HEADs\n' \
+        "$scenario" "$tool" "$(echo "$t1 - $t0" | bc)" "$cpu" "$rss" "$pulled" "$pushed" "$uploads" "$heads"
 }
 
 for kind in sqlite fbc; do
