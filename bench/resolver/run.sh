@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Resolver benchmark: generates the problems, solves each with our resolver (release build) and
 # with deppy v0.1.0 driven like operator-controller v0.8.0, and prints a side-by-side table.
+# Ours runs twice: the way a controller resolves (`Options::not_chosen` off: selection and why)
+# and with the default options (every other bundle of each selected package explained).
 #
 #   bench/resolver/run.sh            # default: 200 runs per small problem, 20 per large one
 #   REPEAT_SCALE=0.1 bench/resolver/run.sh   # quicker, noisier
@@ -53,19 +55,25 @@ for c in "${cases[@]}"; do
   echo "== $title ($runs runs)" >&2
   "$ours" solve --catalog "$dir/catalog" --requests "$dir/requests.json" "${flags[@]}" \
     --repeat "$runs" >"$out/$problem-$mode.ours.json"
+  "$ours" solve --catalog "$dir/catalog" --requests "$dir/requests.json" "${flags[@]}" \
+    --explain --repeat "$runs" >"$out/$problem-$mode.ours-explain.json"
   dflags=()
   [[ "$mode" == joint ]] && dflags=(-joint)
   "$deppy" -catalog "$dir/catalog" -requests "$dir/requests.json" "${dflags[@]}" \
     -repeat "$runs" >"$out/$problem-$mode.deppy.json"
-  python3 - "$title" "$out/$problem-$mode.ours.json" "$out/$problem-$mode.deppy.json" >>"$results" <<'EOF'
+  python3 - "$title" "$out/$problem-$mode.ours.json" "$out/$problem-$mode.deppy.json" \
+    "$out/$problem-$mode.ours-explain.json" >>"$results" <<'EOF'
 import json, sys
-title, ours, deppy = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+title = sys.argv[1]
+ours, deppy, explain = (json.load(open(f)) for f in sys.argv[2:5])
 norm = lambda sel: [sorted(s) if isinstance(s, list) else s for s in sel]
 print(json.dumps({
     "title": title, "bundles": ours["bundles"], "requests": ours["requests"],
     "ours": ours["medianUs"], "oursP95": ours["p95Us"], "oursCpu": ours["cpuMeanUs"],
+    "explainCpu": explain["cpuMeanUs"],
     "deppy": deppy["medianUs"], "deppyP95": deppy["p95Us"], "deppyCpu": deppy["cpuMeanUs"],
-    "same": norm(ours["selections"]) == norm(deppy["selections"]),
+    "same": norm(ours["selections"]) == norm(deppy["selections"])
+        == norm(explain["selections"]),
 }))
 EOF
 done
@@ -76,12 +84,14 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 def fmt(us):
     return f"{us/1000:.2f} ms" if us >= 1000 else f"{us:.0f} µs"
 print()
-print("| problem | bundles | requests | ours: CPU mean / wall median (p95) | deppy: CPU mean / wall median (p95) | deppy / ours (CPU) | same selection |")
-print("|---|---:|---:|---:|---:|---:|---|")
+print("| problem | bundles | requests | ours: CPU mean / wall median (p95) | deppy: CPU mean / wall median (p95) | deppy / ours (CPU) | ours with `not_chosen`: CPU mean (deppy / ours) | same selection |")
+print("|---|---:|---:|---:|---:|---:|---:|---|")
+ratio = lambda a, b: a / b if b else float("inf")
 for r in rows:
-    ratio = r["deppyCpu"] / r["oursCpu"] if r["oursCpu"] else float("inf")
     print(f"| {r['title']} | {r['bundles']} | {r['requests']} "
           f"| {fmt(r['oursCpu'])} / {fmt(r['ours'])} ({fmt(r['oursP95'])}) "
           f"| {fmt(r['deppyCpu'])} / {fmt(r['deppy'])} ({fmt(r['deppyP95'])}) "
-          f"| {ratio:.1f}× | {'yes' if r['same'] else 'NO'} |")
+          f"| {ratio(r['deppyCpu'], r['oursCpu']):.1f}× "
+          f"| {fmt(r['explainCpu'])} ({ratio(r['deppyCpu'], r['explainCpu']):.1f}×) "
+          f"| {'yes' if r['same'] else 'NO'} |")
 EOF

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! resolver_bench generate --corpus <shared/corpus> --out <dir>
-//! resolver_bench solve --catalog <dir> --requests <file> [--joint] [--repeat N]
+//! resolver_bench solve --catalog <dir> --requests <file> [--joint] [--explain] [--repeat N]
 //! ```
 //!
 //! `generate` writes one directory per problem: `catalog/catalog.json` (an FBC JSON stream) and
@@ -22,7 +22,9 @@
 //!   `>=1.N.0` dependencies on random packages, 50 requests.
 //!
 //! `solve` loads a problem, indexes it, resolves it `--repeat` times (isolated per request, or
-//! `--joint`) and prints JSON: sizes, latency (µs) and the selected bundle identifiers.
+//! `--joint`) and prints JSON: sizes, latency (µs) and the selected bundle identifiers. Plans
+//! are built the way a controller needs them (`Options::not_chosen` off); `--explain` fills
+//! `not_chosen` too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -43,7 +45,7 @@ fn main() {
         Some("solve") => solve(&args[1..]),
         _ => Err(
             "usage: resolver_bench generate --corpus DIR --out DIR | solve --catalog DIR \
-                  --requests FILE [--joint] [--repeat N]"
+                  --requests FILE [--joint] [--explain] [--repeat N]"
                 .to_string(),
         ),
     };
@@ -532,15 +534,14 @@ fn selection(result: &Result<Plan, ResolveError>) -> Value {
     }
 }
 
-/// CPU time this (single-threaded) process has run, in nanoseconds: the first field of
-/// `/proc/self/schedstat`. `None` where that file does not exist.
+/// CPU time of the whole process (every thread) in nanoseconds, from the process CPU clock
+/// (exact, unlike `/proc/self/schedstat`, which only advances at scheduler ticks).
 fn cpu_ns() -> Option<u64> {
-    fs::read_to_string("/proc/self/schedstat")
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    u64::try_from(t.tv_sec)
         .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::try_from(t.tv_nsec).ok()?)
 }
 
 fn solve(args: &[String]) -> Result<(), String> {
@@ -558,8 +559,18 @@ fn solve(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let catalog = catalog_from_fbc([FbcSource::new("gen", &config)]).map_err(|e| e.to_string())?;
     let index_ms = started.elapsed().as_secs_f64() * 1e3;
+    // The request-independent indexes are built once per catalog, like the deppy harness' maps
+    // (reported on their own).
+    let started = Instant::now();
+    catalog.prepare();
+    let prepare_ms = started.elapsed().as_secs_f64() * 1e3;
     let (requests, installed) = read_input(&input)?;
-    let options = Options::default();
+    // What a controller uses: the selection and why, without the `not_chosen` lists (deppy
+    // produces neither). `--explain` measures the default, fully explained plan.
+    let options = Options {
+        not_chosen: args.iter().any(|a| a == "--explain"),
+        ..Options::default()
+    };
 
     let mut samples = Vec::with_capacity(repeat);
     let mut selections = Vec::new();
@@ -591,9 +602,11 @@ fn solve(args: &[String]) -> Result<(), String> {
         "packages": catalog.package_names().count(),
         "requests": requests.len(),
         "joint": joint,
+        "notChosen": options.not_chosen,
         "runs": samples.len(),
         "loadMs": load_ms,
         "indexMs": index_ms,
+        "prepareMs": prepare_ms,
         "minUs": at(0.0),
         "medianUs": at(0.5),
         "p95Us": at(0.95),

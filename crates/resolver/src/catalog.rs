@@ -4,15 +4,17 @@
 //! registry+v1 bundle directory) is a few lines: a bundle is its catalog, package, name, image,
 //! channel memberships (with their upgrade edges) and typed properties.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use semver::Version;
-use semver_ranges::{BlangRange, parse_strict, parse_tolerant};
+use semver_ranges::{BlangRange, build_id_compare, parse_strict, parse_tolerant};
 use serde_json::{Value, json};
 
 use crate::constraint::ConstraintExpr;
+use crate::prepared::PreparedCatalog;
 
 /// A GroupVersionKind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -259,6 +261,10 @@ impl Bundle {
         self.id.clone()
     }
 
+    pub(crate) fn id_str(&self) -> &str {
+        &self.id
+    }
+
     /// `a v0.1.0`, or the bundle name when the version is unknown.
     pub(crate) fn display(&self) -> String {
         self.shown.clone()
@@ -318,8 +324,11 @@ pub struct Catalog {
     pub(crate) by_package: BTreeMap<String, Vec<usize>>,
     pub(crate) by_gvk: HashMap<Gvk, Vec<usize>>,
     pub(crate) priorities: BTreeMap<String, i32>,
-    /// (catalog, package) → package metadata.
-    pub(crate) packages: BTreeMap<(String, String), PackageInfo>,
+    /// catalog → package → package metadata.
+    pub(crate) packages: BTreeMap<String, BTreeMap<String, PackageInfo>>,
+    /// Request-independent indexes, built on first use (or by [`Catalog::prepare`]) and
+    /// dropped whenever the preference order can change.
+    pub(crate) prepared: OnceLock<Arc<PreparedCatalog>>,
 }
 
 impl Catalog {
@@ -363,7 +372,35 @@ impl Catalog {
     /// Sets a catalog's priority (higher wins between otherwise equal candidates).
     pub fn with_priority(mut self, catalog: &str, priority: i32) -> Self {
         self.priorities.insert(catalog.to_string(), priority);
+        self.prepared = OnceLock::new();
         self
+    }
+
+    /// Builds the request-independent indexes every resolution uses (preference order, channel
+    /// heads, requirement candidates) now, instead of during the first resolution. Cheap to
+    /// call again: they are built once per catalog.
+    pub fn prepare(&self) {
+        self.prepared();
+    }
+
+    pub(crate) fn prepared(&self) -> &PreparedCatalog {
+        self.prepared
+            .get_or_init(|| Arc::new(PreparedCatalog::new(self)))
+    }
+
+    /// Preference inside one package with no channel given: not deprecated, version descending
+    /// (none last), build metadata, release, catalog priority (`priority[b]` of each bundle),
+    /// catalog name, bundle name.
+    pub(crate) fn cmp_preference_with(&self, a: usize, b: usize, priority: &[i32]) -> Ordering {
+        let (x, y) = (&self.bundles[a], &self.bundles[b]);
+        x.deprecated
+            .is_some()
+            .cmp(&y.deprecated.is_some())
+            .then_with(|| cmp_version(x, y))
+            .then_with(|| y.release.cmp(&x.release))
+            .then_with(|| priority[b].cmp(&priority[a]))
+            .then_with(|| x.input.catalog.cmp(&y.input.catalog))
+            .then_with(|| x.input.name.cmp(&y.input.name))
     }
 
     /// Records package-level metadata (default channel, package and channel deprecations) of
@@ -371,13 +408,14 @@ impl Catalog {
     pub fn set_package_info(&mut self, catalog: &str, package: &str, info: PackageInfo) {
         self.priorities.entry(catalog.to_string()).or_insert(0);
         self.packages
-            .insert((catalog.to_string(), package.to_string()), info);
+            .entry(catalog.to_string())
+            .or_default()
+            .insert(package.to_string(), info);
     }
 
     /// Package-level metadata of `package` in `catalog`, if any was recorded.
     pub fn package_info(&self, catalog: &str, package: &str) -> Option<&PackageInfo> {
-        self.packages
-            .get(&(catalog.to_string(), package.to_string()))
+        self.packages.get(catalog)?.get(package)
     }
 
     /// The catalogs known to this index (from bundles or package metadata), by name.
@@ -423,6 +461,16 @@ impl Catalog {
             .get(package)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+}
+
+/// Version descending (build metadata compared), no version last.
+fn cmp_version(x: &Bundle, y: &Bundle) -> Ordering {
+    match (&x.version, &y.version) {
+        (Some(v), Some(w)) => build_id_compare(w, v),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
     }
 }
 

@@ -28,8 +28,9 @@ use resolvo::{
     VersionSetUnionId,
     conflict::{ConflictCause, ConflictEdge, ConflictNode},
 };
+use rustc_hash::FxHashMap;
 
-use crate::model::{ConstraintKind, IndexedProblem};
+use crate::model::{IndexedProblem, Kind};
 
 /// What one satisfiability check found.
 pub(crate) enum EngineOutcome {
@@ -45,11 +46,24 @@ pub(crate) enum EngineOutcome {
 #[derive(Clone, Copy)]
 enum SolvableKind {
     Variable(usize),
-    Slot,
+    /// Slot `k` of applied `AtMost` constraint `origin`, for member variable `member`.
+    Slot {
+        origin: usize,
+        k: usize,
+        member: usize,
+    },
+}
+
+/// What a name stands for; only used to display it (resolvo's logs), so it stays an index.
+#[derive(Clone, Copy)]
+enum NameKind {
+    Variable(usize),
+    Group(usize),
+    Slot { origin: usize, k: usize },
 }
 
 struct NameInfo {
-    label: String,
+    kind: NameKind,
     solvables: Vec<SolvableId>,
     /// The applied `AtMost` constraint that forbids two solvables of this name together.
     group: Option<usize>,
@@ -68,12 +82,10 @@ struct Encoding {
     names: Vec<NameInfo>,
     solvable_name: Vec<NameId>,
     solvable_kind: Vec<SolvableKind>,
-    solvable_label: Vec<String>,
     version_sets: Vec<VersionSetInfo>,
     unions: Vec<Vec<VersionSetId>>,
     deps: Vec<KnownDependencies>,
-    /// Excluded-reason strings; reason i is applied constraint `reason_origin[i]`.
-    strings: Vec<String>,
+    /// Excluded reasons: reason i is applied constraint `reason_origin[i]`.
     reason_origin: Vec<usize>,
     root: Vec<ConditionalRequirement>,
     deadline: Option<Instant>,
@@ -88,9 +100,9 @@ fn nid(i: usize) -> NameId {
 }
 
 impl Encoding {
-    fn new_name(&mut self, label: String, group: Option<usize>) -> NameId {
+    fn new_name(&mut self, kind: NameKind, group: Option<usize>) -> NameId {
         self.names.push(NameInfo {
-            label,
+            kind,
             solvables: Vec::new(),
             group,
             excluded: Vec::new(),
@@ -98,11 +110,10 @@ impl Encoding {
         nid(self.names.len() - 1)
     }
 
-    fn new_solvable(&mut self, name: NameId, kind: SolvableKind, label: String) -> SolvableId {
+    fn new_solvable(&mut self, name: NameId, kind: SolvableKind) -> SolvableId {
         let id = sid(self.solvable_kind.len());
         self.solvable_kind.push(kind);
         self.solvable_name.push(name);
-        self.solvable_label.push(label);
         self.deps.push(KnownDependencies::default());
         self.names[name.into_raw() as usize].solvables.push(id);
         id
@@ -114,7 +125,9 @@ impl Encoding {
         mut members: Vec<SolvableId>,
         origin: usize,
     ) -> VersionSetId {
-        members.sort_unstable_by_key(|s| s.into_raw());
+        if !members.is_sorted_by_key(|s| s.into_raw()) {
+            members.sort_unstable_by_key(|s| s.into_raw());
+        }
         members.dedup();
         self.version_sets.push(VersionSetInfo {
             name,
@@ -127,30 +140,34 @@ impl Encoding {
     /// A requirement on `targets` in exactly this order of preference.
     fn ordered_requirement(
         &mut self,
-        targets: &[SolvableId],
+        targets: impl IntoIterator<Item = SolvableId>,
         origin: usize,
         fallback: NameId,
     ) -> Requirement {
-        if targets.is_empty() {
-            return Requirement::Single(self.version_set(fallback, Vec::new(), origin));
-        }
-        let mut runs: Vec<(NameId, Vec<SolvableId>)> = Vec::new();
-        for &t in targets {
+        // Consecutive targets of one name in increasing id order form one version set (resolvo
+        // orders a set's candidates by id); the union of the runs keeps the list's order.
+        let mut sets: Vec<VersionSetId> = Vec::new();
+        let mut run: Option<(NameId, Vec<SolvableId>)> = None;
+        for t in targets {
             let name = self.solvable_name[t.into_raw() as usize];
-            match runs.last_mut() {
+            match &mut run {
                 Some((n, members))
                     if *n == name
                         && members.last().is_some_and(|l| l.into_raw() < t.into_raw()) =>
                 {
                     members.push(t)
                 }
-                _ => runs.push((name, vec![t])),
+                _ => {
+                    if let Some((n, members)) = run.replace((name, vec![t])) {
+                        sets.push(self.version_set(n, members, origin));
+                    }
+                }
             }
         }
-        let sets: Vec<VersionSetId> = runs
-            .into_iter()
-            .map(|(name, members)| self.version_set(name, members, origin))
-            .collect();
+        match run {
+            None => return Requirement::Single(self.version_set(fallback, Vec::new(), origin)),
+            Some((n, members)) => sets.push(self.version_set(n, members, origin)),
+        }
         if sets.len() == 1 {
             Requirement::Single(sets[0])
         } else {
@@ -160,158 +177,162 @@ impl Encoding {
     }
 }
 
-fn encode(indexed: &IndexedProblem<'_>, enabled: &[bool], deadline: Option<Instant>) -> Encoding {
-    let vars = &indexed.problem.variables;
+/// Builds resolvo's view of the enabled constraints. Variable `v` is solvable `v` (slots come
+/// after every variable). With `share`, identical dependency lists share one requirement, so
+/// resolvo sorts their candidates once; the conflict hint then names only the first of them,
+/// which is why explanations use unshared encodings.
+fn encode(
+    indexed: &IndexedProblem,
+    enabled: &[bool],
+    deadline: Option<Instant>,
+    share: bool,
+) -> Encoding {
+    let n_vars = indexed.variables;
+    let n_applied = indexed.applied.len();
     let mut enc = Encoding {
-        names: Vec::new(),
-        solvable_name: Vec::new(),
-        solvable_kind: Vec::new(),
-        solvable_label: Vec::new(),
+        names: Vec::with_capacity(n_vars),
+        solvable_name: Vec::with_capacity(n_vars),
+        solvable_kind: Vec::with_capacity(n_vars),
         version_sets: Vec::new(),
         unions: Vec::new(),
-        deps: Vec::new(),
-        strings: Vec::new(),
+        deps: Vec::with_capacity(n_vars),
         reason_origin: Vec::new(),
         root: Vec::new(),
         deadline,
     };
 
     // Native groups: non-overlapping AtMost(1) constraints become shared names.
-    let mut native: Vec<Option<NameId>> = vec![None; vars.len()];
-    let mut handled_natively = vec![false; indexed.applied.len()];
-    for a in 0..indexed.applied.len() {
+    let mut native: Vec<Option<NameId>> = vec![None; n_vars];
+    let mut handled_natively = vec![false; n_applied];
+    for a in 0..n_applied {
         if !enabled[a] {
             continue;
         }
-        if let ConstraintKind::AtMost(1, _) = indexed.constraint(a).kind {
-            let mut members = indexed.refs[a].clone();
-            members.sort_unstable();
-            members.dedup();
-            if members.iter().all(|&m| native[m].is_none()) {
-                let subject = &vars[indexed.subject(a)].id;
-                let name = enc.new_name(subject.clone(), Some(a));
-                for m in members {
-                    native[m] = Some(name);
+        if let Kind::AtMost(1) = indexed.kinds[a] {
+            let refs = indexed.refs(a);
+            if refs.iter().all(|&m| native[m as usize].is_none()) {
+                let name = enc.new_name(NameKind::Group(a), Some(a));
+                for &m in refs {
+                    native[m as usize] = Some(name);
                 }
                 handled_natively[a] = true;
             }
         }
     }
     // Solvables in input order, so that solvable order = variable order.
-    let mut var_solvable = Vec::with_capacity(vars.len());
-    for (i, v) in vars.iter().enumerate() {
-        let name = match native[i] {
-            Some(name) => name,
-            None => enc.new_name(v.id.clone(), None),
+    for (i, native) in native.iter().enumerate() {
+        let name = match native {
+            Some(name) => *name,
+            None => enc.new_name(NameKind::Variable(i), None),
         };
-        var_solvable.push(enc.new_solvable(name, SolvableKind::Variable(i), v.id.clone()));
+        enc.new_solvable(name, SolvableKind::Variable(i));
     }
-    let name_of = |enc: &Encoding, v: usize| enc.solvable_name[var_solvable[v].into_raw() as usize];
+    let name_of = |enc: &Encoding, v: usize| enc.solvable_name[v];
+    let mut shared: FxHashMap<&[u32], Requirement> = FxHashMap::default();
 
-    for a in 0..indexed.applied.len() {
+    for a in 0..n_applied {
         if !enabled[a] {
             continue;
         }
         let subject = indexed.subject(a);
-        let s = var_solvable[subject];
-        let refs: Vec<SolvableId> = indexed.refs[a].iter().map(|&v| var_solvable[v]).collect();
-        match &indexed.constraint(a).kind {
-            ConstraintKind::Mandatory => {
+        let s = sid(subject);
+        let refs = indexed.refs(a);
+        match indexed.kinds[a] {
+            Kind::Mandatory => {
                 let vs = enc.version_set(name_of(&enc, subject), vec![s], a);
                 enc.root.push(Requirement::Single(vs).into());
             }
-            ConstraintKind::Prohibited => {
-                let reason = enc.strings.len();
-                enc.strings.push(format!("constraint {a}"));
+            Kind::Prohibited => {
+                let reason = enc.reason_origin.len();
                 enc.reason_origin.push(a);
                 let name = name_of(&enc, subject);
                 enc.names[name.into_raw() as usize]
                     .excluded
                     .push((s, StringId(reason as u32)));
             }
-            ConstraintKind::Dependency(_) => {
-                let own = name_of(&enc, subject);
-                let req = enc.ordered_requirement(&refs, a, own);
-                enc.deps[s.into_raw() as usize]
-                    .requirements
-                    .push(req.into());
+            Kind::Dependency => {
+                let req = match shared.get(refs) {
+                    Some(req) => *req,
+                    None => {
+                        let own = name_of(&enc, subject);
+                        let req =
+                            enc.ordered_requirement(refs.iter().map(|&v| sid(v as usize)), a, own);
+                        if share && !refs.is_empty() {
+                            shared.insert(refs, req);
+                        }
+                        req
+                    }
+                };
+                enc.deps[subject].requirements.push(req.into());
             }
-            ConstraintKind::Conflict(_) => {
-                let other = indexed.refs[a][0];
-                push_conflict(&mut enc, s, var_solvable[other], a);
+            Kind::Conflict => {
+                push_conflict(&mut enc, s, sid(refs[0] as usize), a);
             }
-            ConstraintKind::Or {
+            Kind::Or {
                 negate_subject,
                 negate_other,
-                ..
             } => {
-                let other = var_solvable[indexed.refs[a][0]];
+                let other = sid(refs[0] as usize);
                 match (negate_subject, negate_other) {
                     (true, false) => {
                         let fallback = enc.solvable_name[other.into_raw() as usize];
-                        let req = enc.ordered_requirement(&[other], a, fallback);
-                        enc.deps[s.into_raw() as usize]
-                            .requirements
-                            .push(req.into());
+                        let req = enc.ordered_requirement([other], a, fallback);
+                        enc.deps[subject].requirements.push(req.into());
                     }
                     (false, true) => {
-                        let fallback = enc.solvable_name[s.into_raw() as usize];
-                        let req = enc.ordered_requirement(&[s], a, fallback);
+                        let fallback = enc.solvable_name[subject];
+                        let req = enc.ordered_requirement([s], a, fallback);
                         enc.deps[other.into_raw() as usize]
                             .requirements
                             .push(req.into());
                     }
                     (true, true) => push_conflict(&mut enc, s, other, a),
                     (false, false) => {
-                        let fallback = enc.solvable_name[s.into_raw() as usize];
-                        let req = enc.ordered_requirement(&[s, other], a, fallback);
+                        let fallback = enc.solvable_name[subject];
+                        let req = enc.ordered_requirement([s, other], a, fallback);
                         enc.root.push(req.into());
                     }
                 }
             }
-            ConstraintKind::AtMost(n, _) => {
+            Kind::AtMost(n) => {
                 if handled_natively[a] {
                     continue;
                 }
-                let mut members = indexed.refs[a].clone();
+                let mut members: Vec<usize> = refs.iter().map(|&m| m as usize).collect();
                 members.sort_unstable();
                 members.dedup();
-                let n = *n;
                 if n >= members.len() {
                     continue;
                 }
-                let label = vars[subject].id.clone();
                 if n == 0 {
                     for m in members {
-                        let ms = var_solvable[m];
-                        let own = enc.solvable_name[ms.into_raw() as usize];
-                        let req = enc.ordered_requirement(&[], a, own);
-                        enc.deps[ms.into_raw() as usize]
-                            .requirements
-                            .push(req.into());
+                        let own = enc.solvable_name[m];
+                        let req = enc.ordered_requirement([], a, own);
+                        enc.deps[m].requirements.push(req.into());
                     }
                     continue;
                 }
                 let slot_names: Vec<NameId> = (0..n)
-                    .map(|k| enc.new_name(format!("{label} [slot {k}]"), Some(a)))
+                    .map(|k| enc.new_name(NameKind::Slot { origin: a, k }, Some(a)))
                     .collect();
                 for m in members {
-                    let ms = var_solvable[m];
                     let slots: Vec<SolvableId> = slot_names
                         .iter()
-                        .map(|&name| {
+                        .enumerate()
+                        .map(|(k, &name)| {
                             enc.new_solvable(
                                 name,
-                                SolvableKind::Slot,
-                                format!("{label} slot for {}", vars[m].id),
+                                SolvableKind::Slot {
+                                    origin: a,
+                                    k,
+                                    member: m,
+                                },
                             )
                         })
                         .collect();
                     let fallback = slot_names[0];
-                    let req = enc.ordered_requirement(&slots, a, fallback);
-                    enc.deps[ms.into_raw() as usize]
-                        .requirements
-                        .push(req.into());
+                    let req = enc.ordered_requirement(slots, a, fallback);
+                    enc.deps[m].requirements.push(req.into());
                 }
             }
         }
@@ -336,27 +357,36 @@ impl Interner for Encoding {
     type SolvableId = SolvableId;
 
     fn display_solvable(&self, solvable: SolvableId) -> impl Display + '_ {
-        self.solvable_label[solvable.into_raw() as usize].as_str()
+        match self.solvable_kind[solvable.into_raw() as usize] {
+            SolvableKind::Variable(v) => format!("variable {v}"),
+            SolvableKind::Slot { origin, k, member } => {
+                format!("slot {k} of constraint {origin} for variable {member}")
+            }
+        }
     }
 
     fn display_name(&self, name: NameId) -> impl Display + '_ {
-        self.names[name.into_raw() as usize].label.as_str()
+        match self.names[name.into_raw() as usize].kind {
+            NameKind::Variable(v) => format!("variable {v}"),
+            NameKind::Group(a) => format!("group of constraint {a}"),
+            NameKind::Slot { origin, k } => format!("slot {k} of constraint {origin}"),
+        }
     }
 
     fn display_version_set(&self, version_set: VersionSetId) -> impl Display + '_ {
         self.version_sets[version_set.0 as usize]
             .members
             .iter()
-            .map(|s| self.solvable_label[s.into_raw() as usize].as_str())
+            .map(|&s| self.display_solvable(s).to_string())
             .collect::<Vec<_>>()
             .join(" | ")
     }
 
     fn display_string(&self, string_id: StringId) -> impl Display + '_ {
-        self.strings
-            .get(string_id.0 as usize)
-            .map(String::as_str)
-            .unwrap_or("")
+        match self.reason_origin.get(string_id.0 as usize) {
+            Some(origin) => format!("constraint {origin}"),
+            None => String::new(),
+        }
     }
 
     fn version_set_name(&self, version_set: VersionSetId) -> NameId {
@@ -430,11 +460,12 @@ impl DependencyProvider for Encoding {
 
 /// Checks the problem restricted to the enabled applied constraints.
 pub(crate) fn check(
-    indexed: &IndexedProblem<'_>,
+    indexed: &IndexedProblem,
     enabled: &[bool],
     deadline: Option<Instant>,
+    share: bool,
 ) -> EngineOutcome {
-    let enc = encode(indexed, enabled, deadline);
+    let enc = encode(indexed, enabled, deadline, share);
     let root = enc.root.clone();
     let mut solver = Solver::new(enc);
     match solver.solve(Problem::new().requirements(root)) {
@@ -444,7 +475,7 @@ pub(crate) fn check(
                 .into_iter()
                 .filter_map(|s| match enc.solvable_kind[s.into_raw() as usize] {
                     SolvableKind::Variable(v) => Some(v),
-                    SolvableKind::Slot => None,
+                    SolvableKind::Slot { .. } => None,
                 })
                 .collect();
             selected.sort_unstable();

@@ -17,6 +17,7 @@ mod engine;
 mod fbc_catalog;
 pub mod model;
 mod plan;
+mod prepared;
 mod request;
 mod resolve;
 

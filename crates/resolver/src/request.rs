@@ -151,6 +151,10 @@ pub struct Options {
     /// Catalogs left out because they could not be fetched or parsed: (name, error). Named in
     /// failure messages.
     pub skipped_catalogs: Vec<(String, String)>,
+    /// Fill [`crate::Selection::not_chosen`]: every other bundle of each selected package with
+    /// the reasons it was not chosen (default on). A controller that only applies the selection
+    /// turns it off; the selection and `why` are the same either way.
+    pub not_chosen: bool,
 }
 
 impl Default for Options {
@@ -163,6 +167,7 @@ impl Default for Options {
             others: OthersPolicy::Fixed,
             cel_budget: Duration::from_secs(2),
             skipped_catalogs: Vec::new(),
+            not_chosen: true,
         }
     }
 }

@@ -1,59 +1,68 @@
 //! From catalogs, requests and the installed state to a constraint problem, and back to a plan
 //! or an explanation.
+//!
+//! The problem is built with variable indexes (bundles are catalog indexes) and solved in that
+//! form; identifiers (deppy's strings) are only produced when the problem is unsatisfiable or
+//! identifiers could collide, and then the identifier form is solved and explained exactly as
+//! deppy's would be.
 
-use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
-use semver_ranges::{Constraints, build_id_compare};
+use rustc_hash::{FxHashMap, FxHashSet};
+use semver_ranges::Constraints;
 
 use crate::catalog::{Bundle, Catalog, Gvk, Requirement};
 use crate::constraint::{CelOutcome, evaluate_rule};
 use crate::model::{
-    self, AppliedConstraint, Constraint, NotSatisfiable, Problem, SolveError, SolveOptions,
-    Variable,
+    self, AppliedConstraint, Constraint, ConstraintKind, IndexedProblem, Kind, NotSatisfiable,
+    Problem, SolveError, SolveOptions, Variable,
 };
 use crate::plan::{InputError, Plan, Rejection, ResolveError, Selection, Unsatisfiable, Why};
+use crate::prepared::PreparedCatalog;
 use crate::request::{
     BundleLocator, Installed, Options, OthersPolicy, Request, SuccessorMode, UpgradePolicy,
 };
 
 /// What each constraint of the problem means, for explanations.
 #[derive(Debug, Clone)]
-enum Meta {
+enum Meta<'a> {
     Mandatory,
     RequestCandidates(usize),
     InstalledCandidates(usize),
     BundleRequirement { bundle: usize, requirement: usize },
     BundleProhibited { reason: String },
-    PackageUniqueness(String),
-    GvkUniqueness(Gvk),
+    PackageUniqueness(&'a str),
+    GvkUniqueness(&'a Gvk),
 }
 
-/// What each variable stands for.
-#[derive(Debug, Clone)]
-enum Role {
+/// What each variable stands for (its identifier is derived from it).
+#[derive(Debug, Clone, Copy)]
+enum Role<'a> {
     Request(usize),
     Installed(usize),
     Bundle(usize),
-    Uniqueness,
+    PackageUniqueness(&'a str),
+    GvkUniqueness(&'a Gvk),
 }
 
-/// A requirement's identity, for reusing its sorted candidates within one problem.
-#[derive(Debug, PartialEq, Eq, Hash)]
-enum TargetKey<'a> {
-    Package(&'a str, &'a str),
-    Gvk(&'a Gvk),
+/// One constraint as the builder adds it (in any variable order).
+struct Added<'a> {
+    var: u32,
+    kind: Kind,
+    refs: std::ops::Range<u32>,
+    message: Option<String>,
+    meta: Meta<'a>,
 }
 
 /// The selected bundles, indexed by what they require and provide.
-struct ChosenIndex<'a> {
-    selected: HashSet<usize>,
-    /// Package → selected (bundle, requirement) pairs with a candidate in that package, in
+struct ChosenIndex {
+    selected: FxHashSet<usize>,
+    /// Package id → selected (bundle, requirement) pairs with a candidate in that package, in
     /// bundle order.
-    requirers: HashMap<&'a str, Vec<(usize, usize)>>,
-    /// GVK → selected providers, in bundle order.
-    providers: HashMap<&'a Gvk, Vec<usize>>,
+    requirers: FxHashMap<u32, Vec<(usize, usize)>>,
+    /// GVK id → selected providers, in bundle order.
+    providers: FxHashMap<u32, Vec<usize>>,
 }
 
 /// A resolved installed entry.
@@ -70,20 +79,29 @@ struct InstalledInfo {
 
 struct Builder<'a> {
     catalog: &'a Catalog,
+    prepared: &'a PreparedCatalog,
     requests: &'a [Request],
     installed: &'a [Installed],
     options: &'a Options,
-    variables: Vec<Variable>,
-    roles: Vec<Role>,
-    metas: Vec<Vec<Meta>>,
-    bundle_var: HashMap<usize, usize>,
-    /// Candidates per (bundle, requirement index).
-    requirement_candidates: HashMap<(usize, usize), Vec<usize>>,
+    /// What each variable stands for, in variable order.
+    roles: Vec<Role<'a>>,
+    /// Constraints in the order they were added; `refs` index `ref_pool`.
+    added: Vec<Added<'a>>,
+    ref_pool: Vec<u32>,
+    /// Variable of each bundle in the problem.
+    bundle_var: FxHashMap<usize, u32>,
+    /// After [`Self::finish`]: meaning and message of each constraint in (variable, constraint)
+    /// order, and where each variable's constraints start.
+    metas: Vec<Meta<'a>>,
+    messages: Vec<Option<String>>,
+    var_start: Vec<u32>,
+    /// Candidates of `olm.constraint` requirements, per (bundle, requirement index); the
+    /// others come from the prepared catalog.
+    solve_targets: FxHashMap<(usize, usize), Vec<u32>>,
     request_candidates: Vec<Vec<usize>>,
     request_ranges: Vec<Option<Constraints>>,
     installed_info: Vec<Option<InstalledInfo>>,
     cel_cache: HashMap<String, Result<CelOutcome, String>>,
-    target_cache: HashMap<TargetKey<'a>, Vec<usize>>,
     cluster_minor: Option<(u64, u64)>,
 }
 
@@ -101,15 +119,23 @@ pub fn resolve(
     let deadline = options.timeout.map(|t| started + t);
     let mut builder = Builder::new(catalog, requests, installed, options)?;
     builder.build()?;
-    let problem = Problem {
-        variables: std::mem::take(&mut builder.variables),
-    };
+    let indexed = builder.finish();
+    if builder.identifiers_distinct() {
+        match model::solve_indexed(&indexed, deadline) {
+            Ok(Some(selected)) => return Ok(builder.plan(&selected)),
+            Ok(None) => {}
+            Err(_) => return Err(ResolveError::Cancelled),
+        }
+    }
+    // Unsatisfiable (or identifiers that may collide): solve deppy's identifier form, which
+    // reports malformed problems and explains conflicts.
+    let problem = builder.problem(&indexed);
     let solve_options = SolveOptions {
         deadline,
         minimise_budget: None,
     };
     match model::solve(&problem, &solve_options) {
-        Ok(selected) => Ok(builder.plan(&problem, &selected)),
+        Ok(selected) => Ok(builder.plan(&selected)),
         Err(SolveError::Problem(e)) => Err(InputError {
             request: None,
             message: e.to_string(),
@@ -173,17 +199,20 @@ fn smallest_conflicting_set(
         let unsatisfiable = match Builder::new(catalog, &trial, installed, options) {
             Ok(mut b) => match b.build() {
                 Ok(()) => {
-                    let problem = Problem {
-                        variables: std::mem::take(&mut b.variables),
-                    };
-                    let opts = SolveOptions {
-                        deadline: options.timeout.map(|t| Instant::now() + t),
-                        minimise_budget: Some(0),
-                    };
-                    matches!(
-                        model::solve(&problem, &opts),
-                        Err(SolveError::NotSatisfiable(_))
-                    )
+                    let indexed = b.finish();
+                    let deadline = options.timeout.map(|t| Instant::now() + t);
+                    if b.identifiers_distinct() {
+                        matches!(model::solve_indexed(&indexed, deadline), Ok(None))
+                    } else {
+                        let opts = SolveOptions {
+                            deadline,
+                            minimise_budget: Some(0),
+                        };
+                        matches!(
+                            model::solve(&b.problem(&indexed), &opts),
+                            Err(SolveError::NotSatisfiable(_))
+                        )
+                    }
                 }
                 Err(_) => false,
             },
@@ -238,19 +267,22 @@ impl<'a> Builder<'a> {
         };
         Ok(Builder {
             catalog,
+            prepared: catalog.prepared(),
             requests,
             installed,
             options,
-            variables: Vec::new(),
             roles: Vec::new(),
+            added: Vec::new(),
+            ref_pool: Vec::new(),
+            bundle_var: FxHashMap::default(),
             metas: Vec::new(),
-            bundle_var: HashMap::new(),
-            requirement_candidates: HashMap::new(),
+            messages: Vec::new(),
+            var_start: Vec::new(),
+            solve_targets: FxHashMap::default(),
             request_candidates: Vec::new(),
             request_ranges: Vec::new(),
             installed_info: Vec::new(),
             cel_cache: HashMap::new(),
-            target_cache: HashMap::new(),
             cluster_minor,
         })
     }
@@ -259,81 +291,47 @@ impl<'a> Builder<'a> {
         &self.catalog.bundles[i]
     }
 
-    /// Preference inside one package: not deprecated, channel head (when a channel is given),
-    /// version descending (none last), build metadata, release, catalog priority, catalog name,
-    /// bundle name.
-    fn cmp_preference(&self, a: usize, b: usize, channel: Option<&str>) -> Ordering {
-        let (x, y) = (self.bundle(a), self.bundle(b));
-        x.deprecated
-            .is_some()
-            .cmp(&y.deprecated.is_some())
-            .then_with(|| match channel {
-                Some(c) => self.is_head(b, c).cmp(&self.is_head(a, c)),
-                None => Ordering::Equal,
-            })
-            .then_with(|| match (&x.version, &y.version) {
-                (Some(v), Some(w)) => build_id_compare(w, v),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            })
-            .then_with(|| y.release.cmp(&x.release))
-            .then_with(|| {
-                self.catalog
-                    .priority(&y.input.catalog)
-                    .cmp(&self.catalog.priority(&x.input.catalog))
-            })
-            .then_with(|| x.input.catalog.cmp(&y.input.catalog))
-            .then_with(|| x.input.name.cmp(&y.input.name))
-    }
-
-    /// Cross-package lists: package name first.
-    fn cmp_global(&self, a: usize, b: usize) -> Ordering {
-        self.bundle(a)
-            .input
-            .package
-            .cmp(&self.bundle(b).input.package)
-            .then_with(|| self.cmp_preference(a, b, None))
-    }
-
-    /// A channel head: no other entry of the channel (same catalog and package) replaces or
-    /// skips it.
-    fn is_head(&self, i: usize, channel: &str) -> bool {
-        let b = self.bundle(i);
-        if !b.in_channel(channel) {
-            return false;
-        }
-        !self.catalog.package(&b.input.package).iter().any(|&o| {
-            let other = self.bundle(o);
-            o != i
-                && other.input.catalog == b.input.catalog
-                && other.input.channels.iter().any(|e| {
-                    e.channel == channel
-                        && (e.replaces.as_deref() == Some(b.input.name.as_str())
-                            || e.skips.contains(&b.input.name))
-                })
-        })
-    }
-
     fn catalog_allowed(&self, r: &Request, b: &Bundle) -> bool {
         r.catalogs
             .as_ref()
             .is_none_or(|c| c.contains(&b.input.catalog))
     }
 
-    fn add_variable(&mut self, id: String, role: Role) -> usize {
-        self.variables.push(Variable::new(id));
+    fn add_variable(&mut self, role: Role<'a>) -> usize {
         self.roles.push(role);
-        self.metas.push(Vec::new());
-        self.variables.len() - 1
+        self.roles.len() - 1
     }
 
-    fn add_constraint(&mut self, var: usize, c: Constraint, meta: Meta) {
-        self.variables[var].constraints.push(c);
-        self.metas[var].push(meta);
+    fn add_constraint(
+        &mut self,
+        var: usize,
+        kind: Kind,
+        refs: impl IntoIterator<Item = u32>,
+        message: Option<String>,
+        meta: Meta<'a>,
+    ) {
+        let start = self.ref_pool.len() as u32;
+        self.ref_pool.extend(refs);
+        self.added.push(Added {
+            var: var as u32,
+            kind,
+            refs: start..self.ref_pool.len() as u32,
+            message,
+            meta,
+        });
+    }
+
+    /// Variables of bundles (which all have one once the bundles are added).
+    fn vars_of<'s>(&'s self, bundles: &'s [usize]) -> impl Iterator<Item = u32> + 's {
+        bundles.iter().map(|b| self.bundle_var[b])
     }
 
     fn build(&mut self) -> Result<(), InputError> {
+        let catalog = self.catalog;
+        let prepared = self.prepared;
+        let roots = self.requests.len() + self.installed.len();
+        self.roles.reserve(roots);
+        self.added.reserve(2 * roots);
         // Required packages.
         for (ri, r) in self.requests.iter().enumerate() {
             let range = match &r.version {
@@ -343,20 +341,18 @@ impl<'a> Builder<'a> {
                     message: format!("invalid version range {v:?}: {e}"),
                 })?),
             };
-            let mut candidates: Vec<usize> = self
-                .catalog
-                .package(&r.package)
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    let b = self.bundle(i);
-                    self.catalog_allowed(r, b)
-                        && r.channel.as_deref().is_none_or(|c| b.in_channel(c))
-                        && range.as_ref().is_none_or(|range| {
-                            b.version.as_ref().is_some_and(|v| range.matches(v))
-                        })
-                })
-                .collect();
+            // The prepared order is the no-channel preference; a channel only moves its heads
+            // first (a stable sort keeps the rest of the order).
+            let package = prepared.preferred(&r.package);
+            let mut candidates: Vec<usize> = Vec::with_capacity(package.len());
+            candidates.extend(package.iter().map(|&i| i as usize).filter(|&i| {
+                let b = self.bundle(i);
+                self.catalog_allowed(r, b)
+                    && r.channel.as_deref().is_none_or(|c| b.in_channel(c))
+                    && range
+                        .as_ref()
+                        .is_none_or(|range| b.version.as_ref().is_some_and(|v| range.matches(v)))
+            }));
             if candidates.is_empty() {
                 let p = &r.package;
                 let message = match (&r.version, &r.channel) {
@@ -372,13 +368,18 @@ impl<'a> Builder<'a> {
                     message,
                 });
             }
-            let channel = r.channel.clone();
-            candidates.sort_by(|&a, &b| self.cmp_preference(a, b, channel.as_deref()));
+            if let Some(c) = r.channel.as_deref() {
+                candidates.sort_by_key(|&i| {
+                    (
+                        self.bundle(i).deprecated.is_some(),
+                        !prepared.is_head(catalog, i, c),
+                    )
+                });
+            }
             self.request_candidates.push(candidates);
             self.request_ranges.push(range);
-            let var =
-                self.add_variable(format!("required package {}", r.package), Role::Request(ri));
-            self.add_constraint(var, Constraint::mandatory(), Meta::Mandatory);
+            let var = self.add_variable(Role::Request(ri));
+            self.add_constraint(var, Kind::Mandatory, [], None, Meta::Mandatory);
         }
 
         // Installed packages.
@@ -389,74 +390,84 @@ impl<'a> Builder<'a> {
                 continue;
             };
             self.installed_info.push(Some(info));
-            let var = self.add_variable(
-                format!("installed package {}", inst.package),
-                Role::Installed(ii),
-            );
-            self.add_constraint(var, Constraint::mandatory(), Meta::Mandatory);
+            let var = self.add_variable(Role::Installed(ii));
+            self.add_constraint(var, Kind::Mandatory, [], None, Meta::Mandatory);
         }
 
         // Bundles reachable from the candidates, breadth-first.
         let mut queue: VecDeque<usize> = VecDeque::new();
-        let mut seen: HashSet<usize> = HashSet::new();
+        let mut seen: FxHashSet<usize> = FxHashSet::default();
         let mut order: Vec<usize> = Vec::new();
-        let starts: Vec<usize> = self
-            .request_candidates
-            .iter()
-            .flatten()
-            .copied()
-            .chain(
-                self.installed_info
-                    .iter()
-                    .flatten()
-                    .flat_map(|i| i.allowed.clone()),
-            )
-            .collect();
-        for b in starts {
+        let starts = self.request_candidates.iter().flatten().chain(
+            self.installed_info
+                .iter()
+                .flatten()
+                .flat_map(|i| &i.allowed),
+        );
+        for &b in starts {
             if seen.insert(b) {
                 queue.push_back(b);
             }
         }
         while let Some(b) = queue.pop_front() {
             order.push(b);
-            let n = self.bundle(b).requirements.len();
-            for q in 0..n {
-                let candidates = self.requirement_targets(b, q);
-                for &c in &candidates {
-                    if seen.insert(c) {
-                        queue.push_back(c);
+            for q in 0..prepared.requirement_count(b) {
+                if prepared.requirement_targets(b, q).is_none() {
+                    let list = self.constraint_targets(b, q);
+                    self.solve_targets.insert((b, q), list);
+                }
+                for &c in self.targets(b, q) {
+                    if seen.insert(c as usize) {
+                        queue.push_back(c as usize);
                     }
                 }
-                self.requirement_candidates.insert((b, q), candidates);
             }
         }
         // Bundle variables grouped by package in preference order (the engine then sees each
         // candidate list as one contiguous run); uniqueness lists keep deppy's first-seen order.
         let first_seen = order.clone();
-        order.sort_by(|&a, &b| self.cmp_global(a, b));
+        let requirements: usize = order.iter().map(|&b| prepared.requirement_count(b)).sum();
+        self.roles.reserve(2 * order.len());
+        self.added.reserve(2 * order.len() + requirements);
+        let dependency_refs: usize = order
+            .iter()
+            .map(|&b| {
+                (0..prepared.requirement_count(b))
+                    .map(|q| self.targets(b, q).len())
+                    .sum::<usize>()
+            })
+            .sum();
+        self.ref_pool
+            .reserve(dependency_refs + 2 * order.len() + self.ref_pool.len());
+        order.sort_unstable_by_key(|&b| prepared.rank[b]);
+        self.bundle_var.reserve(order.len());
         for &b in &order {
-            let id = self.bundle(b).id();
-            let var = self.add_variable(id, Role::Bundle(b));
-            self.bundle_var.insert(b, var);
+            let var = self.add_variable(Role::Bundle(b));
+            self.bundle_var.insert(b, var as u32);
         }
 
         // Request and installed dependencies.
         for ri in 0..self.requests.len() {
-            let ids: Vec<String> = self.request_candidates[ri]
-                .iter()
-                .map(|&b| self.bundle(b).id())
-                .collect();
-            self.add_constraint(ri, Constraint::dependency(ids), Meta::RequestCandidates(ri));
+            let refs: Vec<u32> = self.vars_of(&self.request_candidates[ri]).collect();
+            self.add_constraint(
+                ri,
+                Kind::Dependency,
+                refs,
+                None,
+                Meta::RequestCandidates(ri),
+            );
         }
         let mut var = self.requests.len();
         for ii in 0..self.installed.len() {
             let Some(info) = &self.installed_info[ii] else {
                 continue;
             };
-            let ids: Vec<String> = info.allowed.iter().map(|&b| self.bundle(b).id()).collect();
+            let refs: Vec<u32> = self.vars_of(&info.allowed).collect();
             self.add_constraint(
                 var,
-                Constraint::dependency(ids),
+                Kind::Dependency,
+                refs,
+                None,
                 Meta::InstalledCandidates(ii),
             );
             var += 1;
@@ -464,75 +475,105 @@ impl<'a> Builder<'a> {
 
         // Bundle constraints.
         for &b in &order {
-            let var = self.bundle_var[&b];
-            let bundle = self.bundle(b);
-            let id = bundle.id();
-            for q in 0..bundle.requirements.len() {
-                let targets = &self.requirement_candidates[&(b, q)];
-                let ids: Vec<String> = targets.iter().map(|&t| self.bundle(t).id()).collect();
-                let mut c = Constraint::dependency(ids);
+            let var = self.bundle_var[&b] as usize;
+            for q in 0..prepared.requirement_count(b) {
+                let targets = self.targets(b, q);
+                let mut message = None;
                 if targets.is_empty()
                     && let Requirement::Constraint {
                         failure_message: Some(msg),
                         ..
-                    } = &bundle.requirements[q]
+                    } = &self.bundle(b).requirements[q]
                 {
-                    c = c.with_message(format!(
-                        "{id} has a dependency without any candidates to satisfy it: {msg}"
+                    message = Some(format!(
+                        "{} has a dependency without any candidates to satisfy it: {msg}",
+                        self.bundle(b).id_str()
                     ));
                 }
-                self.add_constraint(
-                    var,
-                    c,
-                    Meta::BundleRequirement {
+                let start = self.ref_pool.len() as u32;
+                let targets: &[u32] = match prepared.requirement_targets(b, q) {
+                    Some(list) => list,
+                    None => self.solve_targets.get(&(b, q)).map_or(&[], Vec::as_slice),
+                };
+                for &t in targets {
+                    self.ref_pool.push(self.bundle_var[&(t as usize)]);
+                }
+                self.added.push(Added {
+                    var: var as u32,
+                    kind: Kind::Dependency,
+                    refs: start..self.ref_pool.len() as u32,
+                    message,
+                    meta: Meta::BundleRequirement {
                         bundle: b,
                         requirement: q,
                     },
+                });
+            }
+            let excludable = self.cluster_minor.is_some() && prepared.has_max_openshift[b];
+            if !prepared.has_invalid[b] && !excludable {
+                continue;
+            }
+            let bundle = self.bundle(b);
+            let exclusion = self.exclusion(b);
+            for reason in bundle.invalid.iter().cloned().chain(exclusion) {
+                let message = format!("{} is prohibited: {reason}", bundle.id_str());
+                self.add_constraint(
+                    var,
+                    Kind::Prohibited,
+                    [],
+                    Some(message),
+                    Meta::BundleProhibited { reason },
                 );
-            }
-            let mut reasons: Vec<String> = bundle.invalid.clone();
-            if let Some(reason) = self.exclusion(b) {
-                reasons.push(reason);
-            }
-            for reason in reasons {
-                let c =
-                    Constraint::prohibited().with_message(format!("{id} is prohibited: {reason}"));
-                self.add_constraint(var, c, Meta::BundleProhibited { reason });
             }
         }
 
         // Package uniqueness, in first-seen package order.
-        let mut packages: Vec<String> = Vec::new();
-        let mut members: HashMap<String, Vec<String>> = HashMap::new();
-        for &b in &first_seen {
-            let bundle = self.bundle(b);
-            if !members.contains_key(&bundle.input.package) {
-                packages.push(bundle.input.package.clone());
-            }
-            members
-                .entry(bundle.input.package.clone())
-                .or_default()
-                .push(bundle.id());
+        let mut packages: Vec<u32> = Vec::new();
+        let mut slot_of: FxHashMap<u32, u32> = FxHashMap::default();
+        let slots: Vec<u32> = first_seen
+            .iter()
+            .map(|&b| {
+                let package = prepared.package_of[b];
+                *slot_of.entry(package).or_insert_with(|| {
+                    packages.push(package);
+                    (packages.len() - 1) as u32
+                })
+            })
+            .collect();
+        // Members of each package contiguous, in first-seen order.
+        let mut member_start = vec![0u32; packages.len() + 1];
+        for &slot in &slots {
+            member_start[slot as usize + 1] += 1;
         }
-        for p in packages {
-            let ids = members.remove(&p).unwrap_or_default();
-            let var = self.add_variable(format!("{p} package uniqueness"), Role::Uniqueness);
-            self.add_constraint(var, Constraint::at_most(1, ids), Meta::PackageUniqueness(p));
+        for k in 0..packages.len() {
+            member_start[k + 1] += member_start[k];
+        }
+        let mut fill = member_start.clone();
+        let mut members = vec![0u32; first_seen.len()];
+        for (&b, &slot) in first_seen.iter().zip(&slots) {
+            members[fill[slot as usize] as usize] = self.bundle_var[&b];
+            fill[slot as usize] += 1;
+        }
+        let several_packages = packages.len() > 1;
+        for (k, &package) in packages.iter().enumerate() {
+            let members = &members[member_start[k] as usize..member_start[k + 1] as usize];
+            let p = prepared.package_names[package as usize].as_str();
+            let var = self.add_variable(Role::PackageUniqueness(p));
+            self.add_constraint(
+                var,
+                Kind::AtMost(1),
+                members.iter().copied(),
+                None,
+                Meta::PackageUniqueness(p),
+            );
         }
 
         // GVK-provider uniqueness across packages (only possible with two or more packages).
-        let catalog = self.catalog;
-        let several_packages = first_seen.first().is_some_and(|&f| {
-            let package = &catalog.bundles[f].input.package;
-            first_seen
-                .iter()
-                .any(|&b| catalog.bundles[b].input.package != *package)
-        });
         if self.options.gvk_uniqueness && several_packages {
-            let mut providers: Vec<(&Gvk, Vec<usize>)> = Vec::new();
-            let mut index: HashMap<&Gvk, usize> = HashMap::new();
+            let mut providers: Vec<(u32, Vec<usize>)> = Vec::new();
+            let mut index: FxHashMap<u32, usize> = FxHashMap::default();
             for &b in &first_seen {
-                for g in &catalog.bundles[b].provides {
+                for &g in prepared.provides(b) {
                     let slot = *index.entry(g).or_insert_with(|| {
                         providers.push((g, Vec::new()));
                         providers.len() - 1
@@ -540,31 +581,131 @@ impl<'a> Builder<'a> {
                     providers[slot].1.push(b);
                 }
             }
-            providers.sort_by(|a, b| a.0.cmp(b.0));
+            providers.sort_unstable_by_key(|(g, _)| prepared.gvk_order[*g as usize]);
             for (g, list) in providers {
-                let distinct: HashSet<&str> = list
-                    .iter()
-                    .map(|&b| self.bundle(b).input.package.as_str())
-                    .collect();
-                if distinct.len() < 2 {
+                let first = prepared.package_of[list[0]];
+                if list.iter().all(|&b| prepared.package_of[b] == first) {
                     continue;
                 }
-                let ids: Vec<String> = list.iter().map(|&b| self.bundle(b).id()).collect();
-                let var = self.add_variable(
-                    format!(
-                        "group:{:?} version:{:?} kind:{:?} gvk uniqueness",
-                        g.group, g.version, g.kind
-                    ),
-                    Role::Uniqueness,
-                );
-                self.add_constraint(
-                    var,
-                    Constraint::at_most(1, ids),
-                    Meta::GvkUniqueness(g.clone()),
-                );
+                let gvk = &prepared.gvks[g as usize];
+                let var = self.add_variable(Role::GvkUniqueness(gvk));
+                let refs: Vec<u32> = self.vars_of(&list).collect();
+                self.add_constraint(var, Kind::AtMost(1), refs, None, Meta::GvkUniqueness(gvk));
             }
         }
         Ok(())
+    }
+
+    /// Orders the added constraints by (variable, insertion) — deppy's input order — and
+    /// returns the indexed problem.
+    fn finish(&mut self) -> IndexedProblem {
+        let vars = self.roles.len();
+        let mut var_start = vec![0u32; vars + 1];
+        for c in &self.added {
+            var_start[c.var as usize + 1] += 1;
+        }
+        for v in 0..vars {
+            var_start[v + 1] += var_start[v];
+        }
+        let mut next: Vec<u32> = var_start[..vars].to_vec();
+        let mut position = vec![0u32; self.added.len()];
+        for (i, c) in self.added.iter().enumerate() {
+            position[i] = next[c.var as usize];
+            next[c.var as usize] += 1;
+        }
+        let mut slots: Vec<Option<Added<'a>>> = Vec::with_capacity(self.added.len());
+        slots.resize_with(self.added.len(), || None);
+        for (i, c) in std::mem::take(&mut self.added).into_iter().enumerate() {
+            slots[position[i] as usize] = Some(c);
+        }
+        let mut indexed = IndexedProblem::with_capacity(vars, slots.len(), self.ref_pool.len());
+        let mut metas = Vec::with_capacity(slots.len());
+        let mut messages = Vec::with_capacity(slots.len());
+        for (i, c) in slots.into_iter().flatten().enumerate() {
+            let variable = c.var as usize;
+            let applied = AppliedConstraint {
+                variable,
+                constraint: i - var_start[variable] as usize,
+            };
+            indexed.push(
+                applied,
+                c.kind,
+                &self.ref_pool[c.refs.start as usize..c.refs.end as usize],
+            );
+            metas.push(c.meta);
+            messages.push(c.message);
+        }
+        self.metas = metas;
+        self.messages = messages;
+        self.var_start = var_start;
+        indexed
+    }
+
+    /// Whether every variable identifier of the problem is distinct, so the indexed problem is
+    /// exactly deppy's (otherwise the identifier form reports the duplicate). Request,
+    /// installed and uniqueness identifiers all contain a space and differ from one another
+    /// unless a package name contains one; bundle identifiers are checked once per catalog.
+    fn identifiers_distinct(&self) -> bool {
+        if !self.prepared.plain_ids {
+            return false;
+        }
+        let mut requested: FxHashSet<&str> = FxHashSet::default();
+        let mut installed: FxHashSet<&str> = FxHashSet::default();
+        self.roles.iter().all(|role| match *role {
+            Role::Request(ri) => {
+                let p = self.requests[ri].package.as_str();
+                !p.contains(' ') && requested.insert(p)
+            }
+            Role::Installed(ii) => {
+                let p = self.installed[ii].package.as_str();
+                !p.contains(' ') && installed.insert(p)
+            }
+            _ => true,
+        })
+    }
+
+    /// deppy's identifier of a variable.
+    fn var_id(&self, var: usize) -> String {
+        match self.roles[var] {
+            Role::Request(ri) => format!("required package {}", self.requests[ri].package),
+            Role::Installed(ii) => format!("installed package {}", self.installed[ii].package),
+            Role::Bundle(b) => self.bundle(b).id(),
+            Role::PackageUniqueness(p) => format!("{p} package uniqueness"),
+            Role::GvkUniqueness(g) => format!(
+                "group:{:?} version:{:?} kind:{:?} gvk uniqueness",
+                g.group, g.version, g.kind
+            ),
+        }
+    }
+
+    /// The identifier form of the problem (deppy's input).
+    fn problem(&self, indexed: &IndexedProblem) -> Problem {
+        let ids: Vec<String> = (0..self.roles.len()).map(|v| self.var_id(v)).collect();
+        let mut variables: Vec<Variable> = ids.iter().map(Variable::new).collect();
+        for (a, applied) in indexed.applied.iter().enumerate() {
+            let refs = indexed.refs(a);
+            let id = |i: usize| ids[refs[i] as usize].clone();
+            let kind = match indexed.kinds[a] {
+                Kind::Mandatory => ConstraintKind::Mandatory,
+                Kind::Prohibited => ConstraintKind::Prohibited,
+                Kind::Dependency => ConstraintKind::Dependency((0..refs.len()).map(id).collect()),
+                Kind::Conflict => ConstraintKind::Conflict(id(0)),
+                Kind::AtMost(n) => ConstraintKind::AtMost(n, (0..refs.len()).map(id).collect()),
+                Kind::Or {
+                    negate_subject,
+                    negate_other,
+                } => ConstraintKind::Or {
+                    other: id(0),
+                    negate_subject,
+                    negate_other,
+                },
+            };
+            variables[applied.variable].constraints.push(Constraint {
+                kind,
+                message: self.messages[a].clone(),
+            });
+        }
+        Problem { variables }
     }
 
     /// Why a bundle is excluded by options (maxOpenShiftVersion), if it is.
@@ -586,23 +727,26 @@ impl<'a> Builder<'a> {
         {
             return Ok(None);
         }
-        let mut bundles: Vec<usize> = self
-            .catalog
-            .package(&inst.package)
+        let wanted = match &inst.bundle {
+            BundleLocator::Version(v) => semver_ranges::parse_strict(v).ok(),
+            _ => None,
+        };
+        // Preferred first.
+        let bundles: Vec<usize> = self
+            .prepared
+            .preferred(&inst.package)
             .iter()
-            .copied()
+            .map(|&i| i as usize)
             .filter(|&i| {
                 let b = self.bundle(i);
                 match &inst.bundle {
                     BundleLocator::Name(n) => b.input.name == *n,
                     BundleLocator::Image(img) => b.input.image == *img,
-                    BundleLocator::Version(v) => {
-                        let wanted = semver_ranges::parse_strict(v).ok();
-                        b.version
-                            .as_ref()
-                            .zip(wanted.as_ref())
-                            .is_some_and(|(x, y)| x.cmp_precedence(y).is_eq())
-                    }
+                    BundleLocator::Version(_) => b
+                        .version
+                        .as_ref()
+                        .zip(wanted.as_ref())
+                        .is_some_and(|(x, y)| x.cmp_precedence(y).is_eq()),
                 }
             })
             .collect();
@@ -620,7 +764,6 @@ impl<'a> Builder<'a> {
                 ),
             });
         }
-        bundles.sort_by(|&a, &b| self.cmp_preference(a, b, None));
         let fixed = owner_request.is_none() && self.options.others == OthersPolicy::Fixed;
         let channel = owner_request
             .filter(|&ri| self.requests[ri].package == inst.package)
@@ -635,7 +778,6 @@ impl<'a> Builder<'a> {
             self.successors(current, channel.as_deref())
         };
         successors.retain(|s| !bundles.contains(s));
-        successors.sort_by(|&a, &b| self.cmp_preference(a, b, None));
         let mut allowed = successors;
         allowed.extend(bundles.iter().copied());
         Ok(Some(InstalledInfo {
@@ -646,10 +788,15 @@ impl<'a> Builder<'a> {
         }))
     }
 
-    /// Upgrade targets of an installed bundle, and a description of the rule used.
+    /// Upgrade targets of an installed bundle (preferred first), and a description of the rule
+    /// used.
     fn successors(&self, current: usize, channel: Option<&str>) -> (Vec<usize>, String) {
         let cur = self.bundle(current);
-        let package = &cur.input.package;
+        let package = self
+            .prepared
+            .preferred(&cur.input.package)
+            .iter()
+            .map(|&i| i as usize);
         match self.options.successors {
             SuccessorMode::Semver => {
                 let Some(v) = &cur.version else {
@@ -665,11 +812,7 @@ impl<'a> Builder<'a> {
                         format!("has no semver upgrades ({text:?} does not parse)"),
                     );
                 };
-                let list = self
-                    .catalog
-                    .package(package)
-                    .iter()
-                    .copied()
+                let list = package
                     .filter(|&i| {
                         self.bundle(i)
                             .version
@@ -683,11 +826,7 @@ impl<'a> Builder<'a> {
                 )
             }
             SuccessorMode::Graph => {
-                let list = self
-                    .catalog
-                    .package(package)
-                    .iter()
-                    .copied()
+                let list = package
                     .filter(|&i| {
                         let b = self.bundle(i);
                         // Never a downgrade (operator-controller v0.10, #711): an edge to a
@@ -728,67 +867,37 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Candidates of requirement `q` of bundle `b`, in preference order.
-    fn requirement_targets(&mut self, b: usize, q: usize) -> Vec<usize> {
-        // Many bundles share a requirement (every version of a consumer requires the same API);
-        // compute and sort each distinct one once per problem.
-        let catalog = self.catalog;
-        let key = match &catalog.bundles[b].requirements[q] {
-            Requirement::Package {
-                package,
-                range_text,
-                ..
-            } => Some(TargetKey::Package(package, range_text)),
-            Requirement::Gvk(g) => Some(TargetKey::Gvk(g)),
-            Requirement::Constraint { .. } => None,
-        };
-        if let Some(list) = key.as_ref().and_then(|k| self.target_cache.get(k)) {
-            return list.clone();
+    /// Candidates of requirement `q` of bundle `b`, in preference order (once the bundle has
+    /// been reached by [`Self::build`]).
+    fn targets(&self, b: usize, q: usize) -> &[u32] {
+        match self.prepared.requirement_targets(b, q) {
+            Some(list) => list,
+            None => self.solve_targets.get(&(b, q)).map_or(&[], Vec::as_slice),
         }
-        let list = self.compute_requirement_targets(b, q);
-        if let Some(k) = key {
-            self.target_cache.insert(k, list.clone());
-        }
-        list
     }
 
-    fn compute_requirement_targets(&mut self, b: usize, q: usize) -> Vec<usize> {
-        let bundle = self.bundle(b);
-        let mut list: Vec<usize> = match &bundle.requirements[q] {
-            Requirement::Package { package, range, .. } => self
-                .catalog
-                .package(package)
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    self.bundle(i)
-                        .version
-                        .as_ref()
-                        .is_some_and(|v| range.matches(v))
-                })
-                .collect(),
-            Requirement::Gvk(g) => self.catalog.by_gvk.get(g).cloned().unwrap_or_default(),
-            Requirement::Constraint { expr, .. } => {
-                let expr = expr.clone();
-                let mut rules = Vec::new();
-                expr.rules(&mut rules);
-                for rule in rules {
-                    self.ensure_rule(&rule);
-                }
-                let cache = &self.cel_cache;
-                let lookup = |rule: &str, i: usize| {
-                    cache
-                        .get(rule)
-                        .and_then(|r| r.as_ref().ok())
-                        .is_some_and(|o| o.matching.contains(&i))
-                };
-                (0..self.catalog.bundles.len())
-                    .filter(|&i| expr.holds(i, self.bundle(i), &lookup))
-                    .collect()
-            }
+    /// Candidates of an `olm.constraint` requirement: every bundle the predicate holds for.
+    fn constraint_targets(&mut self, b: usize, q: usize) -> Vec<u32> {
+        let Requirement::Constraint { expr, .. } = &self.bundle(b).requirements[q] else {
+            return Vec::new();
         };
-        list.sort_by(|&x, &y| self.cmp_global(x, y));
-        list.dedup();
+        let mut rules = Vec::new();
+        expr.rules(&mut rules);
+        for rule in rules {
+            self.ensure_rule(&rule);
+        }
+        let cache = &self.cel_cache;
+        let lookup = |rule: &str, i: usize| {
+            cache
+                .get(rule)
+                .and_then(|r| r.as_ref().ok())
+                .is_some_and(|o| o.matching.contains(&i))
+        };
+        let mut list: Vec<u32> = (0..self.catalog.bundles.len())
+            .filter(|&i| expr.holds(i, self.bundle(i), &lookup))
+            .map(|i| i as u32)
+            .collect();
+        list.sort_unstable_by_key(|&i| self.prepared.rank[i as usize]);
         list
     }
 
@@ -829,7 +938,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn plan(&self, problem: &Problem, selected: &[usize]) -> Plan {
+    fn plan(&self, selected: &[usize]) -> Plan {
         let selected_bundles: Vec<usize> = selected
             .iter()
             .filter_map(|&v| match self.roles[v] {
@@ -837,12 +946,22 @@ impl<'a> Builder<'a> {
                 _ => None,
             })
             .collect();
-        let chosen = self.chosen_index(&selected_bundles);
+        // The rejection index is only needed for `not_chosen`.
+        let chosen = if self.options.not_chosen {
+            self.chosen_index(&selected_bundles)
+        } else {
+            ChosenIndex {
+                selected: selected_bundles.iter().copied().collect(),
+                requirers: FxHashMap::default(),
+                providers: FxHashMap::default(),
+            }
+        };
         // Who requires each selected bundle, computed once (not per pair of selected bundles).
-        let mut required_by: HashMap<usize, Vec<Why>> = HashMap::new();
+        let mut required_by: FxHashMap<usize, Vec<Why>> = FxHashMap::default();
         for &s in &selected_bundles {
             for q in 0..self.bundle(s).requirements.len() {
-                for &c in &self.requirement_candidates[&(s, q)] {
+                for &c in self.targets(s, q) {
+                    let c = c as usize;
                     if chosen.selected.contains(&c) {
                         required_by.entry(c).or_default().push(Why::RequiredBy {
                             bundle: self.bundle(s).display(),
@@ -889,7 +1008,7 @@ impl<'a> Builder<'a> {
                     }
                 )
             });
-            let not_chosen = if fixed_context {
+            let not_chosen = if fixed_context || !self.options.not_chosen {
                 Vec::new()
             } else {
                 self.rejections(&bundle.input.package, Some(b), &chosen)
@@ -906,27 +1025,26 @@ impl<'a> Builder<'a> {
                 deprecations,
             });
         }
-        let _ = problem;
         selections.sort_by(|a, b| a.package.cmp(&b.package));
         Plan { selections }
     }
 
     /// Indexes the selected bundles for [`Self::rejections`].
-    fn chosen_index(&self, selected: &[usize]) -> ChosenIndex<'a> {
+    fn chosen_index(&self, selected: &[usize]) -> ChosenIndex {
         let mut sorted = selected.to_vec();
         sorted.sort_unstable();
         let mut index = ChosenIndex {
             selected: sorted.iter().copied().collect(),
-            requirers: HashMap::new(),
-            providers: HashMap::new(),
+            requirers: FxHashMap::default(),
+            providers: FxHashMap::default(),
         };
-        let catalog = self.catalog;
+        let package_of = &self.prepared.package_of;
         for &s in &sorted {
-            let requirer = &catalog.bundles[s];
-            for q in 0..requirer.requirements.len() {
-                let mut packages: Vec<&'a str> = self.requirement_candidates[&(s, q)]
+            for q in 0..self.prepared.requirement_count(s) {
+                let mut packages: Vec<u32> = self
+                    .targets(s, q)
                     .iter()
-                    .map(|&c| catalog.bundles[c].input.package.as_str())
+                    .map(|&c| package_of[c as usize])
                     .collect();
                 packages.sort_unstable();
                 packages.dedup();
@@ -934,7 +1052,7 @@ impl<'a> Builder<'a> {
                     index.requirers.entry(p).or_default().push((s, q));
                 }
             }
-            for g in &requirer.provides {
+            for &g in self.prepared.provides(s) {
                 index.providers.entry(g).or_default().push(s);
             }
         }
@@ -989,22 +1107,36 @@ impl<'a> Builder<'a> {
         &self,
         package: &str,
         chosen_here: Option<usize>,
-        chosen: &ChosenIndex<'_>,
+        chosen: &ChosenIndex,
     ) -> Vec<Rejection> {
-        let mut out = Vec::new();
+        let prepared = self.prepared;
+        let candidates = prepared.preferred(package);
+        let mut out = Vec::with_capacity(candidates.len());
         let mut preferred_text: Option<String> = None;
-        let mut all: Vec<usize> = self.catalog.package(package).to_vec();
-        all.sort_by(|&a, &b| self.cmp_preference(a, b, None));
-        for b in all {
+        // What applies to the whole package, looked up once.
+        let requests: Vec<(usize, &Request)> = self
+            .requests
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.package == package)
+            .collect();
+        let installed: Vec<&InstalledInfo> = self
+            .installed_info
+            .iter()
+            .flatten()
+            .filter(|info| self.bundle(info.bundles[0]).input.package == package)
+            .collect();
+        let requirers = prepared
+            .package_id(package)
+            .and_then(|p| chosen.requirers.get(&p))
+            .map_or(&[][..], Vec::as_slice);
+        for b in candidates.iter().map(|&b| b as usize) {
             if Some(b) == chosen_here {
                 continue;
             }
             let bundle = self.bundle(b);
-            let mut reasons = Vec::new();
-            for (ri, r) in self.requests.iter().enumerate() {
-                if r.package != package {
-                    continue;
-                }
+            let mut reasons = Vec::with_capacity(1);
+            for &(ri, r) in &requests {
                 if !self.catalog_allowed(r, bundle) {
                     reasons.push(format!(
                         "catalog {} is not selected by request {}",
@@ -1027,9 +1159,9 @@ impl<'a> Builder<'a> {
                     }
                 }
             }
-            for info in self.installed_info.iter().flatten() {
+            for info in &installed {
                 let cur = self.bundle(info.bundles[0]);
-                if cur.input.package == package && !info.allowed.contains(&b) {
+                if !info.allowed.contains(&b) {
                     reasons.push(format!(
                         "not an upgrade edge from the installed {}: it {}",
                         cur.display(),
@@ -1038,8 +1170,8 @@ impl<'a> Builder<'a> {
                 }
             }
             // Requirements of selected bundles this package helps satisfy.
-            for &(s, q) in chosen.requirers.get(package).map_or(&[][..], Vec::as_slice) {
-                if !self.requirement_candidates[&(s, q)].contains(&b) {
+            for &(s, q) in requirers {
+                if !self.targets(s, q).contains(&(b as u32)) {
                     let requirer = self.bundle(s);
                     let kind = match &requirer.requirements[q] {
                         Requirement::Constraint { .. } => "rejected by the olm.constraint of",
@@ -1053,12 +1185,13 @@ impl<'a> Builder<'a> {
                 }
             }
             if self.options.gvk_uniqueness {
-                for g in &bundle.provides {
-                    for &s in chosen.providers.get(g).map_or(&[][..], Vec::as_slice) {
+                for &g in prepared.provides(b) {
+                    for &s in chosen.providers.get(&g).map_or(&[][..], Vec::as_slice) {
                         let provider = self.bundle(s);
                         if provider.input.package != package {
                             reasons.push(format!(
-                                "provides {g}, which the selected {} already provides",
+                                "provides {}, which the selected {} already provides",
+                                prepared.gvks[g as usize],
                                 provider.display()
                             ));
                         }
@@ -1071,7 +1204,8 @@ impl<'a> Builder<'a> {
             }
             if reasons.is_empty() {
                 reasons.push(match chosen_here {
-                    Some(c) if self.cmp_preference(b, c, None) == Ordering::Greater => {
+                    // Same package: rank order is preference order.
+                    Some(c) if prepared.rank[b] > prepared.rank[c] => {
                         // The same sentence for most bundles of a package: format it once.
                         preferred_text
                             .get_or_insert_with(|| {
@@ -1096,8 +1230,8 @@ impl<'a> Builder<'a> {
         out
     }
 
-    fn meta(&self, a: AppliedConstraint) -> &Meta {
-        &self.metas[a.variable][a.constraint]
+    fn meta(&self, a: AppliedConstraint) -> &Meta<'a> {
+        &self.metas[self.var_start[a.variable] as usize + a.constraint]
     }
 
     /// The name of a variable in sentences.
@@ -1122,15 +1256,8 @@ impl<'a> Builder<'a> {
                 None => format!("installed package {}", self.installed[ii].package),
             },
             Role::Bundle(b) => self.bundle(b).display(),
-            Role::Uniqueness => self.variables_id(var),
+            Role::PackageUniqueness(_) | Role::GvkUniqueness(_) => self.var_id(var),
         }
-    }
-
-    fn variables_id(&self, var: usize) -> String {
-        self.variables
-            .get(var)
-            .map(|v| v.id.clone())
-            .unwrap_or_default()
     }
 
     /// The phrase for following constraint `a` (a dependency) from its subject to `target`.
@@ -1284,11 +1411,7 @@ impl<'a> Builder<'a> {
                 Meta::BundleRequirement {
                     bundle,
                     requirement,
-                } if self
-                    .requirement_candidates
-                    .get(&(*bundle, *requirement))
-                    .is_some_and(Vec::is_empty) =>
-                {
+                } if self.targets(*bundle, *requirement).is_empty() => {
                     let what = self.requirement_text(*bundle, *requirement);
                     let lead = roots
                         .iter()
@@ -1406,13 +1529,15 @@ impl<'a> Builder<'a> {
                 },
                 _,
             ) => {
-                let targets = &self.requirement_candidates[&(*bundle, *requirement)];
+                let targets = self.targets(*bundle, *requirement);
                 let what = self.requirement_text(*bundle, *requirement);
                 if targets.is_empty() {
                     format!("{subject} requires {what}, which no bundle satisfies")
                 } else {
-                    let list: Vec<String> =
-                        targets.iter().map(|&b| self.bundle(b).display()).collect();
+                    let list: Vec<String> = targets
+                        .iter()
+                        .map(|&b| self.bundle(b as usize).display())
+                        .collect();
                     format!("{subject} requires {what}: {}", list.join(", "))
                 }
             }

@@ -907,3 +907,44 @@ fn t44_max_openshift_version() {
     let plan = ok(resolve(&cat, &[Request::new("p")], &[], &opts()));
     assert_eq!(versions(&plan), ["p 1.0.0"]);
 }
+
+#[test]
+fn colliding_bundle_identifiers_are_a_malformed_problem() {
+    // `<catalog>-<package>-<name>` is the same string for both bundles, as deppy would build it.
+    let mut provider = b("b-c", "1.0.0").catalog("a");
+    provider.0.name = "c.v1.0.0".to_string();
+    let cat = catalog(vec![
+        b("c", "1.0.0").catalog("a-b").requires("b-c", ">=1.0.0"),
+        provider,
+    ]);
+    assert_eq!(
+        input_error(resolve(&cat, &[Request::new("c")], &[], &opts())),
+        "duplicate identifier \"a-b-c-c.v1.0.0\" in input"
+    );
+}
+
+#[test]
+fn not_chosen_off_keeps_the_selection_and_why() {
+    let cat = doc_success_catalog();
+    let requests = [Request::new("a").version("0.1.0"), Request::new("b")];
+    let full = ok(resolve(&cat, &requests, &[], &opts()));
+    let lean = ok(resolve(
+        &cat,
+        &requests,
+        &[],
+        &Options {
+            not_chosen: false,
+            ..opts()
+        },
+    ));
+    assert!(full.selections.iter().any(|s| !s.not_chosen.is_empty()));
+    assert!(lean.selections.iter().all(|s| s.not_chosen.is_empty()));
+    let without_rejections = |plan: &resolver::Plan| {
+        let mut plan = plan.clone();
+        for s in &mut plan.selections {
+            s.not_chosen.clear();
+        }
+        plan
+    };
+    assert_eq!(without_rejections(&full), lean);
+}
