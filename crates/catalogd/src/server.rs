@@ -12,8 +12,8 @@
 //! leader.
 //!
 //! Per catalog, what is served (the stored catalog, its index, an open `all.json` and the
-//! bodies of recent metas queries, plain and gzipped) is kept in memory and revalidated on every request
-//! with one `lstat` of the `current` link, which every commit replaces
+//! bodies of recent metas queries, plain and gzipped) is kept in memory and revalidated on
+//! every request with one `lstat` of the `current` link, which every commit replaces
 //! ([`Store::version`]). A hot metas query therefore costs no file I/O at all.
 
 use std::collections::HashMap;
@@ -285,21 +285,26 @@ async fn serve_all(
     resp
 }
 
-async fn metas(
-    State(s): State<ContentServer>,
-    Path(name): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-) -> Response {
+async fn metas(State(s): State<ContentServer>, Path(name): Path<String>, req: Request) -> Response {
+    let params = match Query::<Vec<(String, String)>>::try_from_uri(req.uri()) {
+        Ok(Query(params)) => params,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
     let query = match parse_query(&params) {
         Ok(q) => q,
         Err(msg) => return (StatusCode::BAD_REQUEST, msg).into_response(),
     };
+    if query == MetaQuery::default() {
+        // The whole catalog: exactly the stored file, so serve it with its precompressed
+        // gzip copy instead of reading (and compressing) the whole catalog per request.
+        return serve_all(&s, &name, req, JSONL).await;
+    }
+    let headers = req.headers();
     let served = match s.served(&name).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Some(status) = precondition(&headers, served.catalog.stored_at) {
+    if let Some(status) = precondition(headers, served.catalog.stored_at) {
         return status.into_response();
     }
     let cached = served.responses.lock().expect("responses lock").get(&query);
@@ -323,7 +328,7 @@ async fn metas(
             body
         }
     };
-    let gzipped = body.plain.len() > GZIP_MIN_BYTES && accepts_gzip(&headers);
+    let gzipped = body.plain.len() > GZIP_MIN_BYTES && accepts_gzip(headers);
     let mut resp = if gzipped {
         match body.gzipped().await {
             Ok(z) => Body::from(z).into_response(),

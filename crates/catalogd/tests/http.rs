@@ -163,6 +163,21 @@ async fn metas_filters_from_the_index() {
     assert_eq!(text, "");
     let all = get("").await.text().await.unwrap();
     assert_eq!(all.lines().count(), 4);
+    // No filter: the stored file itself, gzip from its precompressed copy.
+    let gz = |path: String| {
+        client()
+            .get(format!("{}/catalogs/demo/{path}", s.base))
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .send()
+    };
+    let whole = gz("api/v1/metas".into()).await.unwrap();
+    assert_eq!(whole.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(whole.headers()[header::CONTENT_TYPE], "application/jsonl");
+    let whole = whole.bytes().await.unwrap();
+    assert_eq!(
+        whole,
+        gz("all.json".into()).await.unwrap().bytes().await.unwrap()
+    );
 
     let resp = get("?bogus=1").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
