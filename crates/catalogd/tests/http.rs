@@ -163,32 +163,33 @@ async fn metas_filters_from_the_index() {
     assert_eq!(text, "");
     let all = get("").await.text().await.unwrap();
     assert_eq!(all.lines().count(), 4);
-    // No filter: the stored file itself, gzip from its precompressed copy.
-    let gz = |path: String| {
-        client()
-            .get(format!("{}/catalogs/demo/{path}", s.base))
-            .header(header::ACCEPT_ENCODING, "gzip")
-            .send()
+    // A GET of `path` (under the catalog) with the given Accept-Encoding.
+    let encoded = |path: &str, encoding: &'static str| {
+        let url = format!("{}/catalogs/demo/{path}", s.base);
+        async move {
+            client()
+                .get(url)
+                .header(header::ACCEPT_ENCODING, encoding)
+                .send()
+                .await
+                .unwrap()
+        }
     };
-    let whole = gz("api/v1/metas".into()).await.unwrap();
+    // No filter: the stored file itself, gzip from its precompressed copy.
+    let whole = encoded("api/v1/metas", "gzip").await;
     assert_eq!(whole.headers()[header::CONTENT_ENCODING], "gzip");
     assert_eq!(whole.headers()[header::CONTENT_TYPE], "application/jsonl");
     let whole = whole.bytes().await.unwrap();
     assert_eq!(
         whole,
-        gz("all.json".into()).await.unwrap().bytes().await.unwrap()
+        encoded("all.json", "gzip").await.bytes().await.unwrap()
     );
 
     let resp = get("?bogus=1").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.text().await.unwrap().contains("bogus"));
 
-    let resp = client()
-        .get(format!("{}/catalogs/demo/api/v1/metas?package=foo", s.base))
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .unwrap();
+    let resp = encoded("api/v1/metas?package=foo", "gzip").await;
     assert_eq!(
         resp.headers()[header::CONTENT_ENCODING],
         "gzip",
@@ -206,19 +207,9 @@ async fn metas_filters_from_the_index() {
     assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
     assert_eq!(unzipped, plain.text().await.unwrap());
     // The second gzip answer comes from the cache: the same bytes.
-    let again = client()
-        .get(format!("{}/catalogs/demo/api/v1/metas?package=foo", s.base))
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .unwrap();
+    let again = encoded("api/v1/metas?package=foo", "gzip").await;
     assert_eq!(again.bytes().await.unwrap(), zipped);
-    let refused = client()
-        .get(format!("{}/catalogs/demo/api/v1/metas?package=foo", s.base))
-        .header(header::ACCEPT_ENCODING, "gzip;q=0, *")
-        .send()
-        .await
-        .unwrap();
+    let refused = encoded("api/v1/metas?package=foo", "gzip;q=0, *").await;
     assert!(refused.headers().get(header::CONTENT_ENCODING).is_none());
 
     let lm = get("?schema=olm.package").await.headers()[header::LAST_MODIFIED].clone();
