@@ -152,6 +152,14 @@ fn filter_channel(
     (!out.entries.is_empty()).then_some(out)
 }
 
+/// One package's subgraph text and its links, numbered from 0 within the package.
+#[derive(Default)]
+struct PackageGraph {
+    body: String,
+    links: usize,
+    skipped_links: Vec<usize>,
+}
+
 /// Writes the channels of `cfg` as a mermaid graph. Warnings (unparsable skipRanges, which are
 /// left out) are returned alongside the text.
 pub fn write_channels(
@@ -202,19 +210,18 @@ pub fn write_channels(
     let mut channels: Vec<&Channel> = cfg.channels.iter().collect();
     channels.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let mut pkgs: BTreeMap<String, String> = BTreeMap::new();
+    let mut pkgs: BTreeMap<String, PackageGraph> = BTreeMap::new();
     let mut deprecated_package = String::new();
     let mut deprecated_channels: Vec<String> = Vec::new();
     let mut decorated: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut link_id = 0usize;
-    let mut skipped_links: Vec<String> = Vec::new();
     let ver = |n: &str| versions.get(n).cloned().unwrap_or_else(zero);
 
     for c in channels {
         let Some(fc) = filter_channel(opts, c, &versions, &min, &min_edge_package) else {
             continue;
         };
-        let b = pkgs.entry(c.package.clone()).or_default();
+        let pg = pkgs.entry(c.package.clone()).or_default();
+        let b = &mut pg.body;
         let channel_id = format!("{}-{}", fc.package, fc.name);
         let _ = writeln!(b, "    %% channel {}", go_quote(&fc.name));
         let _ = writeln!(b, "    subgraph {channel_id}[{}]", go_quote(&fc.name));
@@ -251,12 +258,12 @@ pub fn write_channels(
                 );
                 if opts.draw_v0_semantics {
                     if skipped.contains(s) {
-                        skipped_links.push(link_id.to_string());
+                        pg.skipped_links.push(pg.links);
                     } else {
                         skipped.insert(s.clone());
                     }
                 }
-                link_id += 1;
+                pg.links += 1;
             }
             if !ce.skip_range.is_empty() {
                 match BlangRange::parse(&ce.skip_range) {
@@ -272,9 +279,9 @@ pub fn write_channels(
                                     go_quote(&ce.name)
                                 );
                                 if opts.draw_v0_semantics && skipped.contains(&ce.name) {
-                                    skipped_links.push(link_id.to_string());
+                                    pg.skipped_links.push(pg.links);
                                 }
-                                link_id += 1;
+                                pg.links += 1;
                             }
                         }
                     }
@@ -293,12 +300,27 @@ pub fn write_channels(
                     go_quote(&ce.name)
                 );
                 if opts.draw_v0_semantics && skipped.contains(&ce.name) {
-                    skipped_links.push(link_id.to_string());
+                    pg.skipped_links.push(pg.links);
                 }
-                link_id += 1;
+                pg.links += 1;
             }
         }
         b.push_str("    end\n");
+    }
+
+    // Mermaid numbers links in the order they appear in the text, which is package by package.
+    // Upstream numbers them in its channel-name order across all packages instead, so with more
+    // than one package its `linkStyle` marks the wrong edges, and which ones depends on the
+    // (concurrent) load order. With one package both orders are the same.
+    let mut skipped_links: Vec<String> = Vec::new();
+    let mut first_link = 0usize;
+    for pg in pkgs.values() {
+        skipped_links.extend(
+            pg.skipped_links
+                .iter()
+                .map(|l| (first_link + l).to_string()),
+        );
+        first_link += pg.links;
     }
 
     let mut out = String::new();
@@ -306,10 +328,10 @@ pub fn write_channels(
     out.push_str("  classDef deprecated fill:#E8960F\n");
     out.push_str("  classDef skipped stroke:#FF0000,stroke-width:4px\n");
     out.push_str("  classDef deprecatedskipped fill:#E8960F,stroke:#FF0000,stroke-width:4px\n");
-    for (name, body) in &pkgs {
+    for (name, pg) in &pkgs {
         let _ = writeln!(out, "  %% package {}", go_quote(name));
         let _ = writeln!(out, "  subgraph {}", go_quote(name));
-        out.push_str(body);
+        out.push_str(&pg.body);
         out.push_str("  end\n");
     }
     if !deprecated_package.is_empty() {
@@ -330,4 +352,50 @@ pub fn write_channels(
         );
     }
     Ok((out, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn bundle(package: &str, version: &str) -> String {
+        format!(
+            r#"{{"schema":"olm.bundle","name":"{package}.v{version}","package":"{package}","image":"r/{package}:{version}","properties":[{{"type":"olm.package","value":{{"packageName":"{package}","version":"{version}"}}}}]}}"#
+        )
+    }
+
+    /// Links are numbered in the order mermaid reads them: package by package. Package `a`'s
+    /// channel sorts after package `b`'s, which is the case upstream numbers wrongly.
+    #[test]
+    fn skipped_links_are_numbered_in_document_order() {
+        let text = [
+            r#"{"schema":"olm.package","name":"a"}"#.to_string(),
+            r#"{"schema":"olm.channel","package":"a","name":"z","entries":[{"name":"a.v1.0.0"},{"name":"a.v1.1.0","replaces":"a.v1.0.0"},{"name":"a.v1.2.0","skips":["a.v1.1.0"]},{"name":"a.v1.3.0","replaces":"a.v1.2.0"}]}"#.to_string(),
+            bundle("a", "1.0.0"),
+            bundle("a", "1.1.0"),
+            bundle("a", "1.2.0"),
+            bundle("a", "1.3.0"),
+            r#"{"schema":"olm.package","name":"b"}"#.to_string(),
+            r#"{"schema":"olm.channel","package":"b","name":"a","entries":[{"name":"b.v1.0.0"},{"name":"b.v1.1.0","replaces":"b.v1.0.0"},{"name":"b.v1.2.0","skips":["b.v1.1.0"]}]}"#.to_string(),
+            bundle("b", "1.0.0"),
+            bundle("b", "1.1.0"),
+            bundle("b", "1.2.0"),
+        ]
+        .join("\n");
+        let cfg = fbc::load_str(Path::new("catalog.json"), &text).unwrap();
+        let opts = MermaidOptions {
+            draw_v0_semantics: true,
+            ..Default::default()
+        };
+        let (graph, warnings) = write_channels(&cfg, &opts).unwrap();
+        assert!(warnings.is_empty());
+        let edges: Vec<&str> = graph.lines().filter(|l| l.contains("-->")).collect();
+        let styled = graph.lines().find(|l| l.starts_with("linkStyle ")).unwrap();
+        assert!(styled.starts_with("linkStyle 2,4 "), "{graph}");
+        // The replaces of the bundles that a later bundle skips.
+        assert!(edges[2].contains("a-z-a.v1.0.0[\"a.v1.0.0\"]-- replace --> "));
+        assert!(edges[4].contains("b-a-b.v1.0.0[\"b.v1.0.0\"]-- replace --> "));
+    }
 }
