@@ -211,21 +211,44 @@ async fn sqlite_skippatch_matches_upstream() {
         .enumerate()
     {
         let first: Vec<&str> = first.iter().map(|v| tag[v].as_str()).collect();
-        let first = first.join(",");
         let theirs = tempfile::tempdir().unwrap();
         let ours = tempfile::tempdir().unwrap();
-        let args = [
-            "index",
-            "add",
-            "--bundles",
-            &first,
-            "--generate",
-            "--mode",
-            "semver-skippatch",
-            "--use-http",
-        ];
-        upstream_ok(&up, theirs.path(), &env, &args);
-        env.ok(ours.path(), &args);
+        // Upstream inserts the bundles of one add in Go map order, which changes from run to
+        // run, and the skip-patch graph depends on it; we insert them in the order given. So
+        // upstream adds them one at a time, in that order.
+        std::fs::create_dir(theirs.path().join("database")).unwrap();
+        for b in &first {
+            upstream_ok(
+                &up,
+                theirs.path(),
+                &env,
+                &[
+                    "registry",
+                    "add",
+                    "-d",
+                    "database/index.db",
+                    "-b",
+                    b,
+                    "--mode",
+                    "semver-skippatch",
+                    "--use-http",
+                ],
+            );
+        }
+        let first = first.join(",");
+        env.ok(
+            ours.path(),
+            &[
+                "index",
+                "add",
+                "--bundles",
+                &first,
+                "--generate",
+                "--mode",
+                "semver-skippatch",
+                "--use-http",
+            ],
+        );
         assert_eq!(
             env.ok(ours.path(), &["render", "database/index.db"]),
             upstream_ok(&up, theirs.path(), &env, &["render", "database/index.db"]),
