@@ -86,7 +86,7 @@ impl<W: Write> ParallelGzWriter<W> {
             buf: Vec::with_capacity(chunk),
             crc: flate2::Crc::new(),
             pending: VecDeque::new(),
-            max_pending: 2 * threads,
+            max_pending: threads,
             jobs,
             workers,
             header_written: false,
