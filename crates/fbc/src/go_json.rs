@@ -288,6 +288,59 @@ pub fn push_indented(out: &mut String, compact: &str, indent: &str) {
     out.push_str(&compact[start.min(compact.len())..]);
 }
 
+/// Writes one JSON object key by key, as Go's encoder lays out a struct: no spaces, fields
+/// in the order they are written.
+pub(crate) struct GoObject<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> GoObject<'a> {
+    pub(crate) fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        GoObject { out, first: true }
+    }
+
+    /// Writes `"k":` and returns the output for the value.
+    pub(crate) fn key(&mut self, k: &str) -> &mut String {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        push_string(self.out, k, false);
+        self.out.push(':');
+        self.out
+    }
+
+    pub(crate) fn str(&mut self, k: &str, v: &str) {
+        let out = self.key(k);
+        push_string(out, v, false);
+    }
+
+    /// A string field tagged `omitempty`.
+    pub(crate) fn str_omitempty(&mut self, k: &str, v: &str) {
+        if !v.is_empty() {
+            self.str(k, v);
+        }
+    }
+
+    pub(crate) fn end(self) {
+        self.out.push('}');
+    }
+}
+
+/// A JSON array of strings.
+pub(crate) fn push_string_array(out: &mut String, items: &[String]) {
+    out.push('[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_string(out, s, false);
+    }
+    out.push(']');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::declcfg::{Bundle, RelatedImage, SCHEMA_BUNDLE};
 use crate::decode::{self, yaml_options};
 use crate::error::LoadError;
-use crate::go_json::{Canonical, push_canonical, push_string};
+use crate::go_json::{Canonical, GoObject, push_canonical, push_string_array};
 use crate::property::{self, Property, TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA, build};
 use crate::raw::RawJson;
 
@@ -932,50 +932,8 @@ pub fn render_bundle_dir(
 /// Writes one object of a list: (output, the object, its JSON path prefix).
 type ObjectWriter = dyn Fn(&mut String, &Map<String, Value>, &str) -> Result<(), String>;
 
-struct GoObj<'a> {
-    out: &'a mut String,
-    first: bool,
-}
-
-impl<'a> GoObj<'a> {
-    fn new(out: &'a mut String) -> Self {
-        out.push('{');
-        GoObj { out, first: true }
-    }
-    fn key(&mut self, k: &str) -> &mut String {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-        push_string(self.out, k, false);
-        self.out.push(':');
-        self.out
-    }
-    fn string(&mut self, k: &str, v: &str, omitempty: bool) {
-        if omitempty && v.is_empty() {
-            return;
-        }
-        let o = self.key(k);
-        push_string(o, v, false);
-    }
-    fn end(self) {
-        self.out.push('}');
-    }
-}
-
 fn s(map: &Map<String, Value>, name: &str, ctx: &str) -> Result<String, String> {
     str_field(map, name, ctx)
-}
-
-fn push_string_list(out: &mut String, items: &[String]) {
-    out.push('[');
-    for (i, it) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_string(out, it, false);
-    }
-    out.push(']');
 }
 
 fn strings(v: Option<&Value>, ctx: &str) -> Result<Vec<String>, String> {
@@ -994,7 +952,7 @@ fn strings(v: Option<&Value>, ctx: &str) -> Result<Vec<String>, String> {
 }
 
 fn push_objects(
-    o: &mut GoObj<'_>,
+    o: &mut GoObject<'_>,
     key: &str,
     items: Option<&Value>,
     ctx: &str,
@@ -1028,13 +986,13 @@ fn push_objects(
 }
 
 fn push_descriptor(out: &mut String, m: &Map<String, Value>, ctx: &str) -> Result<(), String> {
-    let mut o = GoObj::new(out);
-    o.string("path", &s(m, "path", ctx)?, false);
-    o.string("displayName", &s(m, "displayName", ctx)?, true);
-    o.string("description", &s(m, "description", ctx)?, true);
+    let mut o = GoObject::new(out);
+    o.str("path", &s(m, "path", ctx)?);
+    o.str_omitempty("displayName", &s(m, "displayName", ctx)?);
+    o.str_omitempty("description", &s(m, "description", ctx)?);
     let xd = strings(get_ci(m, "x-descriptors"), &format!("{ctx}x-descriptors"))?;
     if !xd.is_empty() {
-        push_string_list(o.key("x-descriptors"), &xd);
+        push_string_array(o.key("x-descriptors"), &xd);
     }
     if let Some(v) = get_ci(m, "value").filter(|v| !v.is_null()) {
         push_canonical(o.key("value"), v, Canonical::BLOB);
@@ -1043,17 +1001,17 @@ fn push_descriptor(out: &mut String, m: &Map<String, Value>, ctx: &str) -> Resul
     Ok(())
 }
 
-fn push_resources(o: &mut GoObj<'_>, m: &Map<String, Value>, ctx: &str) -> Result<(), String> {
+fn push_resources(o: &mut GoObject<'_>, m: &Map<String, Value>, ctx: &str) -> Result<(), String> {
     push_objects(
         o,
         "resources",
         get_ci(m, "resources"),
         &format!("{ctx}resources"),
         &|out, r, c| {
-            let mut ro = GoObj::new(out);
-            ro.string("name", &s(r, "name", c)?, false);
-            ro.string("kind", &s(r, "kind", c)?, false);
-            ro.string("version", &s(r, "version", c)?, false);
+            let mut ro = GoObject::new(out);
+            ro.str("name", &s(r, "name", c)?);
+            ro.str("kind", &s(r, "kind", c)?);
+            ro.str("version", &s(r, "version", c)?);
             ro.end();
             Ok(())
         },
@@ -1061,7 +1019,7 @@ fn push_resources(o: &mut GoObj<'_>, m: &Map<String, Value>, ctx: &str) -> Resul
 }
 
 fn push_descriptor_lists(
-    o: &mut GoObj<'_>,
+    o: &mut GoObject<'_>,
     m: &Map<String, Value>,
     ctx: &str,
 ) -> Result<(), String> {
@@ -1082,12 +1040,12 @@ fn push_descriptor_lists(
 }
 
 fn push_crd_description(out: &mut String, m: &Map<String, Value>, ctx: &str) -> Result<(), String> {
-    let mut o = GoObj::new(out);
-    o.string("name", &s(m, "name", ctx)?, false);
-    o.string("version", &s(m, "version", ctx)?, false);
-    o.string("kind", &s(m, "kind", ctx)?, false);
-    o.string("displayName", &s(m, "displayName", ctx)?, true);
-    o.string("description", &s(m, "description", ctx)?, true);
+    let mut o = GoObject::new(out);
+    o.str("name", &s(m, "name", ctx)?);
+    o.str("version", &s(m, "version", ctx)?);
+    o.str("kind", &s(m, "kind", ctx)?);
+    o.str_omitempty("displayName", &s(m, "displayName", ctx)?);
+    o.str_omitempty("description", &s(m, "description", ctx)?);
     push_resources(&mut o, m, ctx)?;
     push_descriptor_lists(&mut o, m, ctx)?;
     o.end();
@@ -1099,12 +1057,12 @@ fn push_api_service_description(
     m: &Map<String, Value>,
     ctx: &str,
 ) -> Result<(), String> {
-    let mut o = GoObj::new(out);
-    o.string("name", &s(m, "name", ctx)?, false);
-    o.string("group", &s(m, "group", ctx)?, false);
-    o.string("version", &s(m, "version", ctx)?, false);
-    o.string("kind", &s(m, "kind", ctx)?, false);
-    o.string("deploymentName", &s(m, "deploymentName", ctx)?, true);
+    let mut o = GoObject::new(out);
+    o.str("name", &s(m, "name", ctx)?);
+    o.str("group", &s(m, "group", ctx)?);
+    o.str("version", &s(m, "version", ctx)?);
+    o.str("kind", &s(m, "kind", ctx)?);
+    o.str_omitempty("deploymentName", &s(m, "deploymentName", ctx)?);
     match get_ci(m, "containerPort") {
         None | Some(Value::Null) => {}
         Some(Value::Number(n)) => {
@@ -1125,8 +1083,8 @@ fn push_api_service_description(
             ));
         }
     }
-    o.string("displayName", &s(m, "displayName", ctx)?, true);
-    o.string("description", &s(m, "description", ctx)?, true);
+    o.str_omitempty("displayName", &s(m, "displayName", ctx)?);
+    o.str_omitempty("description", &s(m, "description", ctx)?);
     push_resources(&mut o, m, ctx)?;
     push_descriptor_lists(&mut o, m, ctx)?;
     o.end();
@@ -1134,7 +1092,7 @@ fn push_api_service_description(
 }
 
 fn push_definitions(
-    o: &mut GoObj<'_>,
+    o: &mut GoObject<'_>,
     key: &str,
     defs: Option<&Value>,
     ctx: &str,
@@ -1152,7 +1110,7 @@ fn push_definitions(
         }
     };
     let out = o.key(key);
-    let mut d = GoObj::new(out);
+    let mut d = GoObject::new(out);
     push_objects(
         &mut d,
         "owned",
@@ -1171,14 +1129,14 @@ fn push_definitions(
     Ok(())
 }
 
-fn push_string_map(o: &mut GoObj<'_>, key: &str, map: &BTreeMap<String, String>) {
+fn push_string_map(o: &mut GoObject<'_>, key: &str, map: &BTreeMap<String, String>) {
     if map.is_empty() {
         return;
     }
     let out = o.key(key);
-    let mut m = GoObj::new(out);
+    let mut m = GoObject::new(out);
     for (k, v) in map {
-        m.string(k, v, false);
+        m.str(k, v);
     }
     m.end();
 }
@@ -1195,7 +1153,7 @@ pub fn csv_metadata_json(csv: &Value) -> Result<String, String> {
     let annotations = string_map(get_ci(metadata, "annotations"), "metadata.annotations")?;
     let labels = string_map(get_ci(metadata, "labels"), "metadata.labels")?;
     let mut out = String::new();
-    let mut o = GoObj::new(&mut out);
+    let mut o = GoObject::new(&mut out);
     push_string_map(&mut o, "annotations", &annotations);
     push_definitions(
         &mut o,
@@ -1211,16 +1169,16 @@ pub fn csv_metadata_json(csv: &Value) -> Result<String, String> {
         "spec.customresourcedefinitions",
         &push_crd_description,
     )?;
-    o.string("description", &s(spec, "description", "spec.")?, true);
-    o.string("displayName", &s(spec, "displayName", "spec.")?, true);
+    o.str_omitempty("description", &s(spec, "description", "spec.")?);
+    o.str_omitempty("displayName", &s(spec, "displayName", "spec.")?);
     push_objects(
         &mut o,
         "installModes",
         get_ci(spec, "installModes"),
         "spec.installModes",
         &|out, m, c| {
-            let mut im = GoObj::new(out);
-            im.string("type", &s(m, "type", c)?, false);
+            let mut im = GoObject::new(out);
+            im.str("type", &s(m, "type", c)?);
             let supported = match get_ci(m, "supported") {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
@@ -1239,13 +1197,13 @@ pub fn csv_metadata_json(csv: &Value) -> Result<String, String> {
     )?;
     let keywords = strings(get_ci(spec, "keywords"), "spec.keywords")?;
     if !keywords.is_empty() {
-        push_string_list(o.key("keywords"), &keywords);
+        push_string_array(o.key("keywords"), &keywords);
     }
     push_string_map(&mut o, "labels", &labels);
     let app_link = |out: &mut String, m: &Map<String, Value>, c: &str| -> Result<(), String> {
-        let mut l = GoObj::new(out);
-        l.string("name", &s(m, "name", c)?, true);
-        l.string("url", &s(m, "url", c)?, true);
+        let mut l = GoObject::new(out);
+        l.str_omitempty("name", &s(m, "name", c)?);
+        l.str_omitempty("url", &s(m, "url", c)?);
         l.end();
         Ok(())
     };
@@ -1262,25 +1220,25 @@ pub fn csv_metadata_json(csv: &Value) -> Result<String, String> {
         get_ci(spec, "maintainers"),
         "spec.maintainers",
         &|out, m, c| {
-            let mut l = GoObj::new(out);
-            l.string("name", &s(m, "name", c)?, true);
-            l.string("email", &s(m, "email", c)?, true);
+            let mut l = GoObject::new(out);
+            l.str_omitempty("name", &s(m, "name", c)?);
+            l.str_omitempty("email", &s(m, "email", c)?);
             l.end();
             Ok(())
         },
     )?;
-    o.string("maturity", &s(spec, "maturity", "spec.")?, true);
-    o.string("minKubeVersion", &s(spec, "minKubeVersion", "spec.")?, true);
+    o.str_omitempty("maturity", &s(spec, "maturity", "spec.")?);
+    o.str_omitempty("minKubeVersion", &s(spec, "minKubeVersion", "spec.")?);
     push_objects(
         &mut o,
         "nativeAPIs",
         get_ci(spec, "nativeAPIs"),
         "spec.nativeAPIs",
         &|out, m, c| {
-            let mut g = GoObj::new(out);
-            g.string("group", &s(m, "group", c)?, false);
-            g.string("version", &s(m, "version", c)?, false);
-            g.string("kind", &s(m, "kind", c)?, false);
+            let mut g = GoObject::new(out);
+            g.str("group", &s(m, "group", c)?);
+            g.str("version", &s(m, "version", c)?);
+            g.str("kind", &s(m, "kind", c)?);
             g.end();
             Ok(())
         },

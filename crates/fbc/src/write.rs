@@ -13,7 +13,7 @@ use crate::declcfg::{
     Bundle, Channel, DeclarativeConfig, Deprecation, Meta, Package, RelatedImage,
 };
 use crate::error::WriteError;
-use crate::go_json::{push_compact, push_indented, push_string};
+use crate::go_json::{GoObject, push_compact, push_indented, push_string_array};
 use crate::goyaml::to_yaml_document;
 use crate::property::Property;
 
@@ -43,40 +43,7 @@ pub enum BlobRef<'a> {
     Other(&'a Meta),
 }
 
-struct Obj<'a> {
-    out: &'a mut String,
-    first: bool,
-}
-
-impl<'a> Obj<'a> {
-    fn new(out: &'a mut String) -> Self {
-        out.push('{');
-        Obj { out, first: true }
-    }
-    fn key(&mut self, k: &str) -> &mut String {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-        push_string(self.out, k, false);
-        self.out.push(':');
-        self.out
-    }
-    fn str(&mut self, k: &str, v: &str) {
-        let out = self.key(k);
-        push_string(out, v, false);
-    }
-    fn str_omitempty(&mut self, k: &str, v: &str) {
-        if !v.is_empty() {
-            self.str(k, v);
-        }
-    }
-    fn end(self) {
-        self.out.push('}');
-    }
-}
-
-fn push_properties(obj: &mut Obj<'_>, props: &[Property]) {
+fn push_properties(obj: &mut GoObject<'_>, props: &[Property]) {
     if props.is_empty() {
         return;
     }
@@ -86,7 +53,7 @@ fn push_properties(obj: &mut Obj<'_>, props: &[Property]) {
         if i > 0 {
             out.push(',');
         }
-        let mut o = Obj::new(out);
+        let mut o = GoObject::new(out);
         o.str("type", &p.r#type);
         let v = o.key("value");
         if p.value.is_empty() {
@@ -99,24 +66,13 @@ fn push_properties(obj: &mut Obj<'_>, props: &[Property]) {
     out.push(']');
 }
 
-fn push_strings(out: &mut String, items: &[String]) {
-    out.push('[');
-    for (i, s) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_string(out, s, false);
-    }
-    out.push(']');
-}
-
 fn push_related_images(out: &mut String, items: &[RelatedImage]) {
     out.push('[');
     for (i, r) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let mut o = Obj::new(out);
+        let mut o = GoObject::new(out);
         o.str("name", &r.name);
         o.str("image", &r.image);
         o.end();
@@ -128,14 +84,14 @@ fn push_related_images(out: &mut String, items: &[RelatedImage]) {
 pub fn push_blob_json(out: &mut String, blob: BlobRef<'_>) {
     match blob {
         BlobRef::Package(p) => {
-            let mut o = Obj::new(out);
+            let mut o = GoObject::new(out);
             o.str("schema", &p.schema);
             o.str("name", &p.name);
             o.str("defaultChannel", &p.default_channel);
             if let Some(icon) = &p.icon {
                 use base64::Engine as _;
                 let v = o.key("icon");
-                let mut io = Obj::new(v);
+                let mut io = GoObject::new(v);
                 io.str(
                     "base64data",
                     &base64::engine::general_purpose::STANDARD.encode(&icon.data),
@@ -148,7 +104,7 @@ pub fn push_blob_json(out: &mut String, blob: BlobRef<'_>) {
             o.end();
         }
         BlobRef::Channel(c) => {
-            let mut o = Obj::new(out);
+            let mut o = GoObject::new(out);
             o.str("schema", &c.schema);
             o.str("name", &c.name);
             o.str("package", &c.package);
@@ -158,11 +114,11 @@ pub fn push_blob_json(out: &mut String, blob: BlobRef<'_>) {
                 if i > 0 {
                     v.push(',');
                 }
-                let mut eo = Obj::new(v);
+                let mut eo = GoObject::new(v);
                 eo.str("name", &e.name);
                 eo.str_omitempty("replaces", &e.replaces);
                 if !e.skips.is_empty() {
-                    push_strings(eo.key("skips"), &e.skips);
+                    push_string_array(eo.key("skips"), &e.skips);
                 }
                 eo.str_omitempty("skipRange", &e.skip_range);
                 eo.end();
@@ -172,7 +128,7 @@ pub fn push_blob_json(out: &mut String, blob: BlobRef<'_>) {
             o.end();
         }
         BlobRef::Bundle(b) => {
-            let mut o = Obj::new(out);
+            let mut o = GoObject::new(out);
             o.str("schema", &b.schema);
             o.str_omitempty("name", &b.name);
             o.str_omitempty("package", &b.package);
@@ -184,7 +140,7 @@ pub fn push_blob_json(out: &mut String, blob: BlobRef<'_>) {
             o.end();
         }
         BlobRef::Deprecation(d) => {
-            let mut o = Obj::new(out);
+            let mut o = GoObject::new(out);
             o.str("schema", &d.schema);
             o.str("package", &d.package);
             let v = o.key("entries");
@@ -193,10 +149,10 @@ pub fn push_blob_json(out: &mut String, blob: BlobRef<'_>) {
                 if i > 0 {
                     v.push(',');
                 }
-                let mut eo = Obj::new(v);
+                let mut eo = GoObject::new(v);
                 {
                     let r = eo.key("reference");
-                    let mut ro = Obj::new(r);
+                    let mut ro = GoObject::new(r);
                     ro.str("schema", &e.reference.schema);
                     ro.str_omitempty("name", &e.reference.name);
                     ro.end();

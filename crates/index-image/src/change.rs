@@ -349,45 +349,8 @@ fn fbc_export_plan(
         }
         yamls.push((
             pkg.clone(),
-            package_yaml(pkg, &mp.default_channel, &channels),
+            sqlite_index::write::package_yaml(pkg, &mp.default_channel, &channels),
         ));
     }
     Ok((items, yamls))
-}
-
-fn yaml_scalar(s: &str) -> String {
-    let plain = !s.is_empty()
-        && fbc::goyaml::resolve_plain(s) == fbc::goyaml::Resolved::Str
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-        && !s.starts_with(['-', '.']);
-    if plain {
-        s.to_string()
-    } else {
-        let mut out = String::new();
-        fbc::go_json::push_string(&mut out, s, false);
-        out
-    }
-}
-
-/// `package.yaml` laid out as upstream's export writes it (go-yaml, 4-space indent).
-fn package_yaml(pkg: &str, default_channel: &str, channels: &[(String, String)]) -> String {
-    let mut s = format!("packageName: {}\n", yaml_scalar(pkg));
-    if channels.is_empty() {
-        s.push_str("channels: []\n");
-    } else {
-        s.push_str("channels:\n");
-    }
-    for (name, head) in channels {
-        s.push_str(&format!(
-            "    - name: {}\n      currentCSV: {}\n",
-            yaml_scalar(name),
-            yaml_scalar(head)
-        ));
-    }
-    s.push_str(&format!(
-        "defaultChannel: {}\n",
-        yaml_scalar(default_channel)
-    ));
-    s
 }

@@ -217,22 +217,26 @@ async fn sqlite_skippatch_matches_upstream() {
         // run, and the skip-patch graph depends on it; we insert them in the order given. So
         // upstream adds them one at a time, in that order.
         std::fs::create_dir(theirs.path().join("database")).unwrap();
+        let upstream_add = |bundle: &str| {
+            let args = [
+                "registry",
+                "add",
+                "-d",
+                "database/index.db",
+                "-b",
+                bundle,
+                "--mode",
+                "semver-skippatch",
+                "--use-http",
+            ];
+            upstream_run(&up, theirs.path(), &env, &args)
+        };
         for b in &first {
-            upstream_ok(
-                &up,
-                theirs.path(),
-                &env,
-                &[
-                    "registry",
-                    "add",
-                    "-d",
-                    "database/index.db",
-                    "-b",
-                    b,
-                    "--mode",
-                    "semver-skippatch",
-                    "--use-http",
-                ],
+            let out = upstream_add(b);
+            assert!(
+                out.status.success(),
+                "upstream registry add {b}: {}",
+                String::from_utf8_lossy(&out.stderr)
             );
         }
         let first = first.join(",");
@@ -255,22 +259,7 @@ async fn sqlite_skippatch_matches_upstream() {
             "case {case}"
         );
         // The next patch: upstream on the database file (`registry add`), ours on the image.
-        let theirs_out = upstream_run(
-            &up,
-            theirs.path(),
-            &env,
-            &[
-                "registry",
-                "add",
-                "-d",
-                "database/index.db",
-                "-b",
-                &tag["0.4.1"],
-                "--mode",
-                "semver-skippatch",
-                "--use-http",
-            ],
-        );
+        let theirs_out = upstream_add(&tag["0.4.1"]);
         let v1 = env.reference(&format!("skippatch/index{case}:v1"));
         let v2 = env.reference(&format!("skippatch/index{case}:v2"));
         env.ok(

@@ -65,12 +65,15 @@ fn yaml_scalar(s: &str) -> String {
     }
 }
 
-/// `package.yaml` as go-yaml v3 marshals upstream's `PackageManifest` (4-space indent).
-fn package_yaml(pkg: &str, default_channel: &str, channels: &[(String, String)]) -> String {
-    let mut s = format!("packageName: {}\nchannels:\n", yaml_scalar(pkg));
-    if channels.is_empty() {
-        s = format!("packageName: {}\nchannels: []\n", yaml_scalar(pkg));
-    }
+/// `package.yaml` as go-yaml v3 marshals upstream's `PackageManifest` (4-space indent):
+/// `channels` are `(name, currentCSV)` pairs. Also used for exports of file-based catalogs.
+pub fn package_yaml(pkg: &str, default_channel: &str, channels: &[(String, String)]) -> String {
+    let mut s = format!("packageName: {}\n", yaml_scalar(pkg));
+    s.push_str(if channels.is_empty() {
+        "channels: []\n"
+    } else {
+        "channels:\n"
+    });
     for (name, head) in channels {
         s.push_str(&format!(
             "    - name: {}\n      currentCSV: {}\n",

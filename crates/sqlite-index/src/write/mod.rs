@@ -23,7 +23,7 @@ use rusqlite::Connection;
 
 pub use bundle::{BundleAnnotations, BundleInputError, BundleToAdd};
 pub use error::{AddError, WriteError};
-pub use export::{ExportBundle, ExportError, ExportPlan, write_package_yamls};
+pub use export::{ExportBundle, ExportError, ExportPlan, package_yaml, write_package_yamls};
 pub use populate::{InvalidMode, Mode};
 
 use crate::read::{Index, is_sqlite_file};
