@@ -15,22 +15,7 @@ use crate::write::csv;
 
 /// The recorded version, `-1` when the database was never migrated (upstream `NilVersion`).
 pub fn current_version(conn: &Connection) -> Result<i64, WriteError> {
-    let count: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE name = ?1",
-        [MIGRATIONS_TABLE],
-        |r| r.get(0),
-    )?;
-    if count == 0 {
-        return Ok(-1);
-    }
-    Ok(conn
-        .query_row(
-            &format!("SELECT version FROM {MIGRATIONS_TABLE} LIMIT 1"),
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()?
-        .unwrap_or(-1))
+    Ok(crate::schema::version(conn)?.unwrap_or(-1))
 }
 
 fn ensure_migration_table(conn: &Connection) -> rusqlite::Result<()> {

@@ -3,7 +3,6 @@
 
 use rusqlite::Connection;
 
-use crate::error::IndexError;
 use crate::write::WriteError;
 
 /// The migration version this crate reads and writes (`013_rm_truncated_deprecations`).
@@ -21,7 +20,7 @@ pub fn create_latest(conn: &Connection) -> Result<(), WriteError> {
 
 /// The migration version recorded in the database (`None` when it has never been migrated).
 /// Upstream reads the first row of `schema_migrations`.
-pub fn version(conn: &Connection) -> Result<Option<i64>, IndexError> {
+pub fn version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
         [MIGRATIONS_TABLE],
