@@ -12,12 +12,7 @@ use std::path::{Path, PathBuf};
 use futures::{StreamExt, TryStreamExt};
 use oci::{ImageRef, ImageStore, RegistryOptions, bundle_image};
 use serde_json::Value;
-
-fn corpus() -> PathBuf {
-    std::env::var_os("OLMRS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
-}
+use testenv::fixtures::corpus;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 

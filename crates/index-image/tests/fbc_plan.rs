@@ -2,18 +2,12 @@
 //! rewrite, and the serve-cache rule. No registry needed.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use fbc::{DeclarativeConfig, Format, ObjectProfile};
 use index_image::fbc_add::{AddOptions, BundleToAdd, Mode, add_bundles, object_profile};
 use index_image::fbc_tree::plan_rewrite;
 use index_image::image_out::drop_serve_cache;
-
-fn corpus() -> PathBuf {
-    std::env::var_os("OLMRS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
-}
+use testenv::fixtures::corpus;
 
 fn bundle(package: &str, version: &str) -> fbc::RegistryBundle {
     fbc::parse_bundle_dir(&corpus().join("bundles").join(package).join(version)).unwrap()

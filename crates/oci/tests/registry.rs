@@ -11,16 +11,11 @@ use oci::{
     CONFIGS_LABEL, Credential, Credentials, ExtractOptions, ImageBuilder, ImageError, ImageRef,
     ImageStore, LayerContent, OciLayout, Platform, RegistryOptions, bundle_image, catalog_image,
 };
+use testenv::fixtures::corpus;
 use testenv::registry::{Registry, require_binaries, run_command};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BINARIES: &[&str] = &["docker-registry", "skopeo", "htpasswd"];
-
-fn corpus() -> PathBuf {
-    std::env::var_os("OLMRS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
-}
 
 fn bundle_dir() -> PathBuf {
     corpus().join("bundles/kube-green/0.7.0")

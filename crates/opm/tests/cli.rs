@@ -1,15 +1,9 @@
 //! The `opm` binary end to end: output and error cases (exit code + stderr), as snapshots.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
-
-fn corpus() -> PathBuf {
-    match std::env::var_os("OLMRS_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-    }
-}
+use testenv::fixtures::corpus;
 
 fn opm(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("opm").unwrap();

@@ -12,13 +12,7 @@ use fbc::write::{BlobRef, blob_json};
 use opm::migrations::Migrations;
 use opm::render::{BundleDirs, RefMask, Render};
 use serde_json::Value;
-
-fn corpus() -> PathBuf {
-    match std::env::var_os("OLMRS_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-    }
-}
+use testenv::fixtures::corpus;
 
 fn yaml_doc(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();

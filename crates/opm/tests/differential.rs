@@ -6,32 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
-
-fn corpus() -> PathBuf {
-    match std::env::var_os("OLMRS_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-    }
-}
-
-fn upstream() -> Option<PathBuf> {
-    let cache = std::env::var_os("OLMRS_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")))?;
-    let bin = cache.join("opm/v1.73.0/bin/opm");
-    if bin.is_file() {
-        return Some(bin);
-    }
-    let reason = format!(
-        "upstream opm not found at {} (run scripts/build-go-tools.sh opm)",
-        bin.display()
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{reason}");
-    }
-    println!("SKIP: {reason}");
-    None
-}
+use testenv::fixtures::corpus;
+use testenv::fixtures::upstream_opm as upstream;
 
 fn run(bin: Option<&Path>, dir: &Path, args: &[&str]) -> Output {
     let mut c = match bin {

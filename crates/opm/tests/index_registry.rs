@@ -7,7 +7,8 @@ use std::path::Path;
 
 use base64::Engine;
 use oci::{Credential, Credentials, ImageRef, ImageStore, RegistryOptions, bundle_image};
-use support::{Env, blobs, bundle_dir, channel_entries};
+use support::{Env, blobs, channel_entries};
+use testenv::fixtures::corpus_bundle as bundle_dir;
 use testenv::registry::{Registry, require_binaries, run_command};
 
 const KG: &str = "kube-green";

@@ -7,7 +7,8 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Env, upstream};
+use support::Env;
+use testenv::fixtures::upstream_opm as upstream;
 
 fn upstream_run(bin: &Path, dir: &Path, env: &Env, args: &[&str]) -> std::process::Output {
     Command::new(bin)

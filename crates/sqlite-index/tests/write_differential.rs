@@ -13,23 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sqlite_index::{BundleToAdd, IndexWriter, Mode};
+use testenv::fixtures::upstream_opm as upstream;
 use testenv::registry::{Registry, require_binaries, write_oci_layout};
 use write_support::{assert_same_tables, bundle_dir, corpus_bundle};
-
-fn upstream() -> Option<PathBuf> {
-    let cache = std::env::var_os("OLMRS_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")))?;
-    let bin = cache.join("opm/v1.73.0/bin/opm");
-    if bin.is_file() {
-        return Some(bin);
-    }
-    testenv::unavailable(&format!(
-        "upstream opm not found at {} (run scripts/build-go-tools.sh opm)",
-        bin.display()
-    ));
-    None
-}
 
 /// Every regular file of a bundle directory, relative to it.
 fn bundle_files(dir: &Path) -> Vec<(String, Vec<u8>)> {

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod controlplane;
+pub mod fixtures;
 pub mod git;
 pub mod process;
 pub mod registry;

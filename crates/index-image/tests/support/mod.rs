@@ -3,23 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-
 use index_image::{AddRequest, IndexOutput, Mode, NewIndexKind, Outcome, Output, RegistryAccess};
 use oci::{ImageRef, ImageStore, bundle_image};
+use testenv::fixtures::corpus_bundle as bundle_dir;
 use testenv::registry::{Registry, require_binaries, run_command};
 
 pub const BINARIES: &[&str] = &["docker-registry", "skopeo", "htpasswd"];
-
-pub fn corpus() -> PathBuf {
-    std::env::var_os("OLMRS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
-}
-
-pub fn bundle_dir(package: &str, version: &str) -> PathBuf {
-    corpus().join("bundles").join(package).join(version)
-}
 
 /// A registry, a store that reaches it over plain HTTP, and a private blob cache.
 pub struct Env {

@@ -7,35 +7,10 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use oci::{ImageRef, ImageStore, RegistryOptions, bundle_image};
+use testenv::fixtures::corpus_bundle as bundle_dir;
 use testenv::registry::{Registry, require_binaries, run_command};
 
 pub const BINARIES: &[&str] = &["docker-registry", "skopeo", "htpasswd"];
-
-pub fn corpus() -> PathBuf {
-    std::env::var_os("OLMRS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
-}
-
-pub fn bundle_dir(package: &str, version: &str) -> PathBuf {
-    corpus().join("bundles").join(package).join(version)
-}
-
-/// Upstream opm v1.73.0, or `None` after printing `SKIP:` (fails in CI).
-pub fn upstream() -> Option<PathBuf> {
-    let cache = std::env::var_os("OLMRS_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")))?;
-    let bin = cache.join("opm/v1.73.0/bin/opm");
-    if bin.is_file() {
-        return Some(bin);
-    }
-    testenv::unavailable(&format!(
-        "upstream opm not found at {} (run scripts/build-go-tools.sh opm)",
-        bin.display()
-    ));
-    None
-}
 
 /// A plain-HTTP registry, a store for pushing fixtures, and an isolated environment for the
 /// `opm` binary (own blob cache, no credentials of the developer's).

@@ -2,21 +2,11 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::Connection;
 use sqlite_index::BundleToAdd;
-
-pub fn corpus() -> PathBuf {
-    match std::env::var_os("OLMRS_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-    }
-}
-
-pub fn bundle_dir(pkg: &str, version: &str) -> PathBuf {
-    corpus().join("bundles").join(pkg).join(version)
-}
+pub use testenv::fixtures::corpus_bundle as bundle_dir;
 
 /// A corpus bundle directory as a bundle to add, with `image` as its pull spec.
 pub fn corpus_bundle(pkg: &str, version: &str, image: &str) -> BundleToAdd {
