@@ -9,15 +9,11 @@ use oci::{ImageRef, ImageStore, RegistryOptions};
 use olm_api::catalog::{
     Catalog, CatalogImageSource, CatalogSource, CatalogSourceType, CatalogSpec,
 };
+pub use testenv::fixtures::corpus;
 use testenv::registry::Registry;
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn corpus() -> PathBuf {
-    std::env::var_os("OLMRS_CORPUS")
-        .map_or_else(|| workspace().join("../shared/corpus"), PathBuf::from)
 }
 
 /// The JSON Lines catalogd must serve for an FBC directory: every meta in walk order.
