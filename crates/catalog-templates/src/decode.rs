@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+pub use fbc::go_json::go_kind;
 use serde_json::{Map, Value};
 
 /// The first document of a YAML or JSON stream, as canonical JSON.
@@ -25,18 +26,6 @@ pub fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
         .filter(|(k, _)| k.eq_ignore_ascii_case(key))
         .map(|(_, v)| v)
         .next_back()
-}
-
-/// Go's name for a JSON value's kind in type errors.
-pub fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Rejects keys of `obj` that match none of `known` (Go `DisallowUnknownFields`).

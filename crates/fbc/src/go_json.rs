@@ -341,6 +341,19 @@ pub(crate) fn push_string_array(out: &mut String, items: &[String]) {
     out.push(']');
 }
 
+/// Go's name for a JSON value's kind (`null`, `bool`, `number`, `string`, `array`,
+/// `object`), as in its type errors.
+pub fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

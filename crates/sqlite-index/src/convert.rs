@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::IndexError;
 use crate::read::{BundleRow, Index};
+use fbc::go_json::go_kind;
 
 const DEPRECATED_TYPE: &str = "olm.deprecated";
 const GVK_TYPE: &str = "olm.gvk";
@@ -35,17 +36,6 @@ fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, String> {
             "json: cannot unmarshal {} into Go struct field .{key} of type string",
             go_kind(other)
         )),
-    }
-}
-
-fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use fbc::go_json::go_kind;
 use serde_json::{Map, Value};
 
 /// `{group, version, kind, plural}` of an API (upstream `APIKey`).
@@ -14,17 +15,6 @@ pub struct ApiKey {
     pub version: String,
     pub kind: String,
     pub plural: String,
-}
-
-fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// A struct field as Go's `encoding/json` matches it: case-insensitively, the last one winning.

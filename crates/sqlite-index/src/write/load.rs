@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::bundle::{BundleToAdd, marshal_raw};
 use super::error::{AddError, WriteError};
 use super::graph::{BundleKey, PackageGraph, PackageManifest};
+use fbc::go_json::go_kind;
 
 /// A TEXT column as upstream's driver scans it into a string: TEXT or BLOB (upstream stores
 /// several columns as BLOBs), numbers as text.
@@ -158,7 +159,7 @@ fn check_property_value(t: &str, value: &str) -> Result<(), String> {
                     if k.eq_ignore_ascii_case(f) && !matches!(fv, Value::String(_) | Value::Null) {
                         return Err(format!(
                             "json: cannot unmarshal {} into Go struct field .{f} of type string",
-                            kind_name(fv)
+                            go_kind(fv)
                         ));
                     }
                 }
@@ -167,19 +168,8 @@ fn check_property_value(t: &str, value: &str) -> Result<(), String> {
         }
         other => Err(format!(
             "json: cannot unmarshal {} into Go value of type struct",
-            kind_name(other)
+            go_kind(other)
         )),
-    }
-}
-
-fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
