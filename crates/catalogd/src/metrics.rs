@@ -1,7 +1,18 @@
-//! Prometheus metrics: reconcile outcomes per reason.
+//! Prometheus metrics: reconcile outcomes per reason, and upstream's request-duration
+//! histogram for the content server.
 
-use std::sync::LazyLock;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::pin::Pin;
+use std::sync::{LazyLock, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
 
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body::{Frame, SizeHint};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -17,6 +28,7 @@ pub struct OutcomeLabels {
 pub struct Metrics {
     registry: Registry,
     pub unpacks: Family<OutcomeLabels, Counter>,
+    pub request_durations: RequestDurations,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -27,7 +39,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Catalog source checks by outcome (the Unpacked condition's reason)",
         unpacks.clone(),
     );
-    Metrics { registry, unpacks }
+    Metrics {
+        registry,
+        unpacks,
+        request_durations: RequestDurations::default(),
+    }
 });
 
 pub fn record(reason: &str) {
@@ -41,7 +57,168 @@ pub fn record(reason: &str) {
 
 pub async fn render() -> String {
     let mut out = String::new();
+    METRICS.request_durations.encode(&mut out);
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &METRICS.registry);
     out
+}
+
+const DURATION_NAME: &str = "catalogd_http_request_duration_seconds";
+
+/// Upstream's buckets (catalogd v0.10 `pkg/metrics`): every 100 ms up to 1 s, four times
+/// those up to 4 s, and 10 s, for Apdex scores with T up to 1 s.
+pub const DURATION_BUCKETS: [f64; 19] = [
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.6, 2.0, 2.4, 2.8, 3.2, 3.6, 4.0, 10.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    /// Observations at or below each bucket's bound (cumulative when encoded).
+    buckets: [u64; DURATION_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// `catalogd_http_request_duration_seconds{code}`. Written by hand rather than with
+/// prometheus-client's histogram so the `le` labels read as Go's client writes them
+/// (`le="1"`, not `le="1.0"`): dashboards built on upstream select buckets by that text.
+#[derive(Default)]
+pub struct RequestDurations {
+    by_code: Mutex<BTreeMap<u16, Histogram>>,
+}
+
+impl RequestDurations {
+    pub fn observe(&self, code: u16, seconds: f64) {
+        let mut by_code = self.by_code.lock().unwrap_or_else(|e| e.into_inner());
+        let h = by_code.entry(code).or_default();
+        if let Some(i) = DURATION_BUCKETS.iter().position(|b| seconds <= *b) {
+            h.buckets[i] += 1;
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// The Prometheus text exposition (nothing before the first request, as upstream).
+    pub fn encode(&self, out: &mut String) {
+        let by_code = self.by_code.lock().unwrap_or_else(|e| e.into_inner());
+        if by_code.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "# HELP {DURATION_NAME} Histogram of request duration in seconds"
+        );
+        let _ = writeln!(out, "# TYPE {DURATION_NAME} histogram");
+        for (code, h) in by_code.iter() {
+            let mut cumulative = 0;
+            for (bound, n) in DURATION_BUCKETS.iter().zip(h.buckets) {
+                cumulative += n;
+                // Rust's `Display` for f64 is the shortest text that reads back, like Go's
+                // `strconv.FormatFloat(b, 'g', -1, 64)` for these bounds.
+                let _ = writeln!(
+                    out,
+                    "{DURATION_NAME}_bucket{{code=\"{code}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{DURATION_NAME}_bucket{{code=\"{code}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "{DURATION_NAME}_sum{{code=\"{code}\"}} {}", h.sum);
+            let _ = writeln!(out, "{DURATION_NAME}_count{{code=\"{code}\"}} {}", h.count);
+        }
+    }
+}
+
+/// Middleware timing each request from its arrival until its body has been sent (or the
+/// client went away), as upstream's `promhttp.InstrumentHandlerDuration` does around a
+/// handler that writes the whole body.
+pub async fn time_requests(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let code = response.status().as_u16();
+    response.map(|inner| {
+        Body::new(TimedBody {
+            inner,
+            _timer: Timer { start, code },
+        })
+    })
+}
+
+/// Observes on drop: the body is dropped once sent completely or when the connection ends.
+struct Timer {
+    start: Instant,
+    code: u16,
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        METRICS
+            .request_durations
+            .observe(self.code, self.start.elapsed().as_secs_f64());
+    }
+}
+
+struct TimedBody {
+    inner: Body,
+    _timer: Timer,
+}
+
+impl http_body::Body for TimedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    // Forwarded exactly, so a known length still becomes a Content-Length header.
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_text_reads_like_go_clients() {
+        let d = RequestDurations::default();
+        let mut empty = String::new();
+        d.encode(&mut empty);
+        assert_eq!(empty, "");
+        d.observe(200, 0.05);
+        d.observe(200, 0.5);
+        d.observe(200, 11.0);
+        d.observe(404, 0.001);
+        let mut out = String::new();
+        d.encode(&mut out);
+        assert!(out.starts_with(
+            "# HELP catalogd_http_request_duration_seconds Histogram of request duration in seconds\n\
+             # TYPE catalogd_http_request_duration_seconds histogram\n\
+             catalogd_http_request_duration_seconds_bucket{code=\"200\",le=\"0.1\"} 1\n"
+        ));
+        for line in [
+            "catalogd_http_request_duration_seconds_bucket{code=\"200\",le=\"0.5\"} 2\n",
+            "catalogd_http_request_duration_seconds_bucket{code=\"200\",le=\"1\"} 2\n",
+            "catalogd_http_request_duration_seconds_bucket{code=\"200\",le=\"2\"} 2\n",
+            "catalogd_http_request_duration_seconds_bucket{code=\"200\",le=\"10\"} 2\n",
+            "catalogd_http_request_duration_seconds_bucket{code=\"200\",le=\"+Inf\"} 3\n",
+            "catalogd_http_request_duration_seconds_sum{code=\"200\"} 11.55\n",
+            "catalogd_http_request_duration_seconds_count{code=\"200\"} 3\n",
+            "catalogd_http_request_duration_seconds_bucket{code=\"404\",le=\"0.1\"} 1\n",
+            "catalogd_http_request_duration_seconds_count{code=\"404\"} 1\n",
+        ] {
+            assert!(out.contains(line), "{line} missing from\n{out}");
+        }
+    }
 }

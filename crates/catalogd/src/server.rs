@@ -149,6 +149,7 @@ impl ContentServer {
             .route("/catalogs/{name}/api/v1/all", get(api_all))
             .route("/catalogs/{name}/api/v1/metas", get(metas))
             .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
+            .layer(axum::middleware::from_fn(crate::metrics::time_requests))
             .with_state(self)
     }
 

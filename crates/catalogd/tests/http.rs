@@ -359,3 +359,41 @@ async fn clients_that_do_not_finish_their_headers_are_disconnected() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+/// Upstream's `catalogd_http_request_duration_seconds{code}` counts every answer once its body
+/// has been sent; timing the body does not cost the Content-Length header.
+#[tokio::test]
+async fn request_durations_are_measured_per_status_code() {
+    let s = serve().await;
+    let resp = client()
+        .get(format!("{}/catalogs/demo/all.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    let length = resp.headers()[header::CONTENT_LENGTH].clone();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(length.to_str().unwrap(), body.len().to_string());
+    let resp = client()
+        .get(format!("{}/catalogs/nope/all.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    resp.bytes().await.unwrap();
+
+    // The server drops a body just after its last bytes left, so allow it a moment.
+    let wanted = [
+        "catalogd_http_request_duration_seconds_count{code=\"200\"} 1\n",
+        "catalogd_http_request_duration_seconds_count{code=\"404\"} 1\n",
+        "catalogd_http_request_duration_seconds_bucket{code=\"200\",le=\"10\"} 1\n",
+    ];
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = catalogd::metrics::render().await;
+        if wanted.iter().all(|w| text.contains(w)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("metrics lack {wanted:?}:\n{text}");
+}
