@@ -13,5 +13,6 @@ pub mod listen;
 pub mod metrics;
 pub mod plan;
 pub mod server;
+pub mod stall;
 pub mod store;
 pub mod unpack;

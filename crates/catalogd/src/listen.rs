@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum_server::Handle;
+use axum_server::tls_rustls::RustlsAcceptor;
 use hyper_util::rt::TokioTimer;
 use tokio::sync::watch;
+
+use crate::stall::{StallTimeoutAcceptor, WRITE_STALL_TIMEOUT};
 
 /// Upstream's `http.Server.ReadTimeout` for the catalog server. Requests are GETs without
 /// bodies, so a client that has not sent its headers by then is closed (slowloris).
@@ -21,6 +24,8 @@ pub struct Listener {
     /// PEM certificate chain and key; plain HTTP without them.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub header_read_timeout: Duration,
+    /// How long a client may accept none of a response's bytes (see [`crate::stall`]).
+    pub write_stall_timeout: Duration,
     /// How long responses in flight may run once stopping starts.
     pub grace: Duration,
 }
@@ -46,6 +51,7 @@ impl Listener {
             addr,
             tls: None,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            write_stall_timeout: WRITE_STALL_TIMEOUT,
             grace: Duration::from_secs(30),
         }
     }
@@ -76,19 +82,23 @@ impl Listener {
         let addr = self.addr;
         let serve_err = |source| ListenError::Serve { addr, source };
         let service = app.into_make_service();
+        let stall = StallTimeoutAcceptor {
+            timeout: self.write_stall_timeout,
+        };
         match self.tls {
             Some((cert, key)) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
                     .await
                     .map_err(|source| ListenError::Tls { cert, key, source })?;
                 tracing::info!("serving https on {addr}");
-                let mut server = axum_server::bind_rustls(addr, config).handle(handle);
+                let acceptor = RustlsAcceptor::new(config).acceptor(stall);
+                let mut server = axum_server::bind(addr).acceptor(acceptor).handle(handle);
                 limit(server.http_builder(), self.header_read_timeout);
                 server.serve(service).await.map_err(serve_err)
             }
             None => {
                 tracing::info!("serving http on {addr}");
-                let mut server = axum_server::bind(addr).handle(handle);
+                let mut server = axum_server::bind(addr).acceptor(stall).handle(handle);
                 limit(server.http_builder(), self.header_read_timeout);
                 server.serve(service).await.map_err(serve_err)
             }

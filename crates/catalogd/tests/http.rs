@@ -22,6 +22,11 @@ struct Served {
 }
 
 async fn serve() -> Served {
+    serve_with(3000, catalogd::stall::WRITE_STALL_TIMEOUT).await
+}
+
+/// Serves a catalog whose one bundle carries `padding` bytes.
+async fn serve_with(padding: usize, write_stall_timeout: Duration) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut w = store.begin("demo", DIGEST).unwrap();
@@ -39,7 +44,7 @@ async fn serve() -> Served {
         r#"{"entries":[{"name":"foo.v1"}],"name":"stable","package":"foo","schema":"olm.channel"}"#,
     )
     .unwrap();
-    let padding = "p".repeat(3000);
+    let padding = "p".repeat(padding);
     let bundle =
         format!(r#"{{"name":"foo.v1","package":"foo","pad":"{padding}","schema":"olm.bundle"}}"#);
     w.push("olm.bundle", "foo", "foo.v1", &bundle).unwrap();
@@ -56,6 +61,7 @@ async fn serve() -> Served {
     let app = ContentServer::new(store).router();
     let listener = Listener {
         header_read_timeout: TEST_HEADER_TIMEOUT,
+        write_stall_timeout,
         ..Listener::plain("127.0.0.1:0".parse().unwrap())
     };
     let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -396,4 +402,40 @@ async fn request_durations_are_measured_per_status_code() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("metrics lack {wanted:?}:\n{text}");
+}
+
+/// A client that stops reading a large response is disconnected once it has taken nothing
+/// for the write-stall timeout, instead of holding the connection until TCP gives up.
+#[tokio::test]
+async fn clients_that_stop_reading_are_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Far more than the loopback socket buffers hold.
+    const PADDING: usize = 48 << 20;
+    let s = serve_with(PADDING, Duration::from_millis(500)).await;
+    let mut stalled = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /catalogs/demo/all.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Reading now gets what the kernel had buffered, then the end of the connection.
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), stalled.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "connection still open after 30 s");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    assert!(
+        got.len() < PADDING,
+        "the whole body ({} bytes) arrived: the stalled connection was kept",
+        got.len()
+    );
+    // A reader that keeps reading gets everything.
+    let body = client()
+        .get(format!("{}/catalogs/demo/all.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(body.len() > PADDING);
 }
