@@ -22,11 +22,16 @@ struct Served {
 }
 
 async fn serve() -> Served {
-    serve_with(3000, catalogd::stall::WRITE_STALL_TIMEOUT).await
+    serve_with(3000, catalogd::stall::WRITE_STALL_TIMEOUT, None).await
 }
 
-/// Serves a catalog whose one bundle carries `padding` bytes.
-async fn serve_with(padding: usize, write_stall_timeout: Duration) -> Served {
+/// Serves a catalog whose one bundle carries `padding` bytes, over TLS with `tls` (PEM
+/// certificate and key files).
+async fn serve_with(
+    padding: usize,
+    write_stall_timeout: Duration,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut w = store.begin("demo", DIGEST).unwrap();
@@ -59,7 +64,9 @@ async fn serve_with(padding: usize, write_stall_timeout: Duration) -> Served {
 
     // The binary's listener, on a free port.
     let app = ContentServer::new(store).router();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = Listener {
+        tls,
         header_read_timeout: TEST_HEADER_TIMEOUT,
         write_stall_timeout,
         ..Listener::plain("127.0.0.1:0".parse().unwrap())
@@ -69,7 +76,7 @@ async fn serve_with(padding: usize, write_stall_timeout: Duration) -> Served {
     tokio::spawn(async move { listener.serve(app, stopping, Some(bound)).await.unwrap() });
     let addr = addr.await.unwrap();
     Served {
-        base: format!("http://{addr}"),
+        base: format!("{scheme}://{addr}"),
         addr,
         _dir: dir,
         _stop: stop,
@@ -411,7 +418,7 @@ async fn clients_that_stop_reading_are_disconnected() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // Far more than the loopback socket buffers hold.
     const PADDING: usize = 48 << 20;
-    let s = serve_with(PADDING, Duration::from_millis(500)).await;
+    let s = serve_with(PADDING, Duration::from_millis(500), None).await;
     let mut stalled = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     stalled
         .write_all(b"GET /catalogs/demo/all.json HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -438,4 +445,41 @@ async fn clients_that_stop_reading_are_disconnected() {
         .await
         .unwrap();
     assert!(body.len() > PADDING);
+}
+
+/// The TLS listener (`--tls-cert`/`--tls-key`) serves the same content, with the same
+/// connection limits underneath.
+#[tokio::test]
+async fn tls_listener_serves_the_catalog() {
+    testenv::install_crypto_provider();
+    let ca = testenv::tls::CertificateAuthority::new("test-ca").unwrap();
+    let cert = ca.issue_server("catalogd", &["127.0.0.1"]).unwrap();
+    let pem = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (pem.path().join("tls.crt"), pem.path().join("tls.key"));
+    std::fs::write(&cert_path, &cert.cert_pem).unwrap();
+    std::fs::write(&key_path, &cert.key_pem).unwrap();
+    let s = serve_with(
+        3000,
+        catalogd::stall::WRITE_STALL_TIMEOUT,
+        Some((cert_path, key_path)),
+    )
+    .await;
+    assert!(s.base.starts_with("https://"));
+    let trusting = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let resp = trusting
+        .get(format!("{}/catalogs/demo/all.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap().lines().count(), 4);
+    // Plain HTTP to the TLS port gets no catalog.
+    let plain = client()
+        .get(format!("http://{}/catalogs/demo/all.json", s.addr))
+        .send()
+        .await;
+    assert!(plain.map_or(true, |r| !r.status().is_success()));
 }
