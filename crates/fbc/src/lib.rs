@@ -40,7 +40,7 @@ pub use property::Property;
 pub use raw::RawJson;
 pub use registry_bundle::{
     BundleError, BundleFile, ObjectProfile, RegistryBundle, parse_bundle_dir, parse_bundle_files,
-    render_bundle_dir,
+    parse_bundle_tree, render_bundle_dir,
 };
 pub use validate::{ValidationError, convert_to_model, validate_model};
 pub use write::{Format, write_fs};

@@ -153,6 +153,10 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, BundleErro
 
 fn read_text(path: &Path) -> Result<String, BundleError> {
     let bytes = fs::read(path).map_err(io(path))?;
+    text_of(path, bytes)
+}
+
+fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, BundleError> {
     String::from_utf8(bytes).map_err(|_| invalid(path, "file is not valid UTF-8"))
 }
 
@@ -246,6 +250,35 @@ pub fn parse_bundle_dir(dir: &Path) -> Result<RegistryBundle, BundleError> {
     let manifests = read("manifests", true)?;
     let metadata = read("metadata", false)?;
     parse_bundle_files(dir, manifests, metadata)
+}
+
+/// Parses a registry+v1 bundle whose files are given by path relative to the bundle root
+/// (`manifests/csv.yaml`), as read from an image without unpacking it: the same files
+/// [`parse_bundle_dir`] reads. `root` only names the bundle in messages.
+pub fn parse_bundle_tree(
+    root: &Path,
+    files: BTreeMap<String, Vec<u8>>,
+) -> Result<RegistryBundle, BundleError> {
+    let mut manifests = Vec::new();
+    let mut metadata = Vec::new();
+    // Name order within a directory is the map's order; nested files are not read.
+    for (rel, bytes) in files {
+        let (dir, name) = match rel.split_once('/') {
+            Some((dir, name)) if !name.contains('/') => (dir, name),
+            _ => continue,
+        };
+        let list = match dir {
+            "manifests" if !name.starts_with('.') => &mut manifests,
+            "metadata" => &mut metadata,
+            _ => continue,
+        };
+        let path = root.join(&rel);
+        list.push(BundleFile {
+            text: text_of(&path, bytes),
+            path,
+        });
+    }
+    parse_bundle_files(root, manifests, metadata)
 }
 
 /// One file of a bundle, already read (its text, or why it could not be read as text).

@@ -1,15 +1,25 @@
 //! Pulling registry+v1 bundle images: fetched concurrently, checked to be bundles by label,
-//! unpacked into a temp dir and parsed as upstream's image input does (`manifests/`,
-//! `metadata/`).
+//! and parsed from `manifests/` and `metadata/` as upstream's image input does.
 
 use futures::{StreamExt, TryStreamExt};
-use oci::{ExtractOptions, Image, ImageStore};
+use oci::{ExtractLimits, Image, ImageStore};
 
 use crate::error::{IndexImageError, describe_labels};
 use crate::kind::{BUNDLE_PACKAGE_LABEL, fetch};
 
 /// Bundle images pulled at once.
 const PARALLEL_BUNDLES: usize = 8;
+
+/// A bundle's files are held in memory while it is parsed, so a hostile image must not be
+/// able to make one large: real bundles are a few MB (documented in docs/images.md).
+fn bundle_limits() -> ExtractLimits {
+    ExtractLimits {
+        max_total_bytes: 256 << 20,
+        max_file_bytes: 64 << 20,
+        max_entries: 100_000,
+        ..ExtractLimits::default()
+    }
+}
 
 /// A pulled and parsed bundle image.
 #[derive(Debug)]
@@ -19,14 +29,6 @@ pub struct PulledBundle {
     pub reference: String,
     pub image: Image,
     pub bundle: fbc::RegistryBundle,
-    /// The unpacked image (kept for callers that load bundles from disk).
-    pub dir: tempfile::TempDir,
-}
-
-impl PulledBundle {
-    pub fn root(&self) -> std::path::PathBuf {
-        self.dir.path().join("bundle")
-    }
 }
 
 /// Pulls one bundle image.
@@ -42,19 +44,16 @@ pub async fn pull_bundle(
             labels: describe_labels(&labels),
         });
     }
-    let dir = tempfile::Builder::new()
-        .prefix("opm-bundle-")
-        .tempdir()
-        .map_err(IndexImageError::io("creating a temp dir for a bundle"))?;
-    let root = dir.path().join("bundle");
-    store
-        .unpack_image(&image, &root, &ExtractOptions::default())
+    // Only manifests/ and metadata/ matter, and bundles are small: they are read from the
+    // cached layers into memory instead of being unpacked into a temp tree and deleted.
+    let files = store
+        .read_image_files(&image, &["manifests", "metadata"], &bundle_limits())
         .await
         .map_err(IndexImageError::image(format!(
             "unpack bundle image {reference}"
         )))?;
-    let parse_root = root.clone();
-    let bundle = tokio::task::spawn_blocking(move || fbc::parse_bundle_dir(&parse_root))
+    let root = std::path::PathBuf::from(reference);
+    let bundle = tokio::task::spawn_blocking(move || fbc::parse_bundle_tree(&root, files))
         .await
         .map_err(|e| IndexImageError::Invalid(format!("parsing bundle {reference}: {e}")))?
         .map_err(|cause| IndexImageError::Bundle {
@@ -68,7 +67,6 @@ pub async fn pull_bundle(
         reference: reference.to_string(),
         image,
         bundle,
-        dir,
     })
 }
 

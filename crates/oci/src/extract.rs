@@ -656,5 +656,8 @@ fn normalise_path(
     Ok(comps)
 }
 
+mod memory;
+pub use memory::read_layers;
+
 #[cfg(test)]
 mod tests;

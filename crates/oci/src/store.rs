@@ -16,7 +16,9 @@ use crate::cache::BlobCache;
 use crate::credentials::{Credential, Credentials};
 use crate::digest::{Hasher, Sha256Digest};
 use crate::error::{ImageError, Operation, classify, error_chain};
-use crate::extract::{ExtractOptions, ExtractStats, LayerFile, extract_layers};
+use crate::extract::{
+    ExtractLimits, ExtractOptions, ExtractStats, LayerFile, extract_layers, read_layers,
+};
 use crate::layout::OciLayout;
 use crate::manifest::{
     ACCEPTED_MANIFESTS, Descriptor, ImageManifest, ManifestDocument, Platform, layer_compression,
@@ -553,24 +555,7 @@ impl ImageStore {
         if tokio::fs::symlink_metadata(dest).await.is_ok() {
             return Err(ImageError::DestinationExists(dest.to_path_buf()));
         }
-        let paths = self.ensure_layers(image).await?;
-        let shown = image
-            .source
-            .as_ref()
-            .map_or_else(|| image.digest.to_string(), ImageRef::to_string);
-        let layers = image
-            .manifest
-            .layers
-            .iter()
-            .zip(paths)
-            .map(|(d, path)| {
-                Ok(LayerFile {
-                    path,
-                    compression: layer_compression(&d.media_type, &shown)?,
-                    name: d.digest.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>, ImageError>>()?;
+        let layers = self.layer_files(image).await?;
         let dest = dest.to_path_buf();
         let options = options.clone();
         let stats = blocking(move || {
@@ -605,6 +590,48 @@ impl ImageStore {
             labels: image.labels(),
             stats,
         })
+    }
+
+    /// The regular files under `dirs` (e.g. `manifests`) of an image, read into memory with
+    /// the same safety rules and limits as [`Self::unpack_image`]; keyed by image path
+    /// (`manifests/csv.yaml`). For small images such as bundles: nothing touches the disk
+    /// besides the blob cache.
+    pub async fn read_image_files(
+        &self,
+        image: &Image,
+        dirs: &[&str],
+        limits: &ExtractLimits,
+    ) -> Result<BTreeMap<String, Vec<u8>>, ImageError> {
+        let layers = self.layer_files(image).await?;
+        let dirs: Vec<String> = dirs.iter().map(|d| (*d).to_owned()).collect();
+        let limits = limits.clone();
+        blocking(move || {
+            let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+            Ok(read_layers(&layers, &dirs, &limits)?)
+        })
+        .await
+    }
+
+    /// The image's layers in the blob cache (fetched if missing), bottom first.
+    async fn layer_files(&self, image: &Image) -> Result<Vec<LayerFile>, ImageError> {
+        let paths = self.ensure_layers(image).await?;
+        let shown = image
+            .source
+            .as_ref()
+            .map_or_else(|| image.digest.to_string(), ImageRef::to_string);
+        image
+            .manifest
+            .layers
+            .iter()
+            .zip(paths)
+            .map(|(d, path)| {
+                Ok(LayerFile {
+                    path,
+                    compression: layer_compression(&d.media_type, &shown)?,
+                    name: d.digest.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Copies an image from one place to another (registry or layout, either side).

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use catalog_templates::RenderedBundle;
 use fbc::DeclarativeConfig;
 use fbc::property::{self, TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
-use fbc::registry_bundle::{ObjectProfile, parse_bundle_dir};
+use fbc::registry_bundle::{ObjectProfile, RegistryBundle, parse_bundle_dir};
 use serde_json::Value;
 
 use crate::migrations::Migrations;
@@ -265,21 +265,25 @@ impl Render {
     /// Pulls a bundle image and renders it with `image` = the reference as written.
     async fn pull_bundle(&self, store: &oci::ImageStore, r: &str) -> Result<RenderedBundle> {
         let pulled = index_image::bundles::pull_bundle(store, r).await?;
-        self.render_bundle_dir(&pulled.root(), Some(r))
+        self.render_parsed(pulled.bundle, Some(r))
+            .with_context(|| format!("render bundle image {r}"))
     }
 
     /// Renders a bundle directory; `image` is the reference it stands for (`None`: a directory
     /// given directly, whose image is empty unless the image reference template fills it).
     pub fn render_bundle_dir(&self, dir: &Path, image: Option<&str>) -> Result<RenderedBundle> {
         let parsed = parse_bundle_dir(dir)?;
+        self.render_parsed(parsed, image)
+            .with_context(|| format!("render bundle directory {}", dir.display()))
+    }
+
+    fn render_parsed(&self, parsed: RegistryBundle, image: Option<&str>) -> Result<RenderedBundle> {
         let image = match (image, &self.image_ref_template) {
             (Some(i), _) => i.to_string(),
             (None, Some(t)) => t.expand(&parsed.package, &parsed.name, &parsed.version),
             (None, None) => String::new(),
         };
-        let bundle = parsed
-            .render(&image, ObjectProfile::BundleObjects)
-            .with_context(|| format!("render bundle directory {}", dir.display()))?;
+        let bundle = parsed.render(&image, ObjectProfile::BundleObjects)?;
         Ok(RenderedBundle {
             bundle,
             csv: Some(parsed.csv().object.clone()),

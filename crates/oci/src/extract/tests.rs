@@ -410,3 +410,135 @@ fn corrupt_streams_are_reported() {
     let err = extract_layers(&layers, &f.out(), &ExtractOptions::default()).unwrap_err();
     assert!(matches!(err, ExtractError::Corrupt { .. }), "{err}");
 }
+
+// ---- read_layers: the in-memory reader must agree with extraction ----
+
+impl Fixture {
+    /// The regular files (symlinks followed) that extraction writes under `dirs`.
+    fn extracted_files(&self, dirs: &[&str]) -> std::collections::BTreeMap<String, Vec<u8>> {
+        fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+            for e in fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if fs::symlink_metadata(&p).unwrap().is_dir() {
+                    walk(root, &p, out);
+                } else if fs::metadata(&p).is_ok_and(|m| m.is_file()) {
+                    let rel = p.strip_prefix(root).unwrap().display().to_string();
+                    out.insert(rel, fs::read(&p).unwrap());
+                }
+            }
+        }
+        self.extract_default().unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        walk(&self.out(), &self.out(), &mut out);
+        out.retain(|path, _| dirs.iter().any(|d| path.starts_with(&format!("{d}/"))));
+        out
+    }
+
+    fn read(
+        &self,
+        dirs: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, ExtractError> {
+        read_layers(&self.layers, dirs, &ExtractLimits::default())
+    }
+}
+
+#[test]
+fn reading_into_memory_applies_whiteouts_like_extraction() {
+    let f = Fixture::new()
+        .layer(&[
+            E::File(b"a/x", b"x", 0o644),
+            E::File(b"a/y", b"y", 0o644),
+            E::File(b"b/old", b"o", 0o644),
+            E::File(b"b/sub/deep", b"d", 0o644),
+            E::File(b"c/keep", b"k", 0o644),
+            E::File(b"d", b"file", 0o644),
+            E::File(b"e/sub/z", b"z", 0o644),
+            E::File(b"other/ignored", b"i", 0o644),
+        ])
+        .layer(&[
+            E::File(b"a/.wh.x", b"", 0o644),
+            E::File(b"b/new", b"n", 0o644),
+            E::File(b"b/.wh..wh..opq", b"", 0o644),
+            E::File(b".wh.c", b"", 0o644),
+            E::File(b"d/inner", b"i", 0o644),
+            // A file replaces a lower directory and everything in it.
+            E::File(b"e/sub", b"now a file", 0o644),
+            E::File(b"./a/y", b"y2", 0o644),
+        ]);
+    let dirs = ["a", "b", "c", "d", "e"];
+    let read = f.read(&dirs).unwrap();
+    assert_eq!(
+        read.keys().collect::<Vec<_>>(),
+        ["a/y", "b/new", "d/inner", "e/sub"]
+    );
+    assert_eq!(read["a/y"], b"y2");
+    assert_eq!(read, f.extracted_files(&dirs));
+}
+
+#[test]
+fn reading_into_memory_follows_links_to_files_it_read() {
+    let f = Fixture::new().layer(&[
+        E::File(b"manifests/csv.yaml", b"kind: ClusterServiceVersion", 0o644),
+        E::Symlink(b"manifests/alias.yaml", b"csv.yaml"),
+        E::Symlink(b"metadata/chain", b"../manifests/alias.yaml"),
+    ]);
+    let dirs = ["manifests", "metadata"];
+    let read = f.read(&dirs).unwrap();
+    assert_eq!(read["metadata/chain"], b"kind: ClusterServiceVersion");
+    assert_eq!(read, f.extracted_files(&dirs));
+
+    // A link to something that was not read (or nothing) is named in the error.
+    let f = Fixture::new().layer(&[
+        E::File(b"etc/passwd", b"root", 0o644),
+        E::Symlink(b"manifests/p", b"../etc/passwd"),
+    ]);
+    let err = f.read(&dirs).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer layer0: entry \"manifests/p\" has an invalid path: symlink to etc/passwd does not lead to a file read from the image"
+    );
+    let f = Fixture::new().layer(&[E::Symlink(b"manifests/up", b"../../etc/passwd")]);
+    assert!(matches!(
+        f.read(&dirs).unwrap_err(),
+        ExtractError::LinkEscapes { .. }
+    ));
+}
+
+#[test]
+fn reading_into_memory_refuses_what_extraction_refuses() {
+    let dirs = ["a"];
+    let cases: [&[E<'_>]; 4] = [
+        &[E::File(b"a/../../evil", b"x", 0o644)],
+        &[E::File(b"/a/abs", b"x", 0o644)],
+        &[E::File(b"a/x", b"x", 0o644), E::HardLink(b"a/y", b"a/x")],
+        &[E::File(b"a/.wh.", b"", 0o644)],
+    ];
+    for entries in cases {
+        let f = Fixture::new().layer(entries);
+        let from_disk = f.extract_default().unwrap_err().to_string();
+        assert_eq!(f.read(&dirs).unwrap_err().to_string(), from_disk);
+    }
+    // Devices are skipped by both.
+    let f = Fixture::new().layer(&[E::CharDev(b"a/null"), E::File(b"a/k", b"k", 0o644)]);
+    assert_eq!(f.read(&dirs).unwrap(), f.extracted_files(&dirs));
+
+    // The limits hold in memory too; a file outside the wanted directories still counts.
+    let zeros = vec![0u8; 4 << 20];
+    let f = Fixture::new().layer(&[E::File(b"elsewhere/big", &zeros, 0o644)]);
+    let limits = ExtractLimits {
+        max_file_bytes: 1 << 20,
+        ..Default::default()
+    };
+    assert!(matches!(
+        read_layers(&f.layers, &dirs, &limits).unwrap_err(),
+        ExtractError::FileTooLarge { size, .. } if size == 4 << 20
+    ));
+    let limits = ExtractLimits {
+        max_total_bytes: 1 << 20,
+        ..Default::default()
+    };
+    assert!(matches!(
+        read_layers(&f.layers, &dirs, &limits).unwrap_err(),
+        ExtractError::TotalSizeExceeded { .. }
+    ));
+}
