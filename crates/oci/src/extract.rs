@@ -2,20 +2,15 @@
 //! `Archive::unpack`), OCI whiteouts when flattening several layers, and limits against
 //! decompression bombs. This is plain sync code; async callers run it in `spawn_blocking`.
 
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-
-use flate2::read::MultiGzDecoder;
 
 use crate::manifest::LayerCompression;
 
-const WHITEOUT_PREFIX: &str = ".wh.";
-const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
+use entry::{Entry, Kind as EntryKind, LayerStream};
 
 /// Upper bounds for one extraction (all layers together).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,10 +172,9 @@ pub fn extract_layers(
         options,
         subtree,
         stats: ExtractStats::default(),
-        total_read: Rc::new(Cell::new(0)),
+        stream: LayerStream::new(&options.limits),
         subtree_seen: false,
         current_layer: HashSet::new(),
-        layer_name: String::new(),
     };
     for layer in layers {
         ex.apply_layer(layer)?;
@@ -188,6 +182,7 @@ pub fn extract_layers(
     if let (Some(s), false) = (&options.subtree, ex.subtree_seen) {
         return Err(ExtractError::SubtreeMissing { subtree: s.clone() });
     }
+    ex.stats.entries = ex.stream.entries;
     Ok(ex.stats)
 }
 
@@ -196,31 +191,11 @@ struct Extractor<'a> {
     options: &'a ExtractOptions,
     subtree: Option<Vec<String>>,
     stats: ExtractStats,
-    total_read: Rc<Cell<u64>>,
+    stream: LayerStream<'a>,
     subtree_seen: bool,
     /// Paths (relative to dest) written by the layer being applied: whiteouts only remove
     /// what lower layers put there.
     current_layer: HashSet<PathBuf>,
-    layer_name: String,
-}
-
-/// Counts decompressed bytes and fails once past the limit.
-struct CountingReader<R> {
-    inner: R,
-    total: Rc<Cell<u64>>,
-    limit: u64,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let total = self.total.get() + n as u64;
-        self.total.set(total);
-        if total > self.limit {
-            return Err(io::Error::other("total uncompressed size limit exceeded"));
-        }
-        Ok(n)
-    }
 }
 
 enum Kind {
@@ -231,103 +206,35 @@ enum Kind {
 
 impl Extractor<'_> {
     fn apply_layer(&mut self, layer: &LayerFile) -> Result<(), ExtractError> {
-        self.layer_name = layer.name.clone();
         self.current_layer.clear();
-        let file = fs::File::open(&layer.path)
-            .map_err(io_err(format!("opening layer {}", layer.path.display())))?;
-        let reader: Box<dyn Read> = match layer.compression {
-            LayerCompression::Gzip => Box::new(MultiGzDecoder::new(io::BufReader::new(file))),
-            LayerCompression::None => Box::new(io::BufReader::new(file)),
-        };
-        let counted = CountingReader {
-            inner: reader,
-            total: self.total_read.clone(),
-            limit: self.options.limits.max_total_bytes,
-        };
-        let mut archive = tar::Archive::new(counted);
-        let entries = archive.entries().map_err(|e| self.stream_error(e))?;
+        let mut archive = self.stream.open(layer)?;
+        let entries = archive.entries().map_err(|e| self.stream.stream_error(e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| self.stream_error(e))?;
+            let entry = entry.map_err(|e| self.stream.stream_error(e))?;
             self.apply_entry(entry)?;
         }
         Ok(())
     }
 
-    fn stream_error(&self, e: io::Error) -> ExtractError {
-        if self.total_read.get() > self.options.limits.max_total_bytes {
-            ExtractError::TotalSizeExceeded {
-                layer: self.layer_name.clone(),
-                limit: self.options.limits.max_total_bytes,
-            }
-        } else {
-            ExtractError::Corrupt {
-                layer: self.layer_name.clone(),
-                detail: e.to_string(),
-            }
-        }
-    }
-
     fn apply_entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), ExtractError> {
-        let limits = &self.options.limits;
-        self.stats.entries += 1;
-        if self.stats.entries > limits.max_entries {
-            return Err(ExtractError::TooManyEntries {
-                layer: self.layer_name.clone(),
-                limit: limits.max_entries,
-            });
-        }
-        let raw_path = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw_path).into_owned();
-        let comps = normalise_path(&raw_path, &self.layer_name, limits.max_path_len, false)?;
-        if comps.is_empty() {
-            return Ok(()); // the layer root itself
-        }
-
-        // Whiteouts first: they are markers, never files.
-        let file_name = comps.last().map(String::as_str).unwrap_or_default();
-        if file_name == OPAQUE_WHITEOUT {
-            let dir = &comps[..comps.len() - 1];
-            return self.whiteout(dir, true);
-        }
-        if let Some(hidden) = file_name.strip_prefix(WHITEOUT_PREFIX) {
-            if hidden.is_empty() || hidden == "." || hidden == ".." {
-                return Err(ExtractError::InvalidPath {
-                    layer: self.layer_name.clone(),
-                    entry: shown,
-                    reason: "malformed whiteout name".into(),
-                });
-            }
-            let mut target = comps[..comps.len() - 1].to_vec();
-            target.push(hidden.to_owned());
-            return self.whiteout(&target, false);
-        }
-
-        let Some(rel) = self.map_into_dest(&comps) else {
+        let item = match self.stream.classify(&entry)? {
+            Entry::Root => return Ok(()),
+            Entry::Whiteout { path, opaque } => return self.whiteout(&path, opaque),
+            Entry::Item(item) => item,
+        };
+        let Some(rel) = self.map_into_dest(&item.comps) else {
             return Ok(()); // outside the requested subtree
         };
-        let header = entry.header();
-        let entry_type = header.entry_type();
-        let kind = match entry_type {
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File {
-                executable: header.mode().unwrap_or(0o644) & 0o111 != 0,
-            },
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
-                return Err(ExtractError::HardLink {
-                    layer: self.layer_name.clone(),
-                    entry: shown,
-                    target,
-                });
+        let shown = item.shown;
+        let kind = match item.kind {
+            EntryKind::Dir => Kind::Dir,
+            EntryKind::File { executable, size } => {
+                if size > self.options.limits.max_file_bytes {
+                    return Err(self.stream.file_too_large(&shown, size));
+                }
+                Kind::File { executable }
             }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
+            EntryKind::Symlink(target) => {
                 let target_text = String::from_utf8_lossy(&target).into_owned();
                 match self.options.symlinks {
                     SymlinkPolicy::Skip => {
@@ -337,39 +244,30 @@ impl Extractor<'_> {
                     }
                     SymlinkPolicy::Reject => {
                         return Err(ExtractError::SymlinkRefused {
-                            layer: self.layer_name.clone(),
+                            layer: self.stream.layer.clone(),
                             entry: shown,
                             target: target_text,
                         });
                     }
                     SymlinkPolicy::AllowWithinRoot => {}
                 }
-                self.check_link_target(&rel, &target, &shown)?;
+                // Judged against the extraction root, which is the subtree when there is one.
+                let rel_comps: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                self.stream.resolve_link(&rel_comps, &target, &shown)?;
                 Kind::Symlink(target_text)
             }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+            EntryKind::Special => {
                 self.stats.skipped_special += 1;
                 tracing::debug!(entry = %shown, "skipping device or fifo");
                 return Ok(());
             }
-            other => {
-                return Err(ExtractError::UnsupportedEntry {
-                    layer: self.layer_name.clone(),
-                    entry: shown,
-                    kind: format!("{other:?}"),
-                });
-            }
+            EntryKind::HardLink(target) => return Err(self.stream.hard_link(&shown, &target)),
+            EntryKind::Unsupported(kind) => return Err(self.stream.unsupported(&shown, &kind)),
         };
-
-        let size = entry.size();
-        if matches!(kind, Kind::File { .. }) && size > limits.max_file_bytes {
-            return Err(ExtractError::FileTooLarge {
-                layer: self.layer_name.clone(),
-                entry: shown,
-                size,
-                limit: limits.max_file_bytes,
-            });
-        }
+        let limits = &self.options.limits;
 
         self.subtree_seen = true;
         if rel.as_os_str().is_empty() {
@@ -399,14 +297,9 @@ impl Extractor<'_> {
                     .open(&target)
                     .map_err(io_err(format!("creating {}", target.display())))?;
                 let copied = io::copy(&mut (&mut entry).take(limits.max_file_bytes + 1), &mut out)
-                    .map_err(|e| self.stream_error(e))?;
+                    .map_err(|e| self.stream.stream_error(e))?;
                 if copied > limits.max_file_bytes {
-                    return Err(ExtractError::FileTooLarge {
-                        layer: self.layer_name.clone(),
-                        entry: shown,
-                        size: copied,
-                        limit: limits.max_file_bytes,
-                    });
+                    return Err(self.stream.file_too_large(&shown, copied));
                 }
                 // Explicitly, so the umask cannot change the normalised mode.
                 out.set_permissions(fs::Permissions::from_mode(if executable {
@@ -529,7 +422,7 @@ impl Extractor<'_> {
             match fs::symlink_metadata(&cur) {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(ExtractError::ThroughSymlink {
-                        layer: self.layer_name.clone(),
+                        layer: self.stream.layer.clone(),
                         entry: shown.to_owned(),
                         component: cur
                             .strip_prefix(self.dest)
@@ -545,50 +438,6 @@ impl Extractor<'_> {
                     create_dir(&cur)?;
                 }
                 Err(_) => create_dir(&cur)?,
-            }
-        }
-        Ok(())
-    }
-
-    /// A symlink may only point inside the extraction root, judged lexically from the
-    /// link's own directory.
-    fn check_link_target(
-        &self,
-        rel: &Path,
-        target: &[u8],
-        shown: &str,
-    ) -> Result<(), ExtractError> {
-        let escapes = || ExtractError::LinkEscapes {
-            layer: self.layer_name.clone(),
-            entry: shown.to_owned(),
-            target: String::from_utf8_lossy(target).into_owned(),
-        };
-        let text = std::str::from_utf8(target).map_err(|_| ExtractError::InvalidPath {
-            layer: self.layer_name.clone(),
-            entry: shown.to_owned(),
-            reason: "symlink target is not UTF-8".into(),
-        })?;
-        if text.is_empty() || text.contains('\0') || text.len() > self.options.limits.max_path_len {
-            return Err(ExtractError::InvalidPath {
-                layer: self.layer_name.clone(),
-                entry: shown.to_owned(),
-                reason: "symlink target is empty, too long or contains NUL".into(),
-            });
-        }
-        if text.starts_with('/') {
-            return Err(escapes());
-        }
-        let mut depth: i64 = rel.components().count() as i64 - 1;
-        for part in text.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    depth -= 1;
-                    if depth < 0 {
-                        return Err(escapes());
-                    }
-                }
-                _ => depth += 1,
             }
         }
         Ok(())
@@ -656,6 +505,7 @@ fn normalise_path(
     Ok(comps)
 }
 
+mod entry;
 mod memory;
 pub use memory::read_layers;
 

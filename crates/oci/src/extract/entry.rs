@@ -1,0 +1,244 @@
+//! Reading a layer's tar stream and deciding what each entry is: the part of the policy that
+//! extraction to disk ([`super::extract_layers`]) and reading into memory
+//! ([`super::read_layers`]) share, so both refuse and count the same things.
+
+use std::cell::Cell;
+use std::fs;
+use std::io::{self, Read};
+use std::rc::Rc;
+
+use flate2::read::MultiGzDecoder;
+
+use super::{ExtractError, ExtractLimits, LayerFile, io_err, normalise_path};
+use crate::manifest::LayerCompression;
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
+
+/// Counts decompressed bytes and fails once past the limit.
+struct CountingReader<R> {
+    inner: R,
+    total: Rc<Cell<u64>>,
+    limit: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.total.get() + n as u64;
+        self.total.set(total);
+        if total > self.limit {
+            return Err(io::Error::other("total uncompressed size limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
+/// The layers of one extraction or read, with the counters their limits apply to.
+pub(super) struct LayerStream<'a> {
+    pub limits: &'a ExtractLimits,
+    /// Name of the layer being read, for errors.
+    pub layer: String,
+    pub entries: u64,
+    total_read: Rc<Cell<u64>>,
+}
+
+pub(super) type Archive = tar::Archive<Box<dyn Read>>;
+
+impl<'a> LayerStream<'a> {
+    pub fn new(limits: &'a ExtractLimits) -> Self {
+        Self {
+            limits,
+            layer: String::new(),
+            entries: 0,
+            total_read: Rc::new(Cell::new(0)),
+        }
+    }
+
+    /// Opens `layer` (decompressing as its media type says), counting towards the total.
+    pub fn open(&mut self, layer: &LayerFile) -> Result<Archive, ExtractError> {
+        self.layer = layer.name.clone();
+        let file = fs::File::open(&layer.path)
+            .map_err(io_err(format!("opening layer {}", layer.path.display())))?;
+        let reader: Box<dyn Read> = match layer.compression {
+            LayerCompression::Gzip => Box::new(MultiGzDecoder::new(io::BufReader::new(file))),
+            LayerCompression::None => Box::new(io::BufReader::new(file)),
+        };
+        Ok(tar::Archive::new(Box::new(CountingReader {
+            inner: reader,
+            total: self.total_read.clone(),
+            limit: self.limits.max_total_bytes,
+        })))
+    }
+
+    /// A read error of the stream: the total limit if that is what stopped it.
+    pub fn stream_error(&self, e: io::Error) -> ExtractError {
+        if self.total_read.get() > self.limits.max_total_bytes {
+            ExtractError::TotalSizeExceeded {
+                layer: self.layer.clone(),
+                limit: self.limits.max_total_bytes,
+            }
+        } else {
+            ExtractError::Corrupt {
+                layer: self.layer.clone(),
+                detail: e.to_string(),
+            }
+        }
+    }
+
+    /// Counts the entry and decides what it is. Errors here hold for every entry, wanted
+    /// or not: the entry limit, unsafe paths and malformed whiteouts.
+    pub fn classify<R: Read>(&mut self, entry: &tar::Entry<'_, R>) -> Result<Entry, ExtractError> {
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            return Err(ExtractError::TooManyEntries {
+                layer: self.layer.clone(),
+                limit: self.limits.max_entries,
+            });
+        }
+        let raw_path = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw_path).into_owned();
+        let comps = normalise_path(&raw_path, &self.layer, self.limits.max_path_len, false)?;
+        let Some(name) = comps.last() else {
+            return Ok(Entry::Root);
+        };
+        // Whiteouts first: they are markers, never files.
+        if name == OPAQUE_WHITEOUT {
+            return Ok(Entry::Whiteout {
+                path: comps[..comps.len() - 1].to_vec(),
+                opaque: true,
+            });
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() || hidden == "." || hidden == ".." {
+                return Err(ExtractError::InvalidPath {
+                    layer: self.layer.clone(),
+                    entry: shown,
+                    reason: "malformed whiteout name".into(),
+                });
+            }
+            let mut path = comps[..comps.len() - 1].to_vec();
+            path.push(hidden.to_owned());
+            return Ok(Entry::Whiteout {
+                path,
+                opaque: false,
+            });
+        }
+        let header = entry.header();
+        let link = || entry.link_name_bytes().map(|t| t.into_owned());
+        let kind = match header.entry_type() {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File {
+                executable: header.mode().unwrap_or(0o644) & 0o111 != 0,
+                size: entry.size(),
+            },
+            tar::EntryType::Symlink => Kind::Symlink(link().unwrap_or_default()),
+            tar::EntryType::Link => Kind::HardLink(link().unwrap_or_default()),
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => Kind::Special,
+            other => Kind::Unsupported(format!("{other:?}")),
+        };
+        Ok(Entry::Item(Item { comps, shown, kind }))
+    }
+
+    pub fn hard_link(&self, shown: &str, target: &[u8]) -> ExtractError {
+        ExtractError::HardLink {
+            layer: self.layer.clone(),
+            entry: shown.to_owned(),
+            target: String::from_utf8_lossy(target).into_owned(),
+        }
+    }
+
+    pub fn unsupported(&self, shown: &str, kind: &str) -> ExtractError {
+        ExtractError::UnsupportedEntry {
+            layer: self.layer.clone(),
+            entry: shown.to_owned(),
+            kind: kind.to_owned(),
+        }
+    }
+
+    pub fn file_too_large(&self, shown: &str, size: u64) -> ExtractError {
+        ExtractError::FileTooLarge {
+            layer: self.layer.clone(),
+            entry: shown.to_owned(),
+            size,
+            limit: self.limits.max_file_bytes,
+        }
+    }
+
+    /// A symlink's target as path components, judged lexically from the link's own
+    /// directory (`link` is the link's path below the root the target must stay in).
+    pub fn resolve_link(
+        &self,
+        link: &[String],
+        target: &[u8],
+        shown: &str,
+    ) -> Result<Vec<String>, ExtractError> {
+        let invalid = |reason: &str| ExtractError::InvalidPath {
+            layer: self.layer.clone(),
+            entry: shown.to_owned(),
+            reason: reason.into(),
+        };
+        let text =
+            std::str::from_utf8(target).map_err(|_| invalid("symlink target is not UTF-8"))?;
+        if text.is_empty() || text.contains('\0') || text.len() > self.limits.max_path_len {
+            return Err(invalid("symlink target is empty, too long or contains NUL"));
+        }
+        let escapes = || ExtractError::LinkEscapes {
+            layer: self.layer.clone(),
+            entry: shown.to_owned(),
+            target: text.to_owned(),
+        };
+        if text.starts_with('/') {
+            return Err(escapes());
+        }
+        let mut resolved = link[..link.len().saturating_sub(1)].to_vec();
+        for part in text.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    if resolved.pop().is_none() {
+                        return Err(escapes());
+                    }
+                }
+                p => resolved.push(p.to_owned()),
+            }
+        }
+        Ok(resolved)
+    }
+}
+
+/// One tar entry, classified.
+pub(super) enum Entry {
+    /// The layer root itself (`./`).
+    Root,
+    /// `.wh.<name>` removes `path` from lower layers; `.wh..wh..opq` (`opaque`) removes the
+    /// lower-layer content of the directory `path`.
+    Whiteout {
+        path: Vec<String>,
+        opaque: bool,
+    },
+    Item(Item),
+}
+
+/// An entry that is content rather than a marker.
+pub(super) struct Item {
+    /// Its normalised path in the image.
+    pub comps: Vec<String>,
+    /// Its path as written, for errors.
+    pub shown: String,
+    pub kind: Kind,
+}
+
+pub(super) enum Kind {
+    Dir,
+    File {
+        executable: bool,
+        size: u64,
+    },
+    Symlink(Vec<u8>),
+    /// Refused by both readers (where they would use it).
+    HardLink(Vec<u8>),
+    /// Devices and FIFOs, which are skipped.
+    Special,
+    Unsupported(String),
+}
