@@ -49,7 +49,8 @@ enum Node {
 struct MemoryReader<'a> {
     stream: LayerStream<'a>,
     wanted: Vec<Vec<String>>,
-    /// What the layers define so far under the wanted directories, by path components.
+    /// What the layers define so far, by path components; file contents are kept only
+    /// under the wanted directories.
     nodes: BTreeMap<Vec<String>, Node>,
     current_layer: HashSet<Vec<String>>,
 }
@@ -125,12 +126,21 @@ impl MemoryReader<'_> {
         Ok(())
     }
 
-    /// Removes what lower layers defined strictly under `dir`.
+    /// Removes what lower layers defined strictly under `dir`. The paths under a directory
+    /// are one contiguous run of the map, right after the directory itself.
     fn remove_lower_under(&mut self, dir: &[String]) {
-        let current = &self.current_layer;
-        self.nodes.retain(|path, _| {
-            !(path.len() > dir.len() && path[..dir.len()] == *dir) || current.contains(path)
-        });
+        let lower: Vec<Vec<String>> = self
+            .nodes
+            .range(dir.to_vec()..)
+            .map(|(path, _)| path)
+            .skip_while(|path| path.as_slice() == dir)
+            .take_while(|path| path.len() > dir.len() && path[..dir.len()] == *dir)
+            .filter(|path| !self.current_layer.contains(*path))
+            .cloned()
+            .collect();
+        for path in lower {
+            self.nodes.remove(&path);
+        }
     }
 
     /// The wanted regular files, links replaced by the file they lead to.
