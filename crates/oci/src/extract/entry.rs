@@ -43,7 +43,50 @@ pub(super) struct LayerStream<'a> {
     total_read: Rc<Cell<u64>>,
 }
 
-pub(super) type Archive = tar::Archive<Box<dyn Read>>;
+/// One opened layer: its tar stream, and how a read error of it is reported.
+pub(super) struct OpenLayer {
+    archive: tar::Archive<Box<dyn Read>>,
+    errors: StreamErrors,
+}
+
+impl OpenLayer {
+    /// The layer's entries, read errors already turned into [`ExtractError`]s.
+    pub fn entries(
+        &mut self,
+    ) -> Result<
+        impl Iterator<Item = Result<tar::Entry<'_, Box<dyn Read>>, ExtractError>>,
+        ExtractError,
+    > {
+        let errors = &self.errors;
+        let entries = self.archive.entries().map_err(|e| errors.of(e))?;
+        Ok(entries.map(move |entry| entry.map_err(|e| errors.of(e))))
+    }
+}
+
+/// Turns a read error of a layer's stream into the total-size limit when that is what
+/// stopped it, else into a corrupt-stream error.
+#[derive(Clone)]
+struct StreamErrors {
+    layer: String,
+    total_read: Rc<Cell<u64>>,
+    limit: u64,
+}
+
+impl StreamErrors {
+    fn of(&self, e: io::Error) -> ExtractError {
+        if self.total_read.get() > self.limit {
+            ExtractError::TotalSizeExceeded {
+                layer: self.layer.clone(),
+                limit: self.limit,
+            }
+        } else {
+            ExtractError::Corrupt {
+                layer: self.layer.clone(),
+                detail: e.to_string(),
+            }
+        }
+    }
+}
 
 impl<'a> LayerStream<'a> {
     pub fn new(limits: &'a ExtractLimits) -> Self {
@@ -56,7 +99,7 @@ impl<'a> LayerStream<'a> {
     }
 
     /// Opens `layer` (decompressing as its media type says), counting towards the total.
-    pub fn open(&mut self, layer: &LayerFile) -> Result<Archive, ExtractError> {
+    pub fn open(&mut self, layer: &LayerFile) -> Result<OpenLayer, ExtractError> {
         self.layer = layer.name.clone();
         let file = fs::File::open(&layer.path)
             .map_err(io_err(format!("opening layer {}", layer.path.display())))?;
@@ -64,26 +107,27 @@ impl<'a> LayerStream<'a> {
             LayerCompression::Gzip => Box::new(MultiGzDecoder::new(io::BufReader::new(file))),
             LayerCompression::None => Box::new(io::BufReader::new(file)),
         };
-        Ok(tar::Archive::new(Box::new(CountingReader {
-            inner: reader,
-            total: self.total_read.clone(),
+        Ok(OpenLayer {
+            archive: tar::Archive::new(Box::new(CountingReader {
+                inner: reader,
+                total: self.total_read.clone(),
+                limit: self.limits.max_total_bytes,
+            })),
+            errors: self.errors(),
+        })
+    }
+
+    fn errors(&self) -> StreamErrors {
+        StreamErrors {
+            layer: self.layer.clone(),
+            total_read: self.total_read.clone(),
             limit: self.limits.max_total_bytes,
-        })))
+        }
     }
 
     /// A read error of the stream: the total limit if that is what stopped it.
     pub fn stream_error(&self, e: io::Error) -> ExtractError {
-        if self.total_read.get() > self.limits.max_total_bytes {
-            ExtractError::TotalSizeExceeded {
-                layer: self.layer.clone(),
-                limit: self.limits.max_total_bytes,
-            }
-        } else {
-            ExtractError::Corrupt {
-                layer: self.layer.clone(),
-                detail: e.to_string(),
-            }
-        }
+        self.errors().of(e)
     }
 
     /// Counts the entry and decides what it is. Errors here hold for every entry, wanted

@@ -58,11 +58,9 @@ struct MemoryReader<'a> {
 impl MemoryReader<'_> {
     fn apply_layer(&mut self, layer: &LayerFile) -> Result<(), ExtractError> {
         self.current_layer.clear();
-        let mut archive = self.stream.open(layer)?;
-        let entries = archive.entries().map_err(|e| self.stream.stream_error(e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| self.stream.stream_error(e))?;
-            self.apply_entry(entry)?;
+        let mut layer = self.stream.open(layer)?;
+        for entry in layer.entries()? {
+            self.apply_entry(entry?)?;
         }
         Ok(())
     }
