@@ -647,7 +647,12 @@ impl Emitter {
                 } else if let Some(u) = n.as_u64() {
                     u.to_string()
                 } else {
-                    format_go_g(n.as_f64().unwrap_or(0.0))
+                    match n.as_f64().unwrap_or(0.0) {
+                        // Upstream feeds the JSON text `-0` to go-yaml, which reads it as the
+                        // integer 0; a `-0` here would also load back as 0, not -0.0.
+                        0.0 => "0".to_string(),
+                        f => format_go_g(f),
+                    }
                 };
                 self.emit_scalar(&text, Style::Plain)
             }
@@ -1066,6 +1071,18 @@ mod tests {
         );
         assert_eq!(y(r#"{"a":"t\tab"}"#), "a: \"t\\tab\"\n");
         assert_eq!(y(r#"{"a":"keep\n"}"#), "a: |\n  keep\n");
+    }
+
+    #[test]
+    fn numbers_read_back_as_upstream_reads_them() {
+        // Expected texts are upstream opm v1.73.0's `render -o yaml` of the same values.
+        assert_eq!(
+            y(
+                r#"{"a":-0,"b":10000000,"c":1.5e+300,"d":123456789012345680,"e":0.000001,
+                 "f":1e-7,"g":1e+21,"h":9223372036854776000,"i":18446744073709552000,"j":-10000000}"#
+            ),
+            "a: 0\nb: 10000000\nc: 1.5e+300\nd: 123456789012345680\ne: 1e-06\nf: 1e-07\ng: 1e+21\nh: 9223372036854776000\ni: 1.8446744073709552e+19\nj: -10000000\n"
+        );
     }
 
     #[test]
