@@ -86,6 +86,42 @@ pub fn natural_less(a: &str, b: &str) -> bool {
     ar.len() < br.len()
 }
 
+/// Sorts map entries into go-yaml's natural key order.
+///
+/// That order isn't transitive for some keys (digit runs that overflow an `i64`, for one), and
+/// `slice::sort_by` panics when it notices. Upstream's order for such keys follows Go's random map
+/// iteration, so no output is "the" upstream one. Sorting by bytes first, then merge sorting, never
+/// panics, depends only on the set of keys, and gives go-yaml's order whenever it is consistent.
+fn sort_keys_naturally<T: Copy>(entries: &mut [(&String, T)]) {
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    merge_sort(entries, &|a: &(&String, T), b: &(&String, T)| {
+        natural_less(a.0, b.0)
+    });
+}
+
+fn merge_sort<T: Copy>(items: &mut [T], less: &impl Fn(&T, &T) -> bool) {
+    if items.len() <= 1 {
+        return;
+    }
+    let mid = items.len() / 2;
+    merge_sort(&mut items[..mid], less);
+    merge_sort(&mut items[mid..], less);
+    let mut merged = Vec::with_capacity(items.len());
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < items.len() {
+        if less(&items[j], &items[i]) {
+            merged.push(items[j]);
+            j += 1;
+        } else {
+            merged.push(items[i]);
+            i += 1;
+        }
+    }
+    merged.extend_from_slice(&items[i..mid]);
+    merged.extend_from_slice(&items[j..]);
+    items.copy_from_slice(&merged);
+}
+
 /// What go-yaml v2 `resolve("", s)` says a plain scalar `s` would be read back as.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resolved {
@@ -684,15 +720,7 @@ impl Emitter {
                     self.emit_empty_flow("{", "}");
                 } else {
                     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                    entries.sort_by(|a, b| {
-                        if natural_less(a.0, b.0) {
-                            std::cmp::Ordering::Less
-                        } else if natural_less(b.0, a.0) {
-                            std::cmp::Ordering::Greater
-                        } else {
-                            std::cmp::Ordering::Equal
-                        }
-                    });
+                    sort_keys_naturally(&mut entries);
                     self.increase_indent(false, false);
                     for (k, val) in entries {
                         self.write_indent();
@@ -1071,6 +1099,46 @@ mod tests {
         );
         assert_eq!(y(r#"{"a":"t\tab"}"#), "a: \"t\\tab\"\n");
         assert_eq!(y(r#"{"a":"keep\n"}"#), "a: |\n  keep\n");
+    }
+
+    #[test]
+    fn keys_whose_natural_order_is_not_transitive_sort_without_panicking() {
+        // Digit runs past i64 wrap around in go-yaml's comparison, so a < b < c < a can hold.
+        let keys = [
+            "0x0version",
+            "0x00000000000000000000000000000000000000000001",
+            "0x000000000000000000000000000007777777777777770",
+            "0x00955161",
+            "0000000000",
+            "00000000000000000000000000000000000000000000000000bbbbbb000",
+            "0x0000",
+            "0x000.INF0",
+            "a",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551616",
+        ];
+        let intransitive = keys.iter().any(|a| {
+            keys.iter().any(|b| {
+                keys.iter()
+                    .any(|c| natural_less(a, b) && natural_less(b, c) && !natural_less(a, c))
+            })
+        });
+        assert!(
+            intransitive,
+            "the keys must exercise the non-transitive case"
+        );
+        let mut forward: serde_json::Map<String, Value> = serde_json::Map::new();
+        let mut backward = serde_json::Map::new();
+        for k in keys {
+            forward.insert(k.to_string(), Value::Null);
+        }
+        for k in keys.iter().rev() {
+            backward.insert(k.to_string(), Value::Null);
+        }
+        let out = to_yaml_document(&Value::Object(forward));
+        assert_eq!(out, to_yaml_document(&Value::Object(backward)));
+        assert_eq!(out.lines().count(), keys.len());
     }
 
     #[test]
