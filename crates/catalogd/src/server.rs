@@ -33,13 +33,17 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::index::{MetaIndex, MetaQuery, Section};
+use crate::metrics::{Metrics, RequestDurations, time_requests};
 use crate::store::{Store, StoreError, StoredCatalog, Version};
 
 const JSONL: &str = "application/jsonl";
 
+/// The content routes over one [`Store`]; cloning shares its caches.
 #[derive(Clone)]
 pub struct ContentServer {
     store: Store,
+    /// Where request durations are recorded; unregistered unless [`Self::with_metrics`].
+    durations: Arc<RequestDurations>,
     served: Arc<RwLock<HashMap<String, Arc<Served>>>>,
     /// Serialises reloads so a burst of requests after a commit loads the index once.
     reloading: Arc<tokio::sync::Mutex<()>>,
@@ -138,18 +142,30 @@ impl ContentServer {
     pub fn new(store: Store) -> Self {
         Self {
             store,
+            durations: Arc::default(),
             served: Arc::default(),
             reloading: Arc::default(),
         }
     }
 
+    /// Times requests into `metrics` (`catalogd_http_request_duration_seconds`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.durations = metrics.request_durations();
+        self
+    }
+
+    /// The routes, with request timing and upstream's 404 text for anything else.
     pub fn router(self) -> Router {
         Router::new()
             .route("/catalogs/{name}/all.json", get(all_json))
             .route("/catalogs/{name}/api/v1/all", get(api_all))
             .route("/catalogs/{name}/api/v1/metas", get(metas))
             .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
-            .layer(axum::middleware::from_fn(crate::metrics::time_requests))
+            .layer(axum::middleware::from_fn_with_state(
+                self.durations.clone(),
+                time_requests,
+            ))
             .with_state(self)
     }
 

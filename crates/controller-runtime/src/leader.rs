@@ -1,8 +1,7 @@
-//! Leader election among catalogd replicas with a `coordination.k8s.io/v1` Lease.
+//! Leader election among a controller's replicas with a `coordination.k8s.io/v1` Lease.
 //!
-//! Only the leader adds finalizers, polls registries and writes status; every replica
-//! serves content (non-leaders mirror the leader's digest, see [`crate::controller`]).
-//! Leadership is published on a `watch` channel of `bool` that the controller reads.
+//! Leadership is published on a `watch` channel of `bool` that the controller reads; what
+//! a follower still does (catalogd's followers serve content) is the controller's choice.
 
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::task::JoinHandle;
 pub struct LeaderElectionConfig {
     /// Name of the Lease (`--leader-election-id`).
     pub lease_name: String,
-    /// Namespace of the Lease (catalogd's namespace).
+    /// Namespace of the Lease (the controller's `--namespace`).
     pub namespace: String,
     /// This replica's identity in `spec.holderIdentity`; must differ between replicas.
     pub identity: String,
@@ -24,6 +23,8 @@ pub struct LeaderElectionConfig {
     pub lease_duration: Duration,
     /// How long before expiry the holder renews; also the tolerated clock skew.
     pub renew_grace: Duration,
+    /// Field manager of the Lease's server-side applies, e.g. `catalogd-<identity>`.
+    pub field_manager: String,
 }
 
 impl LeaderElectionConfig {
@@ -33,13 +34,21 @@ impl LeaderElectionConfig {
         namespace: impl Into<String>,
         identity: impl Into<String>,
     ) -> Self {
+        let identity = identity.into();
         Self {
             lease_name: lease_name.into(),
             namespace: namespace.into(),
-            identity: identity.into(),
+            field_manager: identity.clone(),
+            identity,
             lease_duration: Duration::from_secs(15),
             renew_grace: Duration::from_secs(5),
         }
+    }
+
+    /// The field manager is `<controller>-<identity>`, e.g. `catalogd-catalogd-7d9f-x2`.
+    pub fn for_controller(mut self, controller: &str) -> Self {
+        self.field_manager = format!("{controller}-{}", self.identity);
+        self
     }
 
     fn seconds(&self) -> Result<(u64, u64), LeaderError> {
@@ -58,6 +67,7 @@ impl LeaderElectionConfig {
     }
 }
 
+/// Why an election could not start or stopped working.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
     #[error("invalid leader election settings: {0}")]
@@ -102,7 +112,7 @@ pub async fn elect(
         .with_identity(&config.identity)
         .with_duration(duration)
         .with_grace(grace)
-        .with_field_manager(format!("catalogd-{}", config.identity))
+        .with_field_manager(config.field_manager.clone())
         .build()
         .await
         .map_err(lease_err)?;
@@ -176,11 +186,12 @@ async fn campaign(
 }
 
 impl Leadership {
-    /// Leadership as it changes; hand a clone to [`crate::controller::Context`].
+    /// Leadership as it changes; hand a clone to the controller's context.
     pub fn receiver(&self) -> watch::Receiver<bool> {
         self.rx.clone()
     }
 
+    /// Whether this replica leads right now.
     pub fn is_leader(&self) -> bool {
         *self.rx.borrow()
     }
