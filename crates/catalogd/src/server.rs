@@ -309,7 +309,7 @@ async fn metas(State(s): State<ContentServer>, Path(name): Path<String>, req: Re
     };
     let query = match parse_query(&params) {
         Ok(q) => q,
-        Err(msg) => return (StatusCode::BAD_REQUEST, msg).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
     if query == MetaQuery::default() {
         // The whole catalog: exactly the stored file, so serve it with its precompressed
@@ -390,19 +390,20 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     star.unwrap_or(false)
 }
 
+/// A metas query named a parameter other than `schema`, `package` and `name`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown query parameter {0:?}: only schema, package and name are supported")]
+struct UnknownParameter(String);
+
 /// Only `schema`, `package` and `name` are accepted; the first value of each is used.
-fn parse_query(params: &[(String, String)]) -> Result<MetaQuery, String> {
+fn parse_query(params: &[(String, String)]) -> Result<MetaQuery, UnknownParameter> {
     let mut q = MetaQuery::default();
     for (k, v) in params {
         let slot = match k.as_str() {
             "schema" => &mut q.schema,
             "package" => &mut q.package,
             "name" => &mut q.name,
-            other => {
-                return Err(format!(
-                    "unknown query parameter {other:?}: only schema, package and name are supported\n"
-                ));
-            }
+            other => return Err(UnknownParameter(other.to_owned())),
         };
         slot.get_or_insert_with(|| v.clone());
     }

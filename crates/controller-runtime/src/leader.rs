@@ -55,13 +55,10 @@ impl LeaderElectionConfig {
         let duration = self.lease_duration.as_secs();
         let grace = self.renew_grace.as_secs();
         if grace == 0 || duration <= grace {
-            return Err(LeaderError::Config(format!(
-                "the lease duration ({duration}s) must be longer than the renew grace ({grace}s), \
-                 and both at least 1s"
-            )));
+            return Err(LeaderError::Durations { duration, grace });
         }
         if self.identity.is_empty() {
-            return Err(LeaderError::Config("the identity must not be empty".into()));
+            return Err(LeaderError::EmptyIdentity);
         }
         Ok((duration, grace))
     }
@@ -70,8 +67,13 @@ impl LeaderElectionConfig {
 /// Why an election could not start or stopped working.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
-    #[error("invalid leader election settings: {0}")]
-    Config(String),
+    #[error(
+        "invalid leader election settings: the lease duration ({duration}s) must be longer \
+         than the renew grace ({grace}s), and both at least 1s"
+    )]
+    Durations { duration: u64, grace: u64 },
+    #[error("invalid leader election settings: the identity must not be empty")]
+    EmptyIdentity,
     #[error("leader election with Lease {namespace}/{lease}: {source}")]
     Lease {
         namespace: String,
@@ -79,7 +81,11 @@ pub enum LeaderError {
         source: kube_lease_manager::LeaseManagerError,
     },
     #[error("leader election task ended unexpectedly: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
+    #[error("leader election task ended unexpectedly: stopped")]
+    Stopped,
+    #[error("leader election task ended unexpectedly: leadership channel closed")]
+    ChannelClosed,
 }
 
 /// A replica's part in an election, running in the background until [`Self::step_down`].
@@ -201,7 +207,7 @@ impl Leadership {
         let mut rx = self.rx.clone();
         tokio::select! {
             r = rx.wait_for(|leading| *leading) => {
-                r.map(|_| ()).map_err(|_| LeaderError::Task("leadership channel closed".into()))
+                r.map(|_| ()).map_err(|_| LeaderError::ChannelClosed)
             }
             e = self.failed() => Err(e),
         }
@@ -216,9 +222,9 @@ impl Leadership {
         let result = task.await;
         self.task = None;
         match result {
-            Ok(Ok(())) => LeaderError::Task("stopped".into()),
+            Ok(Ok(())) => LeaderError::Stopped,
             Ok(Err(e)) => e,
-            Err(e) => LeaderError::Task(e.to_string()),
+            Err(e) => LeaderError::Task(e),
         }
     }
 
@@ -229,7 +235,7 @@ impl Leadership {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => task.await.map_err(|e| LeaderError::Task(e.to_string()))?,
+            Some(task) => task.await.map_err(LeaderError::Task)?,
             None => Ok(()),
         }
     }
@@ -253,12 +259,21 @@ mod tests {
         let mut c = LeaderElectionConfig::new("lock", "ns", "me");
         assert_eq!(c.seconds().unwrap(), (15, 5));
         c.renew_grace = Duration::from_secs(15);
-        assert!(matches!(c.seconds(), Err(LeaderError::Config(_))));
+        assert!(matches!(
+            c.seconds(),
+            Err(LeaderError::Durations {
+                duration: 15,
+                grace: 15
+            })
+        ));
         c.renew_grace = Duration::from_millis(200);
-        assert!(matches!(c.seconds(), Err(LeaderError::Config(_))));
+        assert!(matches!(
+            c.seconds(),
+            Err(LeaderError::Durations { grace: 0, .. })
+        ));
         let mut c = LeaderElectionConfig::new("lock", "ns", "");
         c.renew_grace = Duration::from_secs(1);
-        assert!(matches!(c.seconds(), Err(LeaderError::Config(_))));
+        assert!(matches!(c.seconds(), Err(LeaderError::EmptyIdentity)));
     }
 
     #[tokio::test]

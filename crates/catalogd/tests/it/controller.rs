@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use catalogd::{Context, Storage, Store};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams};
 use oci::{ImageBuilder, ImageRef, ImageStore, LayerContent, RegistryOptions};
 use olm_api::catalog::Catalog;
 use testenv::registry::Registry;
@@ -377,16 +377,7 @@ async fn private_registry_needs_the_pull_secret() {
 
     // Adding the Secret is enough: the controller watches pull secrets.
     let secrets: Api<Secret> = Api::namespaced(h.cluster.client(), &h.namespace);
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "creds"},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson": auth},
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    support::create_pull_secret(&secrets, "creds", &auth).await;
     h.wait_unpacked(&name).await;
     assert_eq!(h.get_content(&name).await.1, expected_jsonl(&v1));
 }

@@ -10,7 +10,7 @@ use catalogd::{Context, Storage};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use oci::ImageStore;
 use olm_api::catalog::Catalog;
 
@@ -274,16 +274,7 @@ async fn the_controller_works_with_only_the_service_accounts_permissions() {
         r#"{{"auths":{{"{}":{{"username":"u","password":"p"}}}}}}"#,
         registry.host_port()
     );
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": secret_name},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson": auth},
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    support::create_pull_secret(&secrets, &secret_name, &auth).await;
 
     let identity = testenv::unique_name("rbac");
     let election_config = support::election("catalogd-operator-lock", namespace, &identity);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use catalogd::{ContentServer, Context, Store, run_controller};
 use controller_runtime::LeaderElectionConfig;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ObjectMeta, PostParams};
 use oci::{ImageRef, ImageStore, RegistryOptions};
 use olm_api::catalog::{
@@ -115,6 +115,20 @@ pub(crate) async fn create_catalog(api: &Api<Catalog>, catalog: &Catalog) -> Str
         .await
         .expect("Catalog created");
     catalog.metadata.name.clone().unwrap()
+}
+
+/// Creates a `kubernetes.io/dockerconfigjson` pull secret `name` holding `auth`.
+pub(crate) async fn create_pull_secret(secrets: &Api<Secret>, name: &str, auth: &str) {
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": auth},
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
 }
 
 /// Waits until `pred` holds for the Catalog, returning it; panics with the last status.
