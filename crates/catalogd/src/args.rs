@@ -31,6 +31,8 @@ pub(crate) const DEFAULT_EXTERNAL_ADDRESS: &str =
         .default_value(DEFAULT_NAMESPACE)
         .help("Namespace catalogd runs in; pull secrets are read from here")),
     mut_arg("leader_election_id", |a| a.default_value("catalogd-operator-lock")),
+    mut_arg("leader_elect", |a| a
+        .help("Elect a leader among replicas with a Lease; only the leader polls and writes status")),
 )]
 pub struct Args {
     #[command(flatten)]
@@ -176,5 +178,56 @@ async fn collect_garbage_every(ctx: Arc<Context>, interval: Duration) {
             Err(e) => tracing::warn!("garbage collection: {e}"),
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("catalogd").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_resolve_to_upstreams_settings() {
+        let config = parse(&[]).resolve().unwrap();
+        assert_eq!(config.storage_dir, PathBuf::from("/var/cache/catalogd"));
+        assert_eq!(config.content.addr, "0.0.0.0:8083".parse().unwrap());
+        assert_eq!(config.content.tls, None);
+        assert_eq!(config.external_address, DEFAULT_EXTERNAL_ADDRESS);
+        assert_eq!(config.gc_interval, Duration::from_secs(12 * 3600));
+        assert_eq!(config.selector, None);
+        assert!(!config.registry.use_http);
+        assert_eq!(config.runtime.controller, FIELD_MANAGER);
+        assert_eq!(config.runtime.election, None);
+    }
+
+    #[test]
+    fn leader_election_uses_catalogds_lease_and_field_manager() {
+        let config = parse(&["--leader-elect", "--namespace=ns"])
+            .resolve()
+            .unwrap();
+        let election = config.runtime.election.unwrap();
+        assert_eq!(election.lease_name, "catalogd-operator-lock");
+        assert_eq!(election.namespace, "ns");
+        assert_eq!(
+            election.field_manager,
+            format!("catalogd-{}", config.runtime.identity)
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_their_flag() {
+        let err = parse(&["--gc-interval=12"]).resolve().unwrap_err();
+        assert!(
+            err.to_string().starts_with("--gc-interval \"12\": "),
+            "{err}"
+        );
+        let err = parse(&["--registry-ca-file=/nonexistent/ca.pem"])
+            .resolve()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "reading /nonexistent/ca.pem");
+        assert!(Args::try_parse_from(["catalogd", "--tls-cert=c.pem"]).is_err());
     }
 }
