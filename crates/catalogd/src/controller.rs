@@ -6,7 +6,7 @@
 //! any replica can serve the same bytes.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -15,25 +15,24 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
-use oci::{Credentials, ImageStore, RegistryOptions};
-use olm_api::catalog::{
-    self as api, Catalog, CatalogSourceType, CatalogStatus, ResolvedCatalogSource,
-    ResolvedImageSource,
-};
-use olm_api::conditions::{new_condition, set_condition};
+use oci::{Credentials, ImageError, ImageStore, RegistryOptions};
+use olm_api::catalog::{self as api, Catalog, CatalogStatus};
 use tokio::sync::watch;
 
-use crate::plan::{self, Decision};
-use crate::store::{Store, StoredCatalog};
+use crate::metrics::Metrics;
+use crate::plan::{self, Decision, failure_status, last_poll_attempt, success_status};
+use crate::store::{Store, StoreError};
 use crate::unpack::{self, UnpackFailure, reason};
 
+/// Field manager of catalogd's status patches, and its name in Events.
 pub const FIELD_MANAGER: &str = "catalogd";
 
+/// Why a reconcile failed (it is retried with backoff).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("kubernetes API: {0}")]
@@ -41,77 +40,150 @@ pub enum Error {
     #[error("finalizer: {0}")]
     Finalizer(Box<kube::runtime::finalizer::Error<Error>>),
     #[error("store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
     #[error("{0}")]
     Plan(#[from] plan::PlanError),
     #[error("unpack failed ({}): {}", .0.reason, .0.message)]
     Unpack(UnpackFailure),
 }
 
-pub struct Context {
-    pub client: Client,
+/// The storage a catalogd replica works in, laid out under one directory (`--storage-dir`):
+/// `catalogs/` what is served, `blobs/` the image blob cache, `unpack/` scratch space.
+#[derive(Clone)]
+pub struct Storage {
     pub store: Store,
     /// Holds the blob cache; each reconcile derives a store with its own credentials.
     pub images: ImageStore,
     pub unpack_root: PathBuf,
+}
+
+/// The storage directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Images(#[from] ImageError),
+}
+
+impl Storage {
+    /// Opens (creating) the layout under `dir`; registries are reached with `registry`.
+    pub fn open(dir: &Path, registry: RegistryOptions) -> Result<Self, StorageError> {
+        Ok(Self {
+            store: Store::open(dir.join("catalogs"))?,
+            images: ImageStore::new(dir.join("blobs"), registry)?,
+            unpack_root: dir.join("unpack"),
+        })
+    }
+}
+
+/// Everything a reconcile needs; built with [`Context::builder`].
+pub struct Context {
+    client: Client,
+    storage: Storage,
     /// catalogd's namespace, where pull secrets live.
-    pub namespace: String,
+    namespace: String,
     /// Base of `status.contentURL`, e.g. `http://catalogd-catalogserver.catalogd-system.svc`.
-    pub external_address: String,
-    pub leader: watch::Receiver<bool>,
-    pub recorder: Recorder,
+    external_address: String,
+    leader: watch::Receiver<bool>,
+    recorder: Recorder,
     /// Only Catalogs with these labels are handled (`--catalog-selector`); lets several
     /// catalogd instances, or parallel tests, share a cluster.
-    pub selector: Option<String>,
+    selector: Option<String>,
+    metrics: Metrics,
     failures: Mutex<HashMap<String, u32>>,
 }
 
-impl Context {
-    pub fn new(
-        client: Client,
-        store: Store,
-        images: ImageStore,
-        unpack_root: PathBuf,
-        namespace: String,
-        external_address: String,
-        leader: watch::Receiver<bool>,
-    ) -> Self {
-        let reporter = Reporter {
-            controller: "catalogd".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        Self {
-            recorder: Recorder::new(client.clone(), reporter),
-            client,
-            store,
-            images,
-            unpack_root,
-            namespace,
-            external_address: external_address.trim_end_matches('/').to_owned(),
-            leader,
-            selector: None,
-            failures: Mutex::default(),
-        }
+/// Builds a [`Context`]; `main` and every test harness go through it.
+#[must_use]
+pub struct ContextBuilder {
+    client: Client,
+    storage: Storage,
+    namespace: String,
+    external_address: String,
+    leader: watch::Receiver<bool>,
+    selector: Option<String>,
+    instance: Option<String>,
+    metrics: Metrics,
+}
+
+impl ContextBuilder {
+    /// catalogd's namespace (`--namespace`), where pull secrets are read.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
     }
 
-    pub fn with_selector(mut self, selector: Option<String>) -> Self {
+    /// Base URL of the content server (`--http-external-address`).
+    pub fn external_address(mut self, address: &str) -> Self {
+        self.external_address = address.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Whether this replica leads, as it changes; by default it always does.
+    pub fn leader(mut self, leader: watch::Receiver<bool>) -> Self {
+        self.leader = leader;
+        self
+    }
+
+    /// Only Catalogs matching this label selector (`--catalog-selector`).
+    pub fn selector(mut self, selector: Option<String>) -> Self {
         self.selector = selector;
         self
     }
 
     /// Names this replica in the Events it records (`reportingInstance`); defaults to
     /// `$POD_NAME`. Use the leader-election identity so Events say which replica acted.
-    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
-        let reporter = Reporter {
-            controller: "catalogd".into(),
-            instance: Some(instance.into()),
-        };
-        self.recorder = Recorder::new(self.client.clone(), reporter);
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
         self
     }
 
-    pub fn content_url(&self, name: &str) -> String {
-        format!("{}/catalogs/{name}/all.json", self.external_address)
+    /// Where source checks are counted; by default into metrics nobody serves.
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn build(self) -> Context {
+        Context {
+            recorder: controller_runtime::recorder(
+                self.client.clone(),
+                FIELD_MANAGER,
+                self.instance,
+            ),
+            client: self.client,
+            storage: self.storage,
+            namespace: self.namespace,
+            external_address: self.external_address,
+            leader: self.leader,
+            selector: self.selector,
+            metrics: self.metrics,
+            failures: Mutex::default(),
+        }
+    }
+}
+
+impl Context {
+    /// A context for `client` working in `storage`, with the flags' defaults: namespace
+    /// `catalogd-system`, external address `http://catalogd-catalogserver.catalogd-system.svc`,
+    /// always leading, every Catalog.
+    pub fn builder(client: Client, storage: Storage) -> ContextBuilder {
+        ContextBuilder {
+            client,
+            storage,
+            namespace: crate::args::DEFAULT_NAMESPACE.to_owned(),
+            external_address: crate::args::DEFAULT_EXTERNAL_ADDRESS.to_owned(),
+            leader: controller_runtime::always_leader(),
+            selector: None,
+            instance: None,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// What is served, by name.
+    pub fn store(&self) -> &Store {
+        &self.storage.store
     }
 
     fn is_leader(&self) -> bool {
@@ -141,7 +213,7 @@ impl Context {
         let image = catalog.spec.source.image.as_ref();
         let mut options = RegistryOptions {
             skip_tls_verify: image.is_some_and(|i| i.insecure_skip_tls_verify),
-            ..self.images.options().clone()
+            ..self.storage.images.options().clone()
         };
         let mut note = None;
         if let Some(secret) = image.and_then(|i| i.pull_secret.as_deref()) {
@@ -156,6 +228,7 @@ impl Context {
             }
         }
         let store = self
+            .storage
             .images
             .with_options(options)
             .map_err(|e| UnpackFailure::new(reason::UNPACK_FAILED, e.to_string()))?;
@@ -195,19 +268,25 @@ impl Context {
     ) -> Result<unpack::Outcome, UnpackFailure> {
         let (images, note) = self.images_for(catalog).await?;
         let name = catalog.name_any();
-        unpack::unpack(&images, &self.store, &self.unpack_root, &name, reference)
-            .await
-            .map_err(|mut f| {
-                if let (Some(note), reason::UNAUTHORIZED) = (&note, f.reason) {
-                    f.message = format!("{}; {note}", f.message);
-                }
-                f
-            })
+        unpack::unpack(
+            &images,
+            &self.storage.store,
+            &self.storage.unpack_root,
+            &name,
+            reference,
+        )
+        .await
+        .map_err(|mut f| {
+            if let (Some(note), reason::UNAUTHORIZED) = (&note, f.reason) {
+                f.message = format!("{}; {note}", f.message);
+            }
+            f
+        })
     }
 }
 
 /// Runs the controller until `shutdown` resolves.
-pub async fn run(
+pub async fn run_controller(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -291,8 +370,8 @@ async fn reconcile(catalog: Arc<Catalog>, ctx: Arc<Context>) -> Result<Action, E
 
 async fn cleanup(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
     let name = catalog.name_any();
-    ctx.store.delete(&name)?;
-    let _ = std::fs::remove_dir_all(ctx.unpack_root.join(&name));
+    ctx.storage.store.delete(&name)?;
+    let _ = std::fs::remove_dir_all(ctx.storage.unpack_root.join(&name));
     ctx.reset_backoff(&name);
     publish(
         ctx,
@@ -308,13 +387,14 @@ async fn cleanup(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
 
 async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
     let name = catalog.name_any();
-    let stored = ctx.store.current(&name)?;
+    let stored = ctx.storage.store.current(&name)?;
     let decision = plan::decide(catalog, stored.as_ref(), SystemTime::now())?;
     let Decision::Check(why) = decision else {
         // Up to date: still make status match the store (e.g. a new external address).
         if let Some(stored) = &stored {
-            let last_poll = last_poll_attempt(catalog).unwrap_or_else(now);
-            let status = success_status(catalog, stored, last_poll, ctx);
+            let now = jiff::Timestamp::now();
+            let last_poll = last_poll_attempt(catalog).unwrap_or(Time(now));
+            let status = success_status(catalog, stored, last_poll, &ctx.external_address, now);
             write_status(ctx, catalog, status).await?;
         }
         return Ok(match decision {
@@ -333,9 +413,16 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
     let result = ctx.unpack(catalog, &spec_ref).await;
     match result {
         Ok(outcome) => {
-            crate::metrics::record(api::REASON_UNPACK_SUCCESSFUL);
+            ctx.metrics.record_check(api::REASON_UNPACK_SUCCESSFUL);
             ctx.reset_backoff(&name);
-            let status = success_status(catalog, &outcome.stored, now(), ctx);
+            let now = jiff::Timestamp::now();
+            let status = success_status(
+                catalog,
+                &outcome.stored,
+                Time(now),
+                &ctx.external_address,
+                now,
+            );
             let newly = outcome.downloaded
                 || catalog
                     .status
@@ -372,8 +459,14 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
             }))
         }
         Err(failure) => {
-            crate::metrics::record(failure.reason);
-            let status = failure_status(catalog, stored.as_ref(), &failure, ctx);
+            ctx.metrics.record_check(failure.reason);
+            let status = failure_status(
+                catalog,
+                stored.as_ref(),
+                &failure,
+                &ctx.external_address,
+                jiff::Timestamp::now(),
+            );
             let changed = catalog.status.as_ref() != Some(&status);
             write_status(ctx, catalog, status).await?;
             if changed {
@@ -400,7 +493,7 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
 async fn mirror(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
     let name = catalog.name_any();
     if catalog.metadata.deletion_timestamp.is_some() {
-        ctx.store.delete(&name)?;
+        ctx.storage.store.delete(&name)?;
         return Ok(Action::await_change());
     }
     let Some(resolved) = catalog
@@ -413,6 +506,7 @@ async fn mirror(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
     };
     let digest = resolved.resolved_ref.rsplit_once('@').map(|(_, d)| d);
     if ctx
+        .storage
         .store
         .current(&name)?
         .is_some_and(|s| Some(s.digest.as_str()) == digest)
@@ -423,106 +517,6 @@ async fn mirror(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
         .await
         .map_err(Error::Unpack)?;
     Ok(Action::await_change())
-}
-
-fn now() -> Time {
-    Time(jiff::Timestamp::now())
-}
-
-fn last_poll_attempt(catalog: &Catalog) -> Option<Time> {
-    catalog
-        .status
-        .as_ref()?
-        .resolved_source
-        .as_ref()?
-        .image
-        .as_ref()
-        .map(|i| i.last_poll_attempt.clone())
-}
-
-fn time_of(t: SystemTime) -> Option<Time> {
-    jiff::Timestamp::try_from(t).ok().map(Time)
-}
-
-fn resolved_source(stored: &StoredCatalog, last_poll: Time) -> Option<ResolvedCatalogSource> {
-    let source = stored.source.as_ref()?;
-    Some(ResolvedCatalogSource {
-        type_: CatalogSourceType::Image,
-        image: Some(ResolvedImageSource {
-            ref_: source.reference.clone(),
-            resolved_ref: source.resolved_ref.clone(),
-            last_poll_attempt: last_poll,
-            pull_secret: None,
-        }),
-    })
-}
-
-fn success_status(
-    catalog: &Catalog,
-    stored: &StoredCatalog,
-    last_poll: Time,
-    ctx: &Context,
-) -> CatalogStatus {
-    let generation = catalog.metadata.generation;
-    let mut conditions = catalog
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    let resolved = stored
-        .source
-        .as_ref()
-        .map_or(stored.digest.as_str(), |s| s.resolved_ref.as_str());
-    set_condition(
-        &mut conditions,
-        new_condition(
-            api::TYPE_UNPACKED,
-            "True",
-            api::REASON_UNPACK_SUCCESSFUL,
-            format!("successfully unpacked the catalog image {resolved:?}"),
-            generation,
-            jiff::Timestamp::now(),
-        ),
-    );
-    CatalogStatus {
-        conditions,
-        phase: Some(api::PHASE_UNPACKED.into()),
-        resolved_source: resolved_source(stored, last_poll),
-        content_url: Some(ctx.content_url(&stored.name)),
-        observed_generation: generation,
-        last_unpacked: time_of(stored.stored_at),
-    }
-}
-
-fn failure_status(
-    catalog: &Catalog,
-    stored: Option<&StoredCatalog>,
-    failure: &UnpackFailure,
-    ctx: &Context,
-) -> CatalogStatus {
-    let previous = catalog.status.clone().unwrap_or_default();
-    let mut conditions = previous.conditions.clone();
-    set_condition(
-        &mut conditions,
-        new_condition(
-            api::TYPE_UNPACKED,
-            "False",
-            failure.reason,
-            failure.message.clone(),
-            catalog.metadata.generation,
-            jiff::Timestamp::now(),
-        ),
-    );
-    // What is still served is described as it is; nothing is claimed that the store lacks.
-    let last_poll = last_poll_attempt(catalog).unwrap_or_else(now);
-    CatalogStatus {
-        conditions,
-        phase: Some(api::PHASE_FAILING.into()),
-        resolved_source: stored.and_then(|s| resolved_source(s, last_poll)),
-        content_url: stored.map(|s| ctx.content_url(&s.name)),
-        observed_generation: previous.observed_generation,
-        last_unpacked: stored.and_then(|s| time_of(s.stored_at)),
-    }
 }
 
 async fn write_status(
@@ -583,10 +577,10 @@ pub async fn collect_garbage(ctx: &Context) -> Result<usize, Error> {
         .map(|c| c.name_any())
         .collect();
     let mut removed = 0;
-    for name in ctx.store.names()? {
+    for name in ctx.storage.store.names()? {
         if !live.contains(&name) {
-            ctx.store.delete(&name)?;
-            let _ = std::fs::remove_dir_all(ctx.unpack_root.join(&name));
+            ctx.storage.store.delete(&name)?;
+            let _ = std::fs::remove_dir_all(ctx.storage.unpack_root.join(&name));
             removed += 1;
         }
     }

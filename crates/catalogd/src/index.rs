@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A `(offset, length)` section of `all.json`, newline included.
-pub type Section = (u64, u64);
+pub(crate) type Section = (u64, u64);
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MetaIndex {
+pub(crate) struct MetaIndex {
     by_schema: BTreeMap<String, Vec<Section>>,
     by_package: BTreeMap<String, Vec<Section>>,
     by_name: BTreeMap<String, Vec<Section>>,
@@ -18,22 +18,16 @@ pub struct MetaIndex {
 
 /// A metas query: each given key must match; none given means the whole catalog.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
-pub struct MetaQuery {
-    pub schema: Option<String>,
-    pub package: Option<String>,
-    pub name: Option<String>,
-}
-
-impl MetaQuery {
-    pub fn is_empty(&self) -> bool {
-        self.schema.is_none() && self.package.is_none() && self.name.is_none()
-    }
+pub(crate) struct MetaQuery {
+    pub(crate) schema: Option<String>,
+    pub(crate) package: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 impl MetaIndex {
     /// Records one meta. Empty package or name values are not indexed, as upstream: an
     /// `olm.package` blob has no `package`, so `?package=x` does not return it.
-    pub fn add(&mut self, schema: &str, package: &str, name: &str, section: Section) {
+    pub(crate) fn add(&mut self, schema: &str, package: &str, name: &str, section: Section) {
         for (map, key) in [
             (&mut self.by_schema, schema),
             (&mut self.by_package, package),
@@ -47,7 +41,7 @@ impl MetaIndex {
 
     /// The sections matching every key of `query`, in file order. `None` for an empty query,
     /// which means "the whole catalog".
-    pub fn query(&self, query: &MetaQuery) -> Option<Vec<Section>> {
+    pub(crate) fn query(&self, query: &MetaQuery) -> Option<Vec<Section>> {
         let lists = [
             (&self.by_schema, &query.schema),
             (&self.by_package, &query.package),

@@ -1,18 +1,35 @@
-//! catalogd: the `Catalog` controller and the catalog content server.
+//! catalogd: the `Catalog` controller and the catalog content server, run on the shared
+//! [`controller_runtime`] (flags, leader election, probes, metrics, graceful shutdown).
 //!
-//! - [`store`]: content on disk, one directory per digest, switched atomically.
-//! - [`index`]: the byte-offset index behind `/api/v1/metas`.
-//! - [`server`]: the HTTP routes; [`listen`]: the sockets they are served on.
-//! - [`plan`]: what a reconcile should do, from the object and the store.
-//! - [`controller`]: the reconcile loop; [`leader`]: which replica runs it fully.
+//! - `args`: the flags, resolved into a [`Config`] and run ([`Args::run`]).
+//! - `plan`: what a reconcile should do, from the object and the store, and the status it
+//!   writes; `controller`: the reconcile loop around it ([`Context`], [`run_controller`]).
+//! - `unpack`: pulling a catalog image into the store.
+//! - `store`: content on disk, one directory per digest, switched atomically; `index`: the
+//!   byte-offset index behind `/api/v1/metas`.
+//! - `server`: the content routes ([`ContentServer`]); `metrics`: catalogd's metrics,
+//!   registered into the registry the runtime serves.
 
-pub mod controller;
-pub mod index;
-pub mod leader;
-pub mod listen;
-pub mod metrics;
-pub mod plan;
-pub mod server;
-pub mod stall;
-pub mod store;
-pub mod unpack;
+#![warn(unreachable_pub)]
+
+mod args;
+mod controller;
+#[cfg(test)]
+mod fixtures;
+mod index;
+mod metrics;
+mod plan;
+mod server;
+mod store;
+mod unpack;
+
+pub use args::{Args, Config, RunError};
+pub use controller::{
+    Context, ContextBuilder, Error, FIELD_MANAGER, Storage, StorageError, collect_garbage,
+    run_controller,
+};
+pub use metrics::{Metrics, RequestDurations};
+pub use plan::PlanError;
+pub use server::ContentServer;
+pub use store::{CatalogWriter, Store, StoreError, StoredCatalog, StoredSource};
+pub use unpack::UnpackFailure;

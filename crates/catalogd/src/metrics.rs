@@ -4,70 +4,66 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::pin::Pin;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use controller_runtime::TextExposition;
 use http_body::{Frame, SizeHint};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
+struct OutcomeLabels {
     /// `UnpackSuccessful` or the failure reason of the `Unpacked` condition.
-    pub reason: String,
+    reason: String,
 }
 
+/// catalogd's metrics. Cloning shares them: the controller counts source checks and the
+/// content server times requests into the same values.
+#[derive(Clone, Default)]
 pub struct Metrics {
-    registry: Registry,
-    pub unpacks: Family<OutcomeLabels, Counter>,
-    pub request_durations: RequestDurations,
+    source_checks: Family<OutcomeLabels, Counter>,
+    request_durations: Arc<RequestDurations>,
 }
 
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
-    let mut registry = Registry::with_prefix("catalogd");
-    let unpacks = Family::<OutcomeLabels, Counter>::default();
-    registry.register(
-        "source_checks",
-        "Catalog source checks by outcome (the Unpacked condition's reason)",
-        unpacks.clone(),
-    );
-    Metrics {
-        registry,
-        unpacks,
-        request_durations: RequestDurations::default(),
+impl Metrics {
+    /// Registers `catalogd_source_checks_total{reason}` into `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.sub_registry_with_prefix("catalogd").register(
+            "source_checks",
+            "Catalog source checks by outcome (the Unpacked condition's reason)",
+            self.source_checks.clone(),
+        );
     }
-});
 
-pub fn record(reason: &str) {
-    METRICS
-        .unpacks
-        .get_or_create(&OutcomeLabels {
-            reason: reason.to_owned(),
-        })
-        .inc();
-}
+    /// `catalogd_http_request_duration_seconds`, written by hand (see [`RequestDurations`]);
+    /// serve it with [`controller_runtime::MetricsEndpoint::with_text`].
+    pub fn request_durations(&self) -> Arc<RequestDurations> {
+        self.request_durations.clone()
+    }
 
-pub async fn render() -> String {
-    let mut out = String::new();
-    METRICS.request_durations.encode(&mut out);
-    // Writing into a String cannot fail.
-    let _ = encode(&mut out, &METRICS.registry);
-    out
+    /// Counts one source check with the `Unpacked` condition's `reason`.
+    pub(crate) fn record_check(&self, reason: &str) {
+        self.source_checks
+            .get_or_create(&OutcomeLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
 }
 
 const DURATION_NAME: &str = "catalogd_http_request_duration_seconds";
 
 /// Upstream's buckets (catalogd v0.10 `pkg/metrics`): every 100 ms up to 1 s, four times
 /// those up to 4 s, and 10 s, for Apdex scores with T up to 1 s.
-pub const DURATION_BUCKETS: [f64; 19] = [
+const DURATION_BUCKETS: [f64; 19] = [
     0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.6, 2.0, 2.4, 2.8, 3.2, 3.6, 4.0, 10.0,
 ];
 
@@ -88,7 +84,7 @@ pub struct RequestDurations {
 }
 
 impl RequestDurations {
-    pub fn observe(&self, code: u16, seconds: f64) {
+    fn observe(&self, code: u16, seconds: f64) {
         let mut by_code = self.by_code.lock().unwrap_or_else(|e| e.into_inner());
         let h = by_code.entry(code).or_default();
         if let Some(i) = DURATION_BUCKETS.iter().position(|b| seconds <= *b) {
@@ -97,9 +93,11 @@ impl RequestDurations {
         h.count += 1;
         h.sum += seconds;
     }
+}
 
+impl TextExposition for RequestDurations {
     /// The Prometheus text exposition (nothing before the first request, as upstream).
-    pub fn encode(&self, out: &mut String) {
+    fn encode(&self, out: &mut String) {
         let by_code = self.by_code.lock().unwrap_or_else(|e| e.into_inner());
         if by_code.is_empty() {
             return;
@@ -134,28 +132,36 @@ impl RequestDurations {
 /// Middleware timing each request from its arrival until its body has been sent (or the
 /// client went away), as upstream's `promhttp.InstrumentHandlerDuration` does around a
 /// handler that writes the whole body.
-pub async fn time_requests(request: Request, next: Next) -> Response {
+pub(crate) async fn time_requests(
+    State(durations): State<Arc<RequestDurations>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let response = next.run(request).await;
     let code = response.status().as_u16();
     response.map(|inner| {
         Body::new(TimedBody {
             inner,
-            _timer: Timer { start, code },
+            _timer: Timer {
+                durations,
+                start,
+                code,
+            },
         })
     })
 }
 
 /// Observes on drop: the body is dropped once sent completely or when the connection ends.
 struct Timer {
+    durations: Arc<RequestDurations>,
     start: Instant,
     code: u16,
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        METRICS
-            .request_durations
+        self.durations
             .observe(self.code, self.start.elapsed().as_secs_f64());
     }
 }
@@ -189,6 +195,27 @@ impl http_body::Body for TimedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_checks_are_counted_per_reason_in_the_registry_passed_in() {
+        let metrics = Metrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        metrics.record_check("UnpackSuccessful");
+        metrics.record_check("UnpackSuccessful");
+        let endpoint = controller_runtime::MetricsEndpoint::new(registry)
+            .with_text(metrics.request_durations());
+        let text = endpoint.render();
+        assert!(
+            text.contains("catalogd_source_checks_total{reason=\"UnpackSuccessful\"} 2\n"),
+            "{text}"
+        );
+        // Another replica's registry starts from nothing.
+        let mut other = Registry::default();
+        Metrics::default().register(&mut other);
+        let text = controller_runtime::MetricsEndpoint::new(other).render();
+        assert!(!text.contains("UnpackSuccessful"), "{text}");
+    }
 
     #[test]
     fn histogram_text_reads_like_go_clients() {

@@ -33,13 +33,17 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::index::{MetaIndex, MetaQuery, Section};
+use crate::metrics::{Metrics, RequestDurations, time_requests};
 use crate::store::{Store, StoreError, StoredCatalog, Version};
 
 const JSONL: &str = "application/jsonl";
 
+/// The content routes over one [`Store`]; cloning shares its caches.
 #[derive(Clone)]
 pub struct ContentServer {
     store: Store,
+    /// Where request durations are recorded; unregistered unless [`Self::with_metrics`].
+    durations: Arc<RequestDurations>,
     served: Arc<RwLock<HashMap<String, Arc<Served>>>>,
     /// Serialises reloads so a burst of requests after a commit loads the index once.
     reloading: Arc<tokio::sync::Mutex<()>>,
@@ -138,18 +142,30 @@ impl ContentServer {
     pub fn new(store: Store) -> Self {
         Self {
             store,
+            durations: Arc::default(),
             served: Arc::default(),
             reloading: Arc::default(),
         }
     }
 
+    /// Times requests into `metrics` (`catalogd_http_request_duration_seconds`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.durations = metrics.request_durations();
+        self
+    }
+
+    /// The routes, with request timing and upstream's 404 text for anything else.
     pub fn router(self) -> Router {
         Router::new()
             .route("/catalogs/{name}/all.json", get(all_json))
             .route("/catalogs/{name}/api/v1/all", get(api_all))
             .route("/catalogs/{name}/api/v1/metas", get(metas))
             .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
-            .layer(axum::middleware::from_fn(crate::metrics::time_requests))
+            .layer(axum::middleware::from_fn_with_state(
+                self.durations.clone(),
+                time_requests,
+            ))
             .with_state(self)
     }
 
@@ -293,7 +309,7 @@ async fn metas(State(s): State<ContentServer>, Path(name): Path<String>, req: Re
     };
     let query = match parse_query(&params) {
         Ok(q) => q,
-        Err(msg) => return (StatusCode::BAD_REQUEST, msg).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
     if query == MetaQuery::default() {
         // The whole catalog: exactly the stored file, so serve it with its precompressed
@@ -374,19 +390,20 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     star.unwrap_or(false)
 }
 
+/// A metas query named a parameter other than `schema`, `package` and `name`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown query parameter {0:?}: only schema, package and name are supported")]
+struct UnknownParameter(String);
+
 /// Only `schema`, `package` and `name` are accepted; the first value of each is used.
-fn parse_query(params: &[(String, String)]) -> Result<MetaQuery, String> {
+fn parse_query(params: &[(String, String)]) -> Result<MetaQuery, UnknownParameter> {
     let mut q = MetaQuery::default();
     for (k, v) in params {
         let slot = match k.as_str() {
             "schema" => &mut q.schema,
             "package" => &mut q.package,
             "name" => &mut q.name,
-            other => {
-                return Err(format!(
-                    "unknown query parameter {other:?}: only schema, package and name are supported\n"
-                ));
-            }
+            other => return Err(UnknownParameter(other.to_owned())),
         };
         slot.get_or_insert_with(|| v.clone());
     }

@@ -23,10 +23,10 @@ use flate2::write::GzEncoder;
 
 use crate::index::MetaIndex;
 
-pub const ALL_FILE: &str = "all.json";
-pub const INDEX_FILE: &str = "index.json";
+pub(crate) const ALL_FILE: &str = "all.json";
+pub(crate) const INDEX_FILE: &str = "index.json";
 /// Where the content came from, so status can be rebuilt from the store after a restart.
-pub const SOURCE_FILE: &str = "source.json";
+pub(crate) const SOURCE_FILE: &str = "source.json";
 const CURRENT_LINK: &str = "current";
 /// Below this size gzip is not worth it (upstream's gzip handler uses the same threshold).
 const GZIP_MIN_BYTES: u64 = 1400;
@@ -88,7 +88,7 @@ impl StoredCatalog {
         self.dir.join(ALL_FILE)
     }
 
-    pub fn load_index(&self) -> Result<MetaIndex, StoreError> {
+    pub(crate) fn load_index(&self) -> Result<MetaIndex, StoreError> {
         let path = self.dir.join(INDEX_FILE);
         let bytes = fs::read(&path).map_err(io_err("reading", &path))?;
         serde_json::from_slice(&bytes).map_err(|source| StoreError::Index { path, source })
@@ -99,7 +99,7 @@ impl StoredCatalog {
 /// created symlink into place, so the link's inode and change time differ after each
 /// commit; reading it is a single `lstat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Version {
+pub(crate) struct Version {
     dev: u64,
     ino: u64,
     ctime: i64,
@@ -129,7 +129,7 @@ impl Store {
 
     /// Which commit `current` is for `name` (`None`: nothing stored). Cheap enough to call
     /// on every request, to revalidate what a reader cached from [`Self::current`].
-    pub fn version(&self, name: &str) -> Result<Option<Version>, StoreError> {
+    pub(crate) fn version(&self, name: &str) -> Result<Option<Version>, StoreError> {
         use std::os::unix::fs::MetadataExt;
         let link = self.catalog_dir(name)?.join(CURRENT_LINK);
         match fs::symlink_metadata(&link) {

@@ -11,16 +11,16 @@ use crate::store::{Store, StoredCatalog, StoredSource};
 
 /// Condition reasons for a failed unpack. `UnpackFailed` and `FailedToStore` are
 /// upstream's; the others split upstream's `UnpackFailed` so users see the cause at a glance.
-pub mod reason {
-    pub const IMAGE_NOT_FOUND: &str = "ImageNotFound";
-    pub const UNAUTHORIZED: &str = "Unauthorized";
-    pub const REGISTRY_UNREACHABLE: &str = "RegistryUnreachable";
-    pub const MISSING_LABEL: &str = "MissingLabel";
-    pub const INVALID_CATALOG: &str = "InvalidCatalog";
-    pub const INVALID_REFERENCE: &str = "InvalidReference";
-    pub const PULL_SECRET_NOT_FOUND: &str = "PullSecretNotFound";
-    pub const UNPACK_FAILED: &str = olm_api::catalog::REASON_UNPACK_FAILED;
-    pub const FAILED_TO_STORE: &str = olm_api::catalog::REASON_FAILED_TO_STORE;
+pub(crate) mod reason {
+    pub(crate) const IMAGE_NOT_FOUND: &str = "ImageNotFound";
+    pub(crate) const UNAUTHORIZED: &str = "Unauthorized";
+    pub(crate) const REGISTRY_UNREACHABLE: &str = "RegistryUnreachable";
+    pub(crate) const MISSING_LABEL: &str = "MissingLabel";
+    pub(crate) const INVALID_CATALOG: &str = "InvalidCatalog";
+    pub(crate) const INVALID_REFERENCE: &str = "InvalidReference";
+    pub(crate) const PULL_SECRET_NOT_FOUND: &str = "PullSecretNotFound";
+    pub(crate) const UNPACK_FAILED: &str = olm_api::catalog::REASON_UNPACK_FAILED;
+    pub(crate) const FAILED_TO_STORE: &str = olm_api::catalog::REASON_FAILED_TO_STORE;
 }
 
 /// Why an unpack failed, in status-condition terms.
@@ -43,15 +43,15 @@ impl UnpackFailure {
     }
 }
 
-pub struct Outcome {
-    pub stored: StoredCatalog,
+pub(crate) struct Outcome {
+    pub(crate) stored: StoredCatalog,
     /// False when the digest was already stored: nothing was downloaded or rewritten.
-    pub downloaded: bool,
+    pub(crate) downloaded: bool,
 }
 
 /// Parses a Catalog's image reference. Only registry references: an `oci:` path would
 /// let a Catalog read catalogd's own filesystem.
-pub fn parse_reference(reference: &str) -> Result<RegistryRef, UnpackFailure> {
+pub(crate) fn parse_reference(reference: &str) -> Result<RegistryRef, UnpackFailure> {
     match ImageRef::parse(reference) {
         Ok(ImageRef::Registry(r)) => Ok(r),
         Ok(ImageRef::Layout(_)) => Err(UnpackFailure {
@@ -70,7 +70,7 @@ pub fn parse_reference(reference: &str) -> Result<RegistryRef, UnpackFailure> {
 }
 
 /// `<registry>/<repository>@<digest>`, the form of `status.resolvedSource.image.resolvedRef`.
-pub fn resolved_ref(reference: &RegistryRef, digest: &str) -> String {
+pub(crate) fn resolved_ref(reference: &RegistryRef, digest: &str) -> String {
     format!(
         "{}/{}@{digest}",
         reference.registry(),
@@ -78,7 +78,7 @@ pub fn resolved_ref(reference: &RegistryRef, digest: &str) -> String {
     )
 }
 
-pub async fn unpack(
+pub(crate) async fn unpack(
     images: &ImageStore,
     store: &Store,
     unpack_root: &Path,
@@ -217,7 +217,7 @@ fn store_validated(
 
 /// Maps an image error to a condition reason; the message is the error's own, which
 /// names the registry and what to do.
-pub fn classify(e: &ImageError) -> UnpackFailure {
+pub(crate) fn classify(e: &ImageError) -> UnpackFailure {
     let reason = match e {
         ImageError::Unauthorized { .. } => reason::UNAUTHORIZED,
         ImageError::ManifestUnknown { .. } | ImageError::BlobUnknown { .. } => {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use catalogd::listen::Listener;
-use catalogd::server::ContentServer;
-use catalogd::store::Store;
+use catalogd::{ContentServer, Metrics, Store};
+use controller_runtime::{Listener, MetricsEndpoint, WRITE_STALL_TIMEOUT};
+use prometheus_client::registry::Registry;
 use reqwest::StatusCode;
 use reqwest::header;
 
@@ -17,12 +17,14 @@ const TEST_HEADER_TIMEOUT: Duration = Duration::from_millis(500);
 struct Served {
     base: String,
     addr: std::net::SocketAddr,
+    /// This server's `/metrics`, with nothing but catalogd's metrics registered.
+    metrics: MetricsEndpoint,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::watch::Sender<bool>,
 }
 
 async fn serve() -> Served {
-    serve_with(3000, catalogd::stall::WRITE_STALL_TIMEOUT, None).await
+    serve_with(3000, WRITE_STALL_TIMEOUT, None).await
 }
 
 /// Serves a catalog whose one bundle carries `padding` bytes, over TLS with `tls` (PEM
@@ -62,8 +64,12 @@ async fn serve_with(
     .unwrap();
     w.commit().unwrap();
 
-    // The binary's listener, on a free port.
-    let app = ContentServer::new(store).router();
+    // The binary's listener, on a free port, timing requests into this server's registry.
+    let metrics = Metrics::default();
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let endpoint = MetricsEndpoint::new(registry).with_text(metrics.request_durations());
+    let app = ContentServer::new(store).with_metrics(&metrics).router();
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = Listener {
         tls,
@@ -78,6 +84,7 @@ async fn serve_with(
     Served {
         base: format!("{scheme}://{addr}"),
         addr,
+        metrics: endpoint,
         _dir: dir,
         _stop: stop,
     }
@@ -402,7 +409,7 @@ async fn request_durations_are_measured_per_status_code() {
     ];
     let mut text = String::new();
     for _ in 0..100 {
-        text = catalogd::metrics::render().await;
+        text = s.metrics.render();
         if wanted.iter().all(|w| text.contains(w)) {
             return;
         }
@@ -458,12 +465,7 @@ async fn tls_listener_serves_the_catalog() {
     let (cert_path, key_path) = (pem.path().join("tls.crt"), pem.path().join("tls.key"));
     std::fs::write(&cert_path, &cert.cert_pem).unwrap();
     std::fs::write(&key_path, &cert.key_pem).unwrap();
-    let s = serve_with(
-        3000,
-        catalogd::stall::WRITE_STALL_TIMEOUT,
-        Some((cert_path, key_path)),
-    )
-    .await;
+    let s = serve_with(3000, WRITE_STALL_TIMEOUT, Some((cert_path, key_path))).await;
     assert!(s.base.starts_with("https://"));
     let trusting = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap()])

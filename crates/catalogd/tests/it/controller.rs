@@ -2,24 +2,19 @@
 //! images are built from the corpus with our image builder and pushed to Debian's
 //! docker-registry; the controller and content server run in-process.
 
-mod support;
-
-use std::sync::Arc;
 use std::time::Duration;
 
-use catalogd::controller::{self, Context};
-use catalogd::server::ContentServer;
-use catalogd::store::Store;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use catalogd::{Context, Storage, Store};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams};
 use oci::{ImageBuilder, ImageRef, ImageStore, LayerContent, RegistryOptions};
 use olm_api::catalog::Catalog;
-use support::{
-    corpus, expected_jsonl, phase, plain_options, push_catalog, resolved_ref, start_registry,
-    unpacked_reason, workspace,
-};
 use testenv::registry::Registry;
-use tokio::sync::watch;
+
+use crate::support::{
+    self, RunningController, corpus, expected_jsonl, phase, plain_options, push_catalog,
+    resolved_ref, start_registry, unpacked_reason,
+};
 
 /// One controller + content server scoped to this test's Catalogs by a label.
 struct Harness {
@@ -28,44 +23,19 @@ struct Harness {
     namespace: String,
     storage: tempfile::TempDir,
     base_url: String,
-    controller: Option<(
-        tokio::task::JoinHandle<()>,
-        tokio::sync::oneshot::Sender<()>,
-    )>,
+    controller: Option<RunningController>,
     _server: tokio::task::JoinHandle<()>,
     registry_options: RegistryOptions,
 }
 
 impl Harness {
     async fn start(registry_options: RegistryOptions) -> Option<Self> {
-        let cluster = testenv::cluster().await?;
-        cluster
-            .apply_crds(&workspace().join("config/crd"))
-            .await
-            .expect("CRDs apply");
         let label = testenv::unique_name("catalogd");
         let namespace = label.clone();
-        let ns: Api<Namespace> = Api::all(cluster.client());
-        ns.create(
-            &PostParams::default(),
-            &Namespace {
-                metadata: ObjectMeta {
-                    name: Some(namespace.clone()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("namespace created");
+        let cluster = support::cluster_with_namespace(&namespace).await?;
         let storage = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
         let store = Store::open(storage.path().join("catalogs")).unwrap();
-        let app = ContentServer::new(store).router();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let (base_url, server) = support::serve_content(store).await;
         let mut h = Self {
             cluster,
             label,
@@ -81,33 +51,18 @@ impl Harness {
     }
 
     fn start_controller(&mut self) {
-        let store = Store::open(self.storage.path().join("catalogs")).unwrap();
-        let images = ImageStore::new(
-            self.storage.path().join("blobs"),
-            self.registry_options.clone(),
-        )
-        .unwrap();
-        let ctx = Context::new(
-            self.cluster.client(),
-            store,
-            images,
-            self.storage.path().join("unpack"),
-            self.namespace.clone(),
-            self.base_url.clone(),
-            watch::channel(true).1,
-        )
-        .with_selector(Some(format!("olmrs-test={}", self.label)));
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(controller::run(Arc::new(ctx), async move {
-            let _ = rx.await;
-        }));
-        self.controller = Some((task, tx));
+        let storage = Storage::open(self.storage.path(), self.registry_options.clone()).unwrap();
+        let ctx = Context::builder(self.cluster.client(), storage)
+            .namespace(&self.namespace)
+            .external_address(&self.base_url)
+            .selector(Some(format!("olmrs-test={}", self.label)))
+            .build();
+        self.controller = Some(RunningController::start(ctx));
     }
 
     async fn stop_controller(&mut self) {
-        if let Some((task, tx)) = self.controller.take() {
-            let _ = tx.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+        if let Some(controller) = self.controller.take() {
+            controller.stop().await;
         }
     }
 
@@ -137,14 +92,6 @@ impl Harness {
 
     async fn get_content(&self, name: &str) -> (u16, String) {
         support::get_text(&self.base_url, name, "all.json").await
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some((_, tx)) = self.controller.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
@@ -430,16 +377,7 @@ async fn private_registry_needs_the_pull_secret() {
 
     // Adding the Secret is enough: the controller watches pull secrets.
     let secrets: Api<Secret> = Api::namespaced(h.cluster.client(), &h.namespace);
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "creds"},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson": auth},
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    support::create_pull_secret(&secrets, "creds", &auth).await;
     h.wait_unpacked(&name).await;
     assert_eq!(h.get_content(&name).await.1, expected_jsonl(&v1));
 }

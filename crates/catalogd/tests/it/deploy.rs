@@ -2,24 +2,19 @@
 //! flags are ones the binary accepts, and the whole set applies to a real API server with
 //! RBAC that allows exactly what the controller does.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-use std::sync::Arc;
 use std::time::Duration;
 
-use catalogd::controller::{self, Context};
-use catalogd::leader::{self, LeaderElectionConfig};
-use catalogd::store::Store;
+use catalogd::{Context, Storage};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use oci::ImageStore;
 use olm_api::catalog::Catalog;
-use support::workspace;
+
+use crate::support::{self, RunningController, workspace};
 
 const SERVICE_ACCOUNT: &str = "system:serviceaccount:catalogd-system:catalogd";
 
@@ -279,23 +274,11 @@ async fn the_controller_works_with_only_the_service_accounts_permissions() {
         r#"{{"auths":{{"{}":{{"username":"u","password":"p"}}}}}}"#,
         registry.host_port()
     );
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": secret_name},
-        "type": "kubernetes.io/dockerconfigjson",
-        "stringData": {".dockerconfigjson": auth},
-    }))
-    .unwrap();
-    secrets
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    support::create_pull_secret(&secrets, &secret_name, &auth).await;
 
     let identity = testenv::unique_name("rbac");
-    let mut election_config =
-        LeaderElectionConfig::new("catalogd-operator-lock", namespace, identity.clone());
-    election_config.lease_duration = Duration::from_secs(3);
-    election_config.renew_grace = Duration::from_secs(1);
-    let mut election = leader::elect(client.clone(), election_config)
+    let election_config = support::election("catalogd-operator-lock", namespace, &identity);
+    let mut election = controller_runtime::elect(client.clone(), election_config)
         .await
         .unwrap();
     tokio::time::timeout(Duration::from_secs(30), election.wait_until_leader())
@@ -303,24 +286,17 @@ async fn the_controller_works_with_only_the_service_accounts_permissions() {
         .expect("leadership within 30s")
         .unwrap();
 
-    let store = Store::open(storage.path().join("catalogs")).unwrap();
-    let images = ImageStore::new(storage.path().join("blobs"), support::plain_options()).unwrap();
+    let opened = Storage::open(storage.path(), support::plain_options()).unwrap();
+    let store = opened.store.clone();
     let label = testenv::unique_name("rbac");
-    let ctx = Context::new(
-        client,
-        store.clone(),
-        images,
-        storage.path().join("unpack"),
-        namespace.into(),
-        "http://catalogd-catalogserver.catalogd-system.svc".into(),
-        election.receiver(),
-    )
-    .with_selector(Some(format!("olmrs-test={label}")))
-    .with_instance(identity.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = tokio::spawn(controller::run(Arc::new(ctx), async move {
-        let _ = stopped.await;
-    }));
+    let ctx = Context::builder(client, opened)
+        .namespace(namespace)
+        .external_address("http://catalogd-catalogserver.catalogd-system.svc")
+        .leader(election.receiver())
+        .selector(Some(format!("olmrs-test={label}")))
+        .instance(identity.clone())
+        .build();
+    let controller = RunningController::start(ctx);
 
     let catalogs: Api<Catalog> = Api::all(cluster.client());
     let reference = format!("{}/catalogs/test:v1", registry.host_port());
@@ -366,8 +342,7 @@ async fn the_controller_works_with_only_the_service_accounts_permissions() {
     }
     assert!(store.current(&name).unwrap().is_none());
 
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(20), controller).await;
+    controller.stop().await;
     election.step_down().await.unwrap();
     secrets
         .delete(&secret_name, &DeleteParams::default())

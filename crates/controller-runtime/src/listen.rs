@@ -1,5 +1,5 @@
 //! Serving a router on a socket, plain or TLS, with the same connection limits and the same
-//! graceful stop for every listener catalogd opens.
+//! graceful stop for every listener a controller opens.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,13 +13,19 @@ use tokio::sync::watch;
 
 use crate::stall::{StallTimeoutAcceptor, WRITE_STALL_TIMEOUT};
 
-/// Upstream's `http.Server.ReadTimeout` for the catalog server. Requests are GETs without
-/// bodies, so a client that has not sent its headers by then is closed (slowloris).
+/// Upstream's `http.Server.ReadTimeout` (catalogd's content server). The servers here take
+/// GETs without bodies, so a client that has not sent its headers by then is closed
+/// (slowloris).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long responses in flight may take to finish once stopping starts (upstream: 30 s,
+/// within the Pod's termination grace period).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// How one listener is set up.
 #[derive(Clone, Debug)]
 pub struct Listener {
+    /// Where to listen; port 0 picks a free port (see `bound` in [`Self::serve`]).
     pub addr: SocketAddr,
     /// PEM certificate chain and key; plain HTTP without them.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -30,6 +36,7 @@ pub struct Listener {
     pub grace: Duration,
 }
 
+/// A listener could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error("loading TLS certificate {cert} and key {key}: {source}")]
@@ -46,13 +53,14 @@ pub enum ListenError {
 }
 
 impl Listener {
+    /// Plain HTTP on `addr` with the default limits and [`SHUTDOWN_GRACE`].
     pub fn plain(addr: SocketAddr) -> Self {
         Self {
             addr,
             tls: None,
             header_read_timeout: HEADER_READ_TIMEOUT,
             write_stall_timeout: WRITE_STALL_TIMEOUT,
-            grace: Duration::from_secs(30),
+            grace: SHUTDOWN_GRACE,
         }
     }
 

@@ -1,27 +1,23 @@
 //! Several catalogd replicas against one real kube-apiserver: leader election on a Lease,
 //! fail-over, and followers serving the leader's content from their own storage.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use catalogd::controller::{self, Context};
-use catalogd::leader::{self, LeaderElectionConfig, Leadership};
-use catalogd::server::ContentServer;
-use catalogd::store::Store;
+use catalogd::{Context, Storage, Store};
+use controller_runtime::{LeaderElectionConfig, Leadership};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use oci::ImageStore;
 use olm_api::catalog::Catalog;
-use support::{
-    corpus, expected_jsonl, get_text, phase, plain_options, push_catalog, resolved_ref,
-    start_registry, wait_for, workspace,
+use tokio::sync::watch;
+
+use crate::support::{
+    self, RunningController, corpus, expected_jsonl, get_text, phase, plain_options, push_catalog,
+    resolved_ref, start_registry, wait_for,
 };
-use tokio::sync::{oneshot, watch};
 
 /// The cluster, a namespace for catalogd and a label that scopes this test's Catalogs.
 struct Scope {
@@ -32,25 +28,8 @@ struct Scope {
 
 impl Scope {
     async fn start() -> Option<Self> {
-        let cluster = testenv::cluster().await?;
-        cluster
-            .apply_crds(&workspace().join("config/crd"))
-            .await
-            .expect("CRDs apply");
         let label = testenv::unique_name("catalogd-ha");
-        let ns: Api<Namespace> = Api::all(cluster.client());
-        ns.create(
-            &PostParams::default(),
-            &Namespace {
-                metadata: ObjectMeta {
-                    name: Some(label.clone()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("namespace created");
+        let cluster = support::cluster_with_namespace(&label).await?;
         Some(Self {
             cluster,
             namespace: label.clone(),
@@ -64,10 +43,7 @@ impl Scope {
 
     /// Short lease times so fail-over happens within seconds.
     fn election(&self, lease: &str, identity: &str) -> LeaderElectionConfig {
-        let mut config = LeaderElectionConfig::new(lease, &self.namespace, identity);
-        config.lease_duration = Duration::from_secs(3);
-        config.renew_grace = Duration::from_secs(1);
-        config
+        support::election(lease, &self.namespace, identity)
     }
 }
 
@@ -76,49 +52,34 @@ struct Replica {
     identity: String,
     storage: tempfile::TempDir,
     base_url: String,
-    controller: Option<(tokio::task::JoinHandle<()>, oneshot::Sender<()>)>,
+    controller: Option<RunningController>,
     _server: tokio::task::JoinHandle<()>,
 }
 
 impl Replica {
     async fn start(scope: &Scope, identity: &str, leading: watch::Receiver<bool>) -> Self {
         let storage = tempfile::tempdir().unwrap();
-        let store = Store::open(storage.path().join("catalogs")).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let app = ContentServer::new(store.clone()).router();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        let images = ImageStore::new(storage.path().join("blobs"), plain_options()).unwrap();
-        let ctx = Context::new(
-            scope.cluster.client(),
-            store,
-            images,
-            storage.path().join("unpack"),
-            scope.namespace.clone(),
-            base_url.clone(),
-            leading,
-        )
-        .with_selector(Some(format!("olmrs-test={}", scope.label)))
-        .with_instance(identity);
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(controller::run(Arc::new(ctx), async move {
-            let _ = rx.await;
-        }));
+        let opened = Storage::open(storage.path(), plain_options()).unwrap();
+        let (base_url, server) = support::serve_content(opened.store.clone()).await;
+        let ctx = Context::builder(scope.cluster.client(), opened)
+            .namespace(&scope.namespace)
+            .external_address(&base_url)
+            .leader(leading)
+            .selector(Some(format!("olmrs-test={}", scope.label)))
+            .instance(identity)
+            .build();
         Self {
             identity: identity.to_owned(),
             storage,
             base_url,
-            controller: Some((task, tx)),
+            controller: Some(RunningController::start(ctx)),
             _server: server,
         }
     }
 
     async fn stop_controller(&mut self) {
-        if let Some((task, tx)) = self.controller.take() {
-            let _ = tx.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+        if let Some(controller) = self.controller.take() {
+            controller.stop().await;
         }
     }
 
@@ -137,14 +98,6 @@ impl Replica {
                 body.len()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        if let Some((_, tx)) = self.controller.take() {
-            let _ = tx.send(());
         }
     }
 }
@@ -215,15 +168,15 @@ async fn one_leader_at_a_time_and_the_follower_takes_over() {
 
     // A third party holds the lease first, so both replicas start as followers.
     let client = scope.cluster.client();
-    let mut outsider = leader::elect(client.clone(), scope.election(lease, "outsider"))
+    let mut outsider = controller_runtime::elect(client.clone(), scope.election(lease, "outsider"))
         .await
         .unwrap();
     wait_leader(&mut outsider, "outsider").await;
 
-    let election_a = leader::elect(client.clone(), scope.election(lease, "replica-a"))
+    let election_a = controller_runtime::elect(client.clone(), scope.election(lease, "replica-a"))
         .await
         .unwrap();
-    let election_b = leader::elect(client.clone(), scope.election(lease, "replica-b"))
+    let election_b = controller_runtime::elect(client.clone(), scope.election(lease, "replica-b"))
         .await
         .unwrap();
     let (split_brain, monitor) =
@@ -342,7 +295,7 @@ async fn a_follower_serves_the_same_bytes_as_the_leader() {
     push_catalog(&registry, &pusher, &v1, "v1").await;
     let reference = format!("{}/catalogs/test:v1", registry.host_port());
 
-    let leader = Replica::start(&scope, "leader", leader::always_leader()).await;
+    let leader = Replica::start(&scope, "leader", controller_runtime::always_leader()).await;
     let (_keep_following, following) = watch::channel(false);
     let follower = Replica::start(&scope, "follower", following).await;
 

@@ -1,8 +1,7 @@
-//! Leader election among catalogd replicas with a `coordination.k8s.io/v1` Lease.
+//! Leader election among a controller's replicas with a `coordination.k8s.io/v1` Lease.
 //!
-//! Only the leader adds finalizers, polls registries and writes status; every replica
-//! serves content (non-leaders mirror the leader's digest, see [`crate::controller`]).
-//! Leadership is published on a `watch` channel of `bool` that the controller reads.
+//! Leadership is published on a `watch` channel of `bool` that the controller reads; what
+//! a follower still does (catalogd's followers serve content) is the controller's choice.
 
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::task::JoinHandle;
 pub struct LeaderElectionConfig {
     /// Name of the Lease (`--leader-election-id`).
     pub lease_name: String,
-    /// Namespace of the Lease (catalogd's namespace).
+    /// Namespace of the Lease (the controller's `--namespace`).
     pub namespace: String,
     /// This replica's identity in `spec.holderIdentity`; must differ between replicas.
     pub identity: String,
@@ -24,6 +23,8 @@ pub struct LeaderElectionConfig {
     pub lease_duration: Duration,
     /// How long before expiry the holder renews; also the tolerated clock skew.
     pub renew_grace: Duration,
+    /// Field manager of the Lease's server-side applies, e.g. `catalogd-<identity>`.
+    pub field_manager: String,
 }
 
 impl LeaderElectionConfig {
@@ -33,35 +34,46 @@ impl LeaderElectionConfig {
         namespace: impl Into<String>,
         identity: impl Into<String>,
     ) -> Self {
+        let identity = identity.into();
         Self {
             lease_name: lease_name.into(),
             namespace: namespace.into(),
-            identity: identity.into(),
+            field_manager: identity.clone(),
+            identity,
             lease_duration: Duration::from_secs(15),
             renew_grace: Duration::from_secs(5),
         }
+    }
+
+    /// The field manager is `<controller>-<identity>`, e.g. `catalogd-catalogd-7d9f-x2`.
+    pub fn for_controller(mut self, controller: &str) -> Self {
+        self.field_manager = format!("{controller}-{}", self.identity);
+        self
     }
 
     fn seconds(&self) -> Result<(u64, u64), LeaderError> {
         let duration = self.lease_duration.as_secs();
         let grace = self.renew_grace.as_secs();
         if grace == 0 || duration <= grace {
-            return Err(LeaderError::Config(format!(
-                "the lease duration ({duration}s) must be longer than the renew grace ({grace}s), \
-                 and both at least 1s"
-            )));
+            return Err(LeaderError::Durations { duration, grace });
         }
         if self.identity.is_empty() {
-            return Err(LeaderError::Config("the identity must not be empty".into()));
+            return Err(LeaderError::EmptyIdentity);
         }
         Ok((duration, grace))
     }
 }
 
+/// Why an election could not start or stopped working.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
-    #[error("invalid leader election settings: {0}")]
-    Config(String),
+    #[error(
+        "invalid leader election settings: the lease duration ({duration}s) must be longer \
+         than the renew grace ({grace}s), and both at least 1s"
+    )]
+    Durations { duration: u64, grace: u64 },
+    #[error("invalid leader election settings: the identity must not be empty")]
+    EmptyIdentity,
     #[error("leader election with Lease {namespace}/{lease}: {source}")]
     Lease {
         namespace: String,
@@ -69,7 +81,11 @@ pub enum LeaderError {
         source: kube_lease_manager::LeaseManagerError,
     },
     #[error("leader election task ended unexpectedly: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
+    #[error("leader election task ended unexpectedly: stopped")]
+    Stopped,
+    #[error("leader election task ended unexpectedly: leadership channel closed")]
+    ChannelClosed,
 }
 
 /// A replica's part in an election, running in the background until [`Self::step_down`].
@@ -102,7 +118,7 @@ pub async fn elect(
         .with_identity(&config.identity)
         .with_duration(duration)
         .with_grace(grace)
-        .with_field_manager(format!("catalogd-{}", config.identity))
+        .with_field_manager(config.field_manager.clone())
         .build()
         .await
         .map_err(lease_err)?;
@@ -176,11 +192,12 @@ async fn campaign(
 }
 
 impl Leadership {
-    /// Leadership as it changes; hand a clone to [`crate::controller::Context`].
+    /// Leadership as it changes; hand a clone to the controller's context.
     pub fn receiver(&self) -> watch::Receiver<bool> {
         self.rx.clone()
     }
 
+    /// Whether this replica leads right now.
     pub fn is_leader(&self) -> bool {
         *self.rx.borrow()
     }
@@ -190,7 +207,7 @@ impl Leadership {
         let mut rx = self.rx.clone();
         tokio::select! {
             r = rx.wait_for(|leading| *leading) => {
-                r.map(|_| ()).map_err(|_| LeaderError::Task("leadership channel closed".into()))
+                r.map(|_| ()).map_err(|_| LeaderError::ChannelClosed)
             }
             e = self.failed() => Err(e),
         }
@@ -205,9 +222,9 @@ impl Leadership {
         let result = task.await;
         self.task = None;
         match result {
-            Ok(Ok(())) => LeaderError::Task("stopped".into()),
+            Ok(Ok(())) => LeaderError::Stopped,
             Ok(Err(e)) => e,
-            Err(e) => LeaderError::Task(e.to_string()),
+            Err(e) => LeaderError::Task(e),
         }
     }
 
@@ -218,7 +235,7 @@ impl Leadership {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => task.await.map_err(|e| LeaderError::Task(e.to_string()))?,
+            Some(task) => task.await.map_err(LeaderError::Task)?,
             None => Ok(()),
         }
     }
@@ -242,12 +259,21 @@ mod tests {
         let mut c = LeaderElectionConfig::new("lock", "ns", "me");
         assert_eq!(c.seconds().unwrap(), (15, 5));
         c.renew_grace = Duration::from_secs(15);
-        assert!(matches!(c.seconds(), Err(LeaderError::Config(_))));
+        assert!(matches!(
+            c.seconds(),
+            Err(LeaderError::Durations {
+                duration: 15,
+                grace: 15
+            })
+        ));
         c.renew_grace = Duration::from_millis(200);
-        assert!(matches!(c.seconds(), Err(LeaderError::Config(_))));
+        assert!(matches!(
+            c.seconds(),
+            Err(LeaderError::Durations { grace: 0, .. })
+        ));
         let mut c = LeaderElectionConfig::new("lock", "ns", "");
         c.renew_grace = Duration::from_secs(1);
-        assert!(matches!(c.seconds(), Err(LeaderError::Config(_))));
+        assert!(matches!(c.seconds(), Err(LeaderError::EmptyIdentity)));
     }
 
     #[tokio::test]

@@ -21,8 +21,8 @@ pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Wraps every accepted stream in [`StallTimeout`]. Put it under TLS, so the timeout
 /// watches the socket itself.
 #[derive(Clone, Copy, Debug)]
-pub struct StallTimeoutAcceptor {
-    pub timeout: Duration,
+pub(crate) struct StallTimeoutAcceptor {
+    pub(crate) timeout: Duration,
 }
 
 impl<I, S> Accept<I, S> for StallTimeoutAcceptor {
@@ -37,7 +37,7 @@ impl<I, S> Accept<I, S> for StallTimeoutAcceptor {
 
 /// A stream whose writes fail with `TimedOut` once they have made no progress for
 /// `timeout`. Reads are untouched (hyper's header-read timeout covers them).
-pub struct StallTimeout<S> {
+pub(crate) struct StallTimeout<S> {
     inner: S,
     timeout: Duration,
     /// Armed while a write is waiting for the peer; reset on any progress.
@@ -45,7 +45,7 @@ pub struct StallTimeout<S> {
 }
 
 impl<S> StallTimeout<S> {
-    pub fn new(inner: S, timeout: Duration) -> Self {
+    pub(crate) fn new(inner: S, timeout: Duration) -> Self {
         Self {
             inner,
             timeout,

@@ -1,0 +1,39 @@
+//! controller-runtime: what every olm-rs controller binary shares, so catalogd, RukPak and
+//! operator-controller start, elect, serve and stop the same way (Go's
+//! `sigs.k8s.io/controller-runtime` manager, in the shape of linkerd's policy controller).
+//!
+//! A binary flattens [`RuntimeArgs`] into its clap `Args`, resolves them into a
+//! [`RuntimeConfig`], and hands that to a [`Manager`], which connects, joins the election,
+//! serves the probes, `/metrics` and the binary's own routes, runs the controller until
+//! SIGTERM, steps down and drains. See `docs/controller-runtime.md`.
+//!
+//! - `args`: the common flags and their resolution; `flag`: Go-style flag values.
+//! - `manager`: the run order; `process`: crypto provider, logging, signals.
+//! - `leader`: the Lease election; `events`: the Event recorder and replica identity.
+//! - `listen`: serving a router, plain or TLS, with a graceful stop; `stall`: its
+//!   write-stall timeout.
+//! - `probes` and `metrics`: `/healthz`, `/readyz` and `/metrics` (a registry passed in).
+
+#![warn(unreachable_pub)]
+
+mod args;
+mod events;
+mod flag;
+mod leader;
+mod listen;
+mod manager;
+mod metrics;
+mod probes;
+mod process;
+mod stall;
+
+pub use args::{EndpointArgs, LeaderElectionArgs, RuntimeArgs, RuntimeConfig};
+pub use events::{identity, recorder};
+pub use flag::{DurationError, ListenAddrError, go_duration, listen_addr};
+pub use leader::{LeaderElectionConfig, LeaderError, Leadership, always_leader, elect};
+pub use listen::{HEADER_READ_TIMEOUT, ListenError, Listener, SHUTDOWN_GRACE};
+pub use manager::{Error, Manager};
+pub use metrics::{MetricsEndpoint, TextExposition};
+pub use probes::probes;
+pub use process::{DEFAULT_LOG_FILTER, Shutdown, init_process, terminated};
+pub use stall::WRITE_STALL_TIMEOUT;
