@@ -5,15 +5,16 @@
 //! command, each a `run` from its arguments to an [`Outcome`]), and below them `render` (the
 //! reference renderer `render`, `migrate` and the templates share), `migrations`
 //! (`--migrate-level`), `icon`, `runtime` (the tokio runtime for image I/O) and `outcome`.
+//! `cli` is public for the binary; the other modules are private behind the `pub use` list.
 
 #![warn(unreachable_pub)]
 
 pub mod cli;
 mod commands;
 mod icon;
-pub mod migrations;
+mod migrations;
 mod outcome;
-pub mod render;
+mod render;
 mod runtime;
 
 use std::io::Read;
@@ -22,7 +23,9 @@ use anyhow::{Result, bail};
 
 use crate::cli::{AlphaCommand, Cli, Command, GenerateCommand};
 
+pub use migrations::Migrations;
 pub use outcome::{Outcome, emit};
+pub use render::{BundleDirs, ImageRefTemplate, RefMask, Render};
 
 /// Runs a parsed command line; `stdin` feeds `alpha render-template` without a file.
 pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {

@@ -7,7 +7,7 @@ use fbc::{DeclarativeConfig, Property, RawJson};
 use serde_json::Value;
 
 /// The migrations in order; a level runs every migration up to and including itself.
-pub const LEVELS: [&str; 2] = ["none", "bundle-object-to-csv-metadata"];
+pub(crate) const LEVELS: [&str; 2] = ["none", "bundle-object-to-csv-metadata"];
 
 /// The selected migrations.
 #[derive(Clone, Debug, PartialEq, Eq)]

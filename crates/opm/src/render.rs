@@ -325,7 +325,7 @@ impl Render {
 }
 
 /// A directory is a bundle when it has both `manifests/` and `metadata/` subdirectories.
-pub fn is_bundle_dir(dir: &Path) -> Result<bool> {
+pub(crate) fn is_bundle_dir(dir: &Path) -> Result<bool> {
     let mut manifests = false;
     let mut metadata = false;
     for e in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
@@ -342,7 +342,7 @@ pub fn is_bundle_dir(dir: &Path) -> Result<bool> {
 }
 
 /// Upstream's per-reference clean-up: object properties last, related images by image.
-pub fn post_process(cfg: &mut DeclarativeConfig) {
+pub(crate) fn post_process(cfg: &mut DeclarativeConfig) {
     for b in &mut cfg.bundles {
         let (objs, mut rest): (Vec<_>, Vec<_>) = std::mem::take(&mut b.properties)
             .into_iter()
