@@ -117,15 +117,7 @@ pub(crate) fn plan(conn: &Connection, packages: &[&str]) -> Result<ExportPlan, E
                 },
             );
         }
-        let default_channel: String = conn
-            .query_row(
-                "SELECT DISTINCT default_channel FROM package WHERE name=?1 LIMIT 1",
-                [pkg],
-                |r| text(r, 0),
-            )
-            .optional()?
-            .flatten()
-            .unwrap_or_default();
+        let default_channel = query::default_channel(conn, pkg)?;
         let mut channels = Vec::new();
         for ch in query::list_channels(conn, pkg)? {
             let head: String = conn

@@ -164,6 +164,20 @@ pub(crate) struct ExistingBundle {
     pub default_channel: String,
 }
 
+/// A package's default channel, empty when it has none (upstream `GetDefaultChannelForPackage`
+/// scanning into a `sql.NullString`).
+pub(crate) fn default_channel(conn: &Connection, pkg: &str) -> rusqlite::Result<String> {
+    Ok(conn
+        .query_row(
+            "SELECT DISTINCT default_channel FROM package WHERE name=?1 LIMIT 1",
+            [pkg],
+            |r| text(r, 0),
+        )
+        .optional()?
+        .flatten()
+        .unwrap_or_default())
+}
+
 pub(crate) fn registry_bundles(
     conn: &Connection,
     pkg: &str,
@@ -177,15 +191,7 @@ pub(crate) fn registry_bundles(
         let rows = stmt.query_map([pkg], |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    let default_channel: String = conn
-        .query_row(
-            "SELECT DISTINCT default_channel FROM package WHERE name=?1 LIMIT 1",
-            [pkg],
-            |r| text(r, 0),
-        )
-        .optional()?
-        .flatten()
-        .unwrap_or_default();
+    let default_channel = default_channel(conn, pkg)?;
     let mut out = Vec::new();
     for (name, version, manifests) in rows {
         let Some(name) = name else {
