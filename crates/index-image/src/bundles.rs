@@ -71,7 +71,7 @@ pub async fn pull_bundle(
 }
 
 /// Pulls every bundle (several at once), in the order given. The first failure wins.
-pub async fn pull_bundles(
+pub(crate) async fn pull_bundles(
     store: &ImageStore,
     references: &[String],
 ) -> Result<Vec<PulledBundle>, IndexImageError> {
@@ -83,7 +83,7 @@ pub async fn pull_bundles(
 }
 
 /// Like [`pull_bundles`], but a bundle that fails is reported and left out (`--permissive`).
-pub async fn pull_bundles_permissive(
+pub(crate) async fn pull_bundles_permissive(
     store: &ImageStore,
     references: &[String],
 ) -> (Vec<PulledBundle>, Vec<IndexImageError>) {

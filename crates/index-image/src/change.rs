@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use futures::{StreamExt, TryStreamExt};
 use oci::{ExtractOptions, ImageStore};
 
-use crate::add::{
-    FromIndex, IndexOutput, Outcome, fetch_from_index, load_catalog, validate, write_fbc,
-};
+use crate::catalog::{load_catalog, validate, write_fbc};
 use crate::error::IndexImageError;
 use crate::fbc_add::{bundle_version, remove_packages, retain_packages};
-use crate::kind::{ImageKind, fetch, unpack_database};
+use crate::kind::{FromIndex, IndexKind, fetch, fetch_from_index, unpack_database, unpack_dir};
+use crate::output::{IndexOutput, Outcome};
 use crate::sqlite;
 
 /// What to change in an index.
@@ -66,11 +65,10 @@ pub async fn change(store: &ImageStore, req: &ChangeRequest) -> Result<Outcome, 
     let from = fetch_from_index(store, &req.from_index).await?;
     let created_by = format!("opm index {} # olm-rs", req.change.command());
     match from.kind.clone() {
-        ImageKind::Sqlite { database } => {
+        IndexKind::Sqlite { database } => {
             change_sqlite(store, req, from, &database, &created_by).await
         }
-        ImageKind::Fbc { configs } => change_fbc(store, req, from, &configs, &created_by).await,
-        _ => unreachable!("fetch_from_index only returns index kinds"),
+        IndexKind::Fbc { configs } => change_fbc(store, req, from, &configs, &created_by).await,
     }
 }
 
@@ -83,7 +81,7 @@ async fn change_sqlite(
 ) -> Result<Outcome, IndexImageError> {
     let db = sqlite::prepare(store, Some(&from), database, &req.out.output).await?;
     let mut writer = sqlite::open(&db)?;
-    let err = |e: sqlite_index::WriteError| IndexImageError::Database(e.to_string());
+    let err = sqlite::writer_error;
     let mut changed = Vec::new();
     match &req.change {
         Change::Remove(packages) => {
@@ -115,6 +113,12 @@ async fn change_sqlite(
     Ok(outcome)
 }
 
+/// The changes a file-based catalog supports (the others are refused).
+enum FbcChange<'a> {
+    Remove(&'a [String]),
+    Prune(&'a [String]),
+}
+
 async fn change_fbc(
     store: &ImageStore,
     req: &ChangeRequest,
@@ -123,7 +127,9 @@ async fn change_fbc(
     created_by: &str,
 ) -> Result<Outcome, IndexImageError> {
     // Refuse before unpacking anything.
-    match &req.change {
+    let fbc_change = match &req.change {
+        Change::Remove(packages) => FbcChange::Remove(packages),
+        Change::Prune(keep) => FbcChange::Prune(keep),
         Change::PruneStranded => {
             return Err(IndexImageError::Unsupported(format!(
                 "index prune-stranded does not apply to the file-based catalog {}: an olm.bundle that is in no channel is invalid in a file-based catalog (opm validate refuses it), so there is nothing to prune",
@@ -136,13 +142,12 @@ async fn change_fbc(
                 from.reference
             )));
         }
-        Change::Remove(_) | Change::Prune(_) => {}
-    }
+    };
     let catalog = load_catalog(store, Some(&from), configs, &req.out.output).await?;
     let mut after = catalog.cfg.clone();
     let all: BTreeSet<String> = after.packages.iter().map(|p| p.name.clone()).collect();
-    let changed: BTreeSet<String> = match &req.change {
-        Change::Remove(packages) => {
+    let changed: BTreeSet<String> = match fbc_change {
+        FbcChange::Remove(packages) => {
             let packages = flatten(packages);
             let present = remove_packages(&mut after, &packages);
             if let Some(missing) = packages.iter().find(|p| !present.contains(*p)) {
@@ -152,12 +157,11 @@ async fn change_fbc(
             }
             present
         }
-        Change::Prune(keep) => {
+        FbcChange::Prune(keep) => {
             let keep: BTreeSet<String> = flatten(keep).into_iter().collect();
             retain_packages(&mut after, |p| keep.contains(p));
             all.difference(&keep).cloned().collect()
         }
-        Change::PruneStranded | Change::DeprecateTruncate { .. } => unreachable!(),
     };
     validate(&after)?;
     write_fbc(
@@ -199,16 +203,13 @@ pub async fn export(store: &ImageStore, req: &ExportRequest) -> Result<Outcome, 
     let from = fetch_from_index(store, &req.index).await?;
     let packages = flatten(&req.packages);
     let (items, yamls, kind) = match from.kind.clone() {
-        ImageKind::Sqlite { database } => {
+        IndexKind::Sqlite { database } => {
             let work = tempfile::tempdir().map_err(IndexImageError::io("creating a temp dir"))?;
             let db = unpack_database(store, &from.image, &from.reference, &database, work.path())
                 .await?;
-            let writer = sqlite_index::IndexWriter::open(&db)
-                .map_err(|e| IndexImageError::Database(e.to_string()))?;
+            let writer = sqlite_index::IndexWriter::open(&db).map_err(sqlite::writer_error)?;
             let refs: Vec<&str> = packages.iter().map(String::as_str).collect();
-            let plan = writer
-                .export_plan(&refs)
-                .map_err(|e| IndexImageError::Database(e.to_string()))?;
+            let plan = writer.export_plan(&refs).map_err(sqlite::writer_error)?;
             let items = plan
                 .bundles
                 .iter()
@@ -219,10 +220,10 @@ pub async fn export(store: &ImageStore, req: &ExportRequest) -> Result<Outcome, 
                 .collect::<Vec<_>>();
             (items, plan.package_yamls, "sqlite")
         }
-        ImageKind::Fbc { configs } => {
+        IndexKind::Fbc { configs } => {
             let work = tempfile::tempdir().map_err(IndexImageError::io("creating a temp dir"))?;
             let root = work.path().join("configs");
-            crate::kind::unpack_dir(store, &from.image, &from.reference, &configs, &root).await?;
+            unpack_dir(store, &from.image, &from.reference, &configs, &root).await?;
             let cfg = fbc::load_fs(&root).map_err(|cause| IndexImageError::Load {
                 image: from.reference.clone(),
                 cause,
@@ -231,7 +232,6 @@ pub async fn export(store: &ImageStore, req: &ExportRequest) -> Result<Outcome, 
             let (items, yamls) = fbc_export_plan(&cfg, &model, &packages)?;
             (items, yamls, "file-based catalog")
         }
-        _ => unreachable!("fetch_from_index only returns index kinds"),
     };
 
     std::fs::create_dir_all(&req.download_folder).map_err(IndexImageError::io(format!(
@@ -349,7 +349,7 @@ fn fbc_export_plan(
         }
         yamls.push((
             pkg.clone(),
-            sqlite_index::write::package_yaml(pkg, &mp.default_channel, &channels),
+            sqlite_index::package_yaml(pkg, &mp.default_channel, &channels),
         ));
     }
     Ok((items, yamls))

@@ -4,13 +4,13 @@
 use crate::kind::{CONFIGS_LABEL, DATABASE_LABEL, DEFAULT_CONFIGS_PATH, DEFAULT_DATABASE_PATH};
 
 /// Upstream's default `--binary-image` for generated index Dockerfiles.
-pub const DEFAULT_BINARY_IMAGE: &str = "quay.io/operator-framework/opm:latest";
+pub(crate) const DEFAULT_BINARY_IMAGE: &str = "quay.io/operator-framework/opm:latest";
 /// Upstream's default `--out-dockerfile`.
 pub const DEFAULT_DOCKERFILE: &str = "index.Dockerfile";
 
 /// The sqlite index Dockerfile; `database_path` is the database's path in the build context
 /// (`database/index.db`).
-pub fn sqlite_index(binary_image: &str, database_path: &str) -> String {
+pub(crate) fn sqlite_index(binary_image: &str, database_path: &str) -> String {
     let binary = if binary_image.is_empty() {
         DEFAULT_BINARY_IMAGE
     } else {
@@ -23,7 +23,7 @@ pub fn sqlite_index(binary_image: &str, database_path: &str) -> String {
 
 /// The file-based catalog Dockerfile (upstream's config generator); `configs_path` is the
 /// catalog directory in the build context.
-pub fn fbc_index(binary_image: &str, configs_path: &str) -> String {
+pub(crate) fn fbc_index(binary_image: &str, configs_path: &str) -> String {
     let binary = if binary_image.is_empty() {
         DEFAULT_BINARY_IMAGE
     } else {

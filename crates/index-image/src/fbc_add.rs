@@ -18,36 +18,9 @@ use fbc::{
     Bundle, Channel, ChannelEntry, DeclarativeConfig, ObjectProfile, Package, RegistryBundle,
 };
 
+use sqlite_index::Mode;
+
 use crate::error::IndexImageError;
-
-/// `--mode`: how channel graphs are updated.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
-    /// Edges from the CSV: `spec.replaces`, `spec.skips`, annotation `olm.skipRange`.
-    #[default]
-    Replaces,
-    /// The new bundle goes between the greatest lower and the least higher version of each
-    /// channel: it replaces the lower one, the higher one now replaces it.
-    Semver,
-    /// As `Semver`, but the new bundle skips every lower patch of its own major.minor and
-    /// replaces the greatest version of an earlier minor; a higher patch of the same minor
-    /// skips it.
-    SemverSkipPatch,
-}
-
-impl Mode {
-    /// Case-insensitive, with upstream's error text.
-    pub fn parse(s: &str) -> Result<Mode, IndexImageError> {
-        match s.to_ascii_lowercase().as_str() {
-            "replaces" => Ok(Mode::Replaces),
-            "semver" => Ok(Mode::Semver),
-            "semver-skippatch" => Ok(Mode::SemverSkipPatch),
-            _ => Err(IndexImageError::Invalid(format!(
-                "Invalid channel update mode {s} specified"
-            ))),
-        }
-    }
-}
 
 /// A bundle to add: its parsed directory and the image reference it came from.
 #[derive(Clone, Copy, Debug)]
@@ -66,7 +39,7 @@ pub struct AddOptions {
 }
 
 /// The `version` of a bundle blob's `olm.package` property.
-pub fn bundle_version(b: &Bundle) -> Option<String> {
+pub(crate) fn bundle_version(b: &Bundle) -> Option<String> {
     b.properties
         .iter()
         .filter(|p| p.r#type == TYPE_PACKAGE)
@@ -408,7 +381,7 @@ pub fn remove_packages(cfg: &mut DeclarativeConfig, packages: &[String]) -> BTre
 }
 
 /// Keeps only the blobs whose package passes `keep` (package-less blobs are kept).
-pub fn retain_packages(cfg: &mut DeclarativeConfig, keep: impl Fn(&str) -> bool) {
+pub(crate) fn retain_packages(cfg: &mut DeclarativeConfig, keep: impl Fn(&str) -> bool) {
     cfg.packages.retain(|p| keep(&p.name));
     cfg.channels.retain(|c| keep(&c.package));
     cfg.bundles.retain(|b| keep(&b.package));
@@ -418,7 +391,7 @@ pub fn retain_packages(cfg: &mut DeclarativeConfig, keep: impl Fn(&str) -> bool)
 }
 
 /// The blobs of one package.
-pub fn package_subset(cfg: &DeclarativeConfig, package: &str) -> DeclarativeConfig {
+pub(crate) fn package_subset(cfg: &DeclarativeConfig, package: &str) -> DeclarativeConfig {
     DeclarativeConfig {
         packages: cfg
             .packages

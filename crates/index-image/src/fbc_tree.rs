@@ -56,7 +56,7 @@ impl Rewrite {
 }
 
 /// The format a catalog file is written in: by extension, else by its first character.
-pub fn file_format(path: &Path) -> Format {
+pub(crate) fn file_format(path: &Path) -> Format {
     match path.extension().and_then(|e| e.to_str()) {
         Some("json") => Format::Json,
         Some("yaml" | "yml") => Format::Yaml,
@@ -71,7 +71,7 @@ pub fn file_format(path: &Path) -> Format {
 }
 
 /// The format most catalog files under `files` use (JSON on a tie or when there are none).
-pub fn prevailing_format(files: &BTreeSet<PathBuf>) -> Format {
+pub(crate) fn prevailing_format(files: &BTreeSet<PathBuf>) -> Format {
     let yaml = files
         .iter()
         .filter(|f| file_format(f) == Format::Yaml)
@@ -273,7 +273,7 @@ pub fn plan_rewrite(
 }
 
 /// Every file a loaded catalog's blobs came from.
-pub fn origin_files(cfg: &DeclarativeConfig) -> BTreeSet<PathBuf> {
+pub(crate) fn origin_files(cfg: &DeclarativeConfig) -> BTreeSet<PathBuf> {
     blob_index(cfg)
         .into_iter()
         .filter_map(|(o, _, _)| o.map(Path::to_path_buf))

@@ -8,10 +8,10 @@ use crate::error::IndexImageError;
 use crate::kind::{fetch, parse_ref};
 
 /// Where opm's serve cache lives unless the image's command says otherwise.
-pub const DEFAULT_SERVE_CACHE: &str = "/tmp/cache";
+pub(crate) const DEFAULT_SERVE_CACHE: &str = "/tmp/cache";
 
 /// The image a new index is built on: `--binary-image`, or nothing for `scratch`.
-pub async fn binary_base(
+pub(crate) async fn binary_base(
     store: &ImageStore,
     binary_image: &str,
 ) -> Result<Option<Image>, IndexImageError> {
@@ -30,7 +30,7 @@ pub async fn binary_base(
 }
 
 /// The image config's `Cmd`.
-pub fn command(image: &Image) -> Vec<String> {
+pub(crate) fn command(image: &Image) -> Vec<String> {
     image
         .config
         .get("config")
@@ -79,7 +79,7 @@ pub fn drop_serve_cache(cmd: &[String]) -> (Vec<String>, Option<Vec<String>>) {
 }
 
 /// Builds `builder` and pushes it to `tag` (a registry reference or `oci:<dir>[:name]`).
-pub async fn build_and_push(
+pub(crate) async fn build_and_push(
     store: &ImageStore,
     builder: ImageBuilder,
     tag: &str,
@@ -97,7 +97,7 @@ pub async fn build_and_push(
 }
 
 /// `layer` on top of `base`, with a stale serve cache dropped when `drop_cache`.
-pub fn on_base(
+pub(crate) fn on_base(
     base: Image,
     mut layer: LayerContent,
     drop_cache: bool,

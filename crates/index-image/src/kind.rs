@@ -8,13 +8,13 @@ use oci::{ExtractOptions, Image, ImageRef, ImageStore};
 
 use crate::error::{IndexImageError, describe_labels};
 
-pub use oci::{CONFIGS_LABEL, DATABASE_LABEL};
+pub(crate) use oci::{CONFIGS_LABEL, DATABASE_LABEL};
 
 /// The bundle label whose presence marks a bundle image.
-pub const BUNDLE_PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
+pub(crate) const BUNDLE_PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
 /// Where upstream images keep the database and the catalog.
-pub const DEFAULT_DATABASE_PATH: &str = "/database/index.db";
-pub const DEFAULT_CONFIGS_PATH: &str = "/configs";
+pub(crate) const DEFAULT_DATABASE_PATH: &str = "/database/index.db";
+pub(crate) const DEFAULT_CONFIGS_PATH: &str = "/configs";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageKind {
@@ -49,7 +49,7 @@ impl ImageKind {
 }
 
 /// Parses a reference as given on the command line.
-pub fn parse_ref(reference: &str) -> Result<ImageRef, IndexImageError> {
+pub(crate) fn parse_ref(reference: &str) -> Result<ImageRef, IndexImageError> {
     ImageRef::parse(reference).map_err(IndexImageError::image(format!("image {reference:?}")))
 }
 
@@ -62,16 +62,47 @@ pub async fn fetch(store: &ImageStore, reference: &str) -> Result<Image, IndexIm
         .map_err(IndexImageError::image(format!("pull {reference}")))
 }
 
+/// The kind of an index image: the [`ImageKind`]s an index command can work on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum IndexKind {
+    /// An sqlite index; the label's value is the database path in the image.
+    Sqlite { database: String },
+    /// A file-based catalog; the label's value is the catalog directory in the image.
+    Fbc { configs: String },
+}
+
 /// The index kind of a from-index image; anything but sqlite or FBC is an error.
-pub fn index_kind(image: &Image, reference: &str) -> Result<ImageKind, IndexImageError> {
+pub(crate) fn index_kind(image: &Image, reference: &str) -> Result<IndexKind, IndexImageError> {
     let labels = image.labels();
     match ImageKind::of(&labels) {
-        k @ (ImageKind::Sqlite { .. } | ImageKind::Fbc { .. }) => Ok(k),
-        _ => Err(IndexImageError::UnknownIndexKind {
+        ImageKind::Sqlite { database } => Ok(IndexKind::Sqlite { database }),
+        ImageKind::Fbc { configs } => Ok(IndexKind::Fbc { configs }),
+        ImageKind::Bundle | ImageKind::Unknown => Err(IndexImageError::UnknownIndexKind {
             image: reference.to_string(),
             labels: describe_labels(&labels),
         }),
     }
+}
+
+/// The from-index, fetched and classified.
+pub(crate) struct FromIndex {
+    pub reference: String,
+    pub image: Image,
+    pub kind: IndexKind,
+}
+
+/// Fetches and classifies the from-index.
+pub(crate) async fn fetch_from_index(
+    store: &ImageStore,
+    reference: &str,
+) -> Result<FromIndex, IndexImageError> {
+    let image = fetch(store, reference).await?;
+    let kind = index_kind(&image, reference)?;
+    Ok(FromIndex {
+        reference: reference.to_string(),
+        image,
+        kind,
+    })
 }
 
 /// Unpacks `dir` of the image (a catalog directory) into `dest`, which must not exist.

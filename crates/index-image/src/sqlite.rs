@@ -5,25 +5,23 @@
 use std::path::PathBuf;
 
 use oci::{ImageBuilder, ImageStore, LayerContent};
-use sqlite_index::{BundleToAdd, IndexWriter};
+use sqlite_index::IndexWriter;
 
-use crate::add::{AddRequest, FromIndex, IndexOutput, Outcome, Output, write_dockerfile};
-use crate::bundles::PulledBundle;
 use crate::dockerfile;
 use crate::error::IndexImageError;
-use crate::fbc_add::Mode;
 use crate::image_out::{binary_base, build_and_push, on_base};
-use crate::kind::{DATABASE_LABEL, DEFAULT_DATABASE_PATH, unpack_database};
+use crate::kind::{DATABASE_LABEL, DEFAULT_DATABASE_PATH, FromIndex, unpack_database};
+use crate::output::{IndexOutput, Outcome, Output, write_dockerfile};
 
 /// Where the database is changed: `<dir>/database/index.db` for `--generate` (as upstream),
 /// else a temp dir.
-pub struct DatabaseFile {
+pub(crate) struct DatabaseFile {
     pub path: PathBuf,
     _work: tempfile::TempDir,
 }
 
 /// Unpacks the from-index database (or starts an empty one) where the output wants it.
-pub async fn prepare(
+pub(crate) async fn prepare(
     store: &ImageStore,
     from: Option<&FromIndex>,
     database: &str,
@@ -69,27 +67,19 @@ pub async fn prepare(
     Ok(DatabaseFile { path, _work: work })
 }
 
-fn writer_error(e: impl std::fmt::Display) -> IndexImageError {
+pub(crate) fn writer_error(e: impl std::fmt::Display) -> IndexImageError {
     IndexImageError::Database(e.to_string())
 }
 
 /// Opens the database for changes.
-pub fn open(db: &DatabaseFile) -> Result<IndexWriter, IndexImageError> {
+pub(crate) fn open(db: &DatabaseFile) -> Result<IndexWriter, IndexImageError> {
     IndexWriter::open(&db.path).map_err(writer_error)
-}
-
-fn sqlite_mode(mode: Mode) -> sqlite_index::Mode {
-    match mode {
-        Mode::Replaces => sqlite_index::Mode::Replaces,
-        Mode::Semver => sqlite_index::Mode::Semver,
-        Mode::SemverSkipPatch => sqlite_index::Mode::SemverSkipPatch,
-    }
 }
 
 /// Writes the changed database: the `--generate` Dockerfile, or the image pushed to the tag
 /// (the from-index's layers and labels plus one layer with the database; a new index gets
 /// upstream's labels, entrypoint and command on `--binary-image`).
-pub async fn output(
+pub(crate) async fn output(
     store: &ImageStore,
     out: &IndexOutput,
     from: Option<FromIndex>,
@@ -134,59 +124,5 @@ pub async fn output(
             outcome.report = Some(report);
         }
     }
-    Ok(outcome)
-}
-
-fn to_add(b: &PulledBundle) -> Result<BundleToAdd, IndexImageError> {
-    BundleToAdd::from_registry_bundle(&b.bundle, &b.reference)
-        .map_err(|e| IndexImageError::Invalid(format!("bundle image {}: {e}", b.reference)))
-}
-
-/// `opm index add` on an sqlite index (or a new one).
-pub async fn add(
-    store: &ImageStore,
-    req: &AddRequest,
-    from: Option<FromIndex>,
-    database: &str,
-    bundles: &[PulledBundle],
-) -> Result<Outcome, IndexImageError> {
-    let db = prepare(store, from.as_ref(), database, &req.out.output).await?;
-    let mut warnings = Vec::new();
-    let mode = sqlite_mode(req.mode);
-    let overwrite = req.overwrite_latest;
-    let mut writer = open(&db)?;
-    let mut adds = Vec::new();
-    for b in bundles {
-        match to_add(b) {
-            Ok(a) => adds.push(a),
-            Err(e) if req.permissive => warnings.push(format!("permissive: skipping: {e}")),
-            Err(e) => return Err(e),
-        }
-    }
-    let changed: Vec<String> = adds.iter().map(|a| a.package().to_string()).collect();
-    let result = writer.add_bundles(&adds, mode, overwrite);
-    if let Err(e) = result {
-        if !req.permissive {
-            return Err(writer_error(e));
-        }
-        // Permissive (upstream logs load errors and goes on): one bundle at a time, keeping
-        // those that load.
-        warnings.push(format!("permissive: {e}; adding the bundles one at a time"));
-        for a in &adds {
-            if let Err(e) = writer.add_bundles(std::slice::from_ref(a), mode, overwrite) {
-                warnings.push(format!("permissive: skipping {}: {e}", a.image));
-            }
-        }
-    }
-    writer.commit().map_err(writer_error)?;
-    let created_by = format!("opm index add --bundles {} # olm-rs", req.bundles.join(","));
-    let mut outcome = output(store, &req.out, from, database, &db, &created_by).await?;
-    outcome.changed_packages = {
-        let mut c = changed;
-        c.sort();
-        c.dedup();
-        c
-    };
-    outcome.warnings = warnings;
     Ok(outcome)
 }

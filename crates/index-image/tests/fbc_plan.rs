@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 
 use fbc::{DeclarativeConfig, Format, ObjectProfile};
-use index_image::fbc_add::{AddOptions, BundleToAdd, Mode, add_bundles, object_profile};
-use index_image::fbc_tree::plan_rewrite;
-use index_image::image_out::drop_serve_cache;
+use index_image::drop_serve_cache;
+use index_image::plan_rewrite;
+use index_image::{AddOptions, BundleToAdd, Mode, add_bundles, object_profile};
 use testenv::fixtures::corpus;
 
 fn bundle(package: &str, version: &str) -> fbc::RegistryBundle {
@@ -154,7 +154,7 @@ fn rewrite_touches_only_changed_packages() {
 
     // Removing package a rewrites the shared file with b only; kube-green is untouched.
     let mut after = before.clone();
-    let removed = index_image::fbc_add::remove_packages(&mut after, &["a".to_string()]);
+    let removed = index_image::remove_packages(&mut after, &["a".to_string()]);
     assert_eq!(removed, BTreeSet::from(["a".to_string()]));
     let rw = plan_rewrite(r, &before, &after, &removed, Format::Json).unwrap();
     assert!(rw.deletes.is_empty());

@@ -8,9 +8,14 @@ use std::io::{self, Read};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::manifest::LayerCompression;
-
 use entry::{Entry, Kind as EntryKind, LayerStream};
+
+/// How a layer blob is compressed, from its media type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerCompression {
+    None,
+    Gzip,
+}
 
 /// Upper bounds for one extraction (all layers together).
 #[derive(Clone, Debug, PartialEq, Eq)]

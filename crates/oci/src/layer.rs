@@ -379,8 +379,8 @@ impl<W: std::io::Write> std::io::Write for Gzip<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::LayerCompression;
     use crate::extract::{ExtractOptions, LayerFile, extract_layers};
-    use crate::manifest::LayerCompression;
 
     #[test]
     fn layers_are_deterministic_and_round_trip() {

@@ -3,32 +3,45 @@
 //! * [`ImageRef`]: registry references and the `oci:<dir>[:name]` layout transport.
 //! * [`ImageStore`]: fetch, pull, push, copy, resolve, inspect and unpack against either,
 //!   with a content-addressed [`BlobCache`] and per-credential registry clients.
-//! * [`extract`]: safe, limited layer extraction with OCI whiteouts.
+//! * [`extract_layers`] and [`read_layers`]: safe, limited layer extraction with OCI
+//!   whiteouts, to a directory or into memory.
 //! * [`ImageBuilder`]: append deterministic layers to a base image (or scratch) and set
 //!   labels; [`catalog_image`] and [`bundle_image`] for OLM content.
+//!
+//! The modules are private; the list below is the API. Lower modules first (none uses one
+//! after it): `extract` (with `extract/entry` and `extract/memory`), `error`, `digest`,
+//! `reference`, `credentials`, `manifest`, `cache`, `layout`, `parallel_gzip`, `layer`,
+//! `store`, `builder`.
 
-pub mod builder;
-pub mod cache;
-pub mod credentials;
-pub mod digest;
-pub mod error;
-pub mod extract;
-pub mod layer;
-pub mod layout;
-pub mod manifest;
+#![warn(unreachable_pub)]
+
+mod builder;
+mod cache;
+mod credentials;
+mod digest;
+mod error;
+mod extract;
+mod layer;
+mod layout;
+mod manifest;
 mod parallel_gzip;
-pub mod reference;
-pub mod store;
+mod reference;
+mod store;
 
 pub use builder::{ImageBuilder, bundle_annotations, bundle_image, catalog_image};
 pub use cache::BlobCache;
 pub use credentials::{Credential, Credentials};
 pub use digest::Sha256Digest;
 pub use error::ImageError;
-pub use extract::{ExtractError, ExtractLimits, ExtractOptions, SymlinkPolicy};
-pub use layer::LayerContent;
+pub use extract::{
+    ExtractError, ExtractLimits, ExtractOptions, ExtractStats, LayerCompression, LayerFile,
+    SymlinkPolicy, extract_layers, read_layers,
+};
+pub use layer::{BuiltLayer, LayerContent};
 pub use layout::OciLayout;
-pub use manifest::Platform;
+pub use manifest::{
+    Descriptor, ImageIndex, ImageManifest, ManifestDocument, OCI_INDEX, OCI_MANIFEST, Platform,
+};
 pub use reference::{ImageRef, LayoutRef, RegistryRef};
 pub use store::{
     CONFIGS_LABEL, DATABASE_LABEL, Image, ImageStore, PushReport, RegistryOptions, Unpacked,

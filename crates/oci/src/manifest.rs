@@ -6,27 +6,29 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ImageError;
+pub(crate) use crate::extract::LayerCompression;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
-pub const DOCKER_FOREIGN_LAYER_GZIP: &str =
+pub(crate) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub(crate) const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub(crate) const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub(crate) const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const DOCKER_MANIFEST_LIST: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub(crate) const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+pub(crate) const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+pub(crate) const DOCKER_FOREIGN_LAYER_GZIP: &str =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-pub const OCI_NONDISTRIBUTABLE_TAR: &str =
+pub(crate) const OCI_NONDISTRIBUTABLE_TAR: &str =
     "application/vnd.oci.image.layer.nondistributable.v1.tar";
-pub const OCI_NONDISTRIBUTABLE_GZIP: &str =
+pub(crate) const OCI_NONDISTRIBUTABLE_GZIP: &str =
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 
 /// The annotation that names an image in an OCI layout's `index.json`.
-pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+pub(crate) const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
 /// Every manifest media type we accept from a registry.
 pub(crate) const ACCEPTED_MANIFESTS: &[&str] = &[
@@ -246,13 +248,6 @@ impl ImageIndex {
                 },
             })
     }
-}
-
-/// How a layer blob is compressed, from its media type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LayerCompression {
-    None,
-    Gzip,
 }
 
 pub(crate) fn layer_compression(

@@ -54,7 +54,7 @@ impl ImageRef {
                 return Err(invalid("the oci: transport needs a directory".into()));
             }
             if let Some(name) = name {
-                validate_layout_name(name).map_err(invalid)?;
+                validate_layout_name(name).map_err(|e| invalid(e.to_string()))?;
             }
             return Ok(ImageRef::Layout(LayoutRef {
                 dir: PathBuf::from(dir),
@@ -81,9 +81,9 @@ impl ImageRef {
         match self {
             ImageRef::Registry(r) => Ok(ImageRef::Registry(r.with_tag(tag)?)),
             ImageRef::Layout(l) => {
-                validate_layout_name(tag).map_err(|reason| ImageError::InvalidReference {
+                validate_layout_name(tag).map_err(|e| ImageError::InvalidReference {
                     reference: tag.to_owned(),
-                    reason,
+                    reason: e.to_string(),
                 })?;
                 Ok(ImageRef::Layout(LayoutRef {
                     dir: l.dir.clone(),
@@ -120,19 +120,26 @@ impl fmt::Display for LayoutRef {
     }
 }
 
+/// Why an image name of the layout transport is refused.
+#[derive(Debug, thiserror::Error)]
+enum InvalidLayoutName {
+    #[error("the image name after `oci:<dir>:` is empty")]
+    Empty,
+    #[error("image name {0:?} may only contain letters, digits and -._:@/+")]
+    Characters(String),
+}
+
 /// OCI `ref.name` grammar, loosely: non-empty, printable ASCII without whitespace or `/`
 /// at either end.
-fn validate_layout_name(name: &str) -> Result<(), String> {
+fn validate_layout_name(name: &str) -> Result<(), InvalidLayoutName> {
     if name.is_empty() {
-        return Err("the image name after `oci:<dir>:` is empty".into());
+        return Err(InvalidLayoutName::Empty);
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-._:@/+".contains(c))
     {
-        return Err(format!(
-            "image name {name:?} may only contain letters, digits and -._:@/+"
-        ));
+        return Err(InvalidLayoutName::Characters(name.to_string()));
     }
     Ok(())
 }

@@ -6,11 +6,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use oci::manifest::{Descriptor, ImageIndex, OCI_INDEX, OCI_MANIFEST};
 use oci::{
     CONFIGS_LABEL, Credential, Credentials, ExtractOptions, ImageBuilder, ImageError, ImageRef,
     ImageStore, LayerContent, OciLayout, Platform, RegistryOptions, bundle_image, catalog_image,
 };
+use oci::{Descriptor, ImageIndex, OCI_INDEX, OCI_MANIFEST};
 use testenv::fixtures::corpus;
 use testenv::registry::{Registry, require_binaries, run_command};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

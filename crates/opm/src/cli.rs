@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const MIGRATE_LEVEL_HELP: &str = "Name of the last migration to run (default: none)
 
@@ -13,6 +13,93 @@ Available migrators:
   - bundle-object-to-csv-metadata : migrates bundles' \"olm.bundle.object\" to \"olm.csv.metadata\"";
 
 const BUNDLE_DIR_MAP_HELP: &str = "Render the bundle image IMAGE from the local registry+v1 bundle directory DIR instead of pulling it (IMAGE=DIR, repeatable)";
+
+/// `-o` of the commands that write a catalog (`init`, `migrate`, `validate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CatalogFormat {
+    Json,
+    Yaml,
+}
+
+/// `-o` of `validate`: a line of text unless a structured result is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValidateFormat {
+    Text,
+    Structured(CatalogFormat),
+}
+
+/// `-o` of the commands that may also draw the upgrade graph (`render`, `render-template`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Json,
+    Yaml,
+    Mermaid,
+}
+
+/// `--index-format` of `index add`: the kind of index to create without `--from-index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IndexFormat {
+    Sqlite,
+    Fbc,
+}
+
+/// A flag value parsed by clap but checked by the command, at the point where opm has
+/// always reported a bad value: after the errors that come before it (an unreadable
+/// directory, a bad `--mode`, …) and never in place of one of clap's usage errors.
+#[derive(Clone, Debug)]
+pub struct Checked<T>(Result<T, InvalidFlagValue>);
+
+impl<T: Copy> Checked<T> {
+    /// The value, or the error opm prints for it.
+    pub fn get(&self) -> Result<T, InvalidFlagValue> {
+        self.0.clone()
+    }
+}
+
+/// A flag value outside its enum, with the message opm prints for it.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum InvalidFlagValue {
+    #[error("invalid --output value {value:?}, expected ({expected})")]
+    Output {
+        value: String,
+        expected: &'static str,
+    },
+    #[error("invalid --index-format {0:?}: one of [sqlite, fbc]")]
+    IndexFormat(String),
+}
+
+/// A clap value parser that never fails, so that [`Checked::get`] reports the error later.
+fn checked<T: 'static>(
+    parse: fn(&str) -> Result<T, InvalidFlagValue>,
+) -> impl Fn(&str) -> Result<Checked<T>, std::convert::Infallible> + Clone + Send + Sync + 'static {
+    move |value| Ok(Checked(parse(value)))
+}
+
+fn parse_catalog_format(value: &str) -> Result<CatalogFormat, InvalidFlagValue> {
+    CatalogFormat::from_str(value, false).map_err(|_| InvalidFlagValue::Output {
+        value: value.to_string(),
+        expected: "json|yaml",
+    })
+}
+
+fn parse_validate_format(value: &str) -> Result<ValidateFormat, InvalidFlagValue> {
+    if value.is_empty() {
+        return Ok(ValidateFormat::Text);
+    }
+    parse_catalog_format(value).map(ValidateFormat::Structured)
+}
+
+fn parse_graph_format(value: &str) -> Result<GraphFormat, InvalidFlagValue> {
+    GraphFormat::from_str(value, false).map_err(|_| InvalidFlagValue::Output {
+        value: value.to_string(),
+        expected: "json|yaml|mermaid",
+    })
+}
+
+fn parse_index_format(value: &str) -> Result<IndexFormat, InvalidFlagValue> {
+    IndexFormat::from_str(value, false)
+        .map_err(|_| InvalidFlagValue::IndexFormat(value.to_string()))
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -77,8 +164,8 @@ pub struct RenderArgs {
     #[arg(required = true, value_name = "REF")]
     pub refs: Vec<String>,
     /// Output format of the streamed file-based catalog objects (json|yaml|mermaid)
-    #[arg(short, long, default_value = "json")]
-    pub output: String,
+    #[arg(short, long, default_value = "json", value_parser = checked(parse_graph_format))]
+    pub output: Checked<GraphFormat>,
     #[arg(long, default_value = "", hide_default_value = true, help = MIGRATE_LEVEL_HELP, conflicts_with = "migrate")]
     pub migrate_level: String,
     /// Perform all available schema migrations on the rendered FBC
@@ -97,8 +184,8 @@ pub struct ValidateArgs {
     #[arg(value_name = "directory")]
     pub directory: PathBuf,
     /// Output format for validation results (json|yaml)
-    #[arg(short, long, default_value = "")]
-    pub output: String,
+    #[arg(short, long, default_value = "", value_parser = checked(parse_validate_format))]
+    pub output: Checked<ValidateFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -115,8 +202,8 @@ pub struct InitArgs {
     #[arg(short, long)]
     pub description: Option<PathBuf>,
     /// Output format (json|yaml)
-    #[arg(short, long, default_value = "json")]
-    pub output: String,
+    #[arg(short, long, default_value = "json", value_parser = checked(parse_catalog_format))]
+    pub output: Checked<CatalogFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -127,8 +214,8 @@ pub struct MigrateArgs {
     #[arg(value_name = "outputDir")]
     pub output_dir: PathBuf,
     /// Output format (json|yaml)
-    #[arg(short, long, default_value = "json")]
-    pub output: String,
+    #[arg(short, long, default_value = "json", value_parser = checked(parse_catalog_format))]
+    pub output: Checked<CatalogFormat>,
     #[arg(long, default_value = "", hide_default_value = true, help = MIGRATE_LEVEL_HELP)]
     pub migrate_level: String,
 }
@@ -174,8 +261,8 @@ pub struct RenderTemplateArgs {
     #[arg(num_args = 0..=2, value_name = "ARGS")]
     pub args: Vec<String>,
     /// Output format (json|yaml|mermaid)
-    #[arg(short, long, default_value = "json")]
-    pub output: String,
+    #[arg(short, long, default_value = "json", value_parser = checked(parse_graph_format))]
+    pub output: Checked<GraphFormat>,
     #[arg(long, default_value = "", hide_default_value = true, help = MIGRATE_LEVEL_HELP)]
     pub migrate_level: String,
     #[command(flatten)]
@@ -274,8 +361,8 @@ pub struct IndexAddArgs {
     #[arg(long, hide = true)]
     pub debug: bool,
     /// the kind of index to create when there is no --from-index: sqlite (upstream's) or fbc (a file-based catalog)
-    #[arg(long, default_value = "sqlite", value_name = "sqlite|fbc")]
-    pub index_format: String,
+    #[arg(long, default_value = "sqlite", value_name = "sqlite|fbc", value_parser = checked(parse_index_format))]
+    pub index_format: Checked<IndexFormat>,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::bytes::Regex;
 
 /// The MIME type of `data` ("" when unknown).
-pub fn sniff(data: &[u8]) -> &'static str {
+pub(crate) fn sniff(data: &[u8]) -> &'static str {
     let b = data;
     let at =
         |i: usize, bytes: &[u8]| b.len() > i + bytes.len() - 1 && &b[i..i + bytes.len()] == bytes;

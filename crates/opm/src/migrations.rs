@@ -1,14 +1,13 @@
 //! `--migrate-level`: upstream's ordered catalog migrations (v1.73.0 `alpha/action/migrations`).
 
 use anyhow::{Result, bail};
-use fbc::property::{TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
+use fbc::property::{self, TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
 use fbc::registry_bundle::csv_metadata_json;
 use fbc::{DeclarativeConfig, Property, RawJson};
-
-use crate::render::csv_of;
+use serde_json::Value;
 
 /// The migrations in order; a level runs every migration up to and including itself.
-pub const LEVELS: [&str; 2] = ["none", "bundle-object-to-csv-metadata"];
+pub(crate) const LEVELS: [&str; 2] = ["none", "bundle-object-to-csv-metadata"];
 
 /// The selected migrations.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,4 +64,24 @@ fn bundle_object_to_csv_metadata(cfg: &mut DeclarativeConfig) -> Result<()> {
             .push(Property::new(TYPE_CSV_METADATA, RawJson::new(value)));
     }
     Ok(())
+}
+
+/// The first ClusterServiceVersion among a bundle's `olm.bundle.object` properties (what
+/// upstream keeps as `CsvJSON` when loading).
+fn csv_of(bundle: &fbc::Bundle) -> Option<Value> {
+    for p in &bundle.properties {
+        if p.r#type != TYPE_BUNDLE_OBJECT {
+            continue;
+        }
+        let Ok(property::BundleObject::Data(data)) = property::parse_bundle_object(&p.value) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&data) else {
+            continue;
+        };
+        if v.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
+            return Some(v);
+        }
+    }
+    None
 }

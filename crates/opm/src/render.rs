@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use catalog_templates::RenderedBundle;
 use fbc::DeclarativeConfig;
-use fbc::property::{self, TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
+use fbc::property::{TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
 use fbc::registry_bundle::{ObjectProfile, RegistryBundle, parse_bundle_dir};
-use serde_json::Value;
 
 use crate::migrations::Migrations;
 
@@ -203,7 +202,7 @@ impl Render {
                 ..Default::default()
             });
         }
-        crate::index::block_on(self.pull_and_render(r))?
+        crate::runtime::block_on(self.pull_and_render(r))?
     }
 
     /// Pulls an image and renders it by its labels, as upstream: the sqlite database label
@@ -211,7 +210,7 @@ impl Render {
     async fn pull_and_render(&self, r: &str) -> Result<DeclarativeConfig> {
         use index_image::ImageKind;
         let store = self.registry.store()?;
-        let image = index_image::kind::fetch(&store, r).await?;
+        let image = index_image::fetch(&store, r).await?;
         let labels = image.labels();
         let work = tempfile_dir()?;
         match ImageKind::of(&labels) {
@@ -220,8 +219,7 @@ impl Render {
                     bail!("cannot render sqlite image: not allowed");
                 }
                 let db =
-                    index_image::kind::unpack_database(&store, &image, r, &database, work.path())
-                        .await?;
+                    index_image::unpack_database(&store, &image, r, &database, work.path()).await?;
                 tracing::warn!(
                     "DEPRECATION NOTICE: Sqlite-based catalogs and their related subcommands are deprecated. Support for them will be removed in a future release. Please migrate your catalog workflows to the new file-based catalog format."
                 );
@@ -236,7 +234,7 @@ impl Render {
                     bail!("cannot render declarative config image: not allowed");
                 }
                 let dest = work.path().join("configs");
-                index_image::kind::unpack_dir(&store, &image, r, &configs, &dest).await?;
+                index_image::unpack_dir(&store, &image, r, &configs, &dest).await?;
                 Ok(fbc::load_fs(&dest)?)
             }
             ImageKind::Bundle => {
@@ -264,7 +262,7 @@ impl Render {
 
     /// Pulls a bundle image and renders it with `image` = the reference as written.
     async fn pull_bundle(&self, store: &oci::ImageStore, r: &str) -> Result<RenderedBundle> {
-        let pulled = index_image::bundles::pull_bundle(store, r).await?;
+        let pulled = index_image::pull_bundle(store, r).await?;
         self.render_parsed(pulled.bundle, Some(r))
             .with_context(|| format!("render bundle image {r}"))
     }
@@ -299,7 +297,7 @@ impl Render {
                     if !self.allowed.bundle_image {
                         bail!("cannot render bundle image: not allowed");
                     }
-                    crate::index::block_on(async {
+                    crate::runtime::block_on(async {
                         let store = self.registry.store()?;
                         self.pull_bundle(&store, image).await
                     })??
@@ -327,7 +325,7 @@ impl Render {
 }
 
 /// A directory is a bundle when it has both `manifests/` and `metadata/` subdirectories.
-pub fn is_bundle_dir(dir: &Path) -> Result<bool> {
+pub(crate) fn is_bundle_dir(dir: &Path) -> Result<bool> {
     let mut manifests = false;
     let mut metadata = false;
     for e in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
@@ -344,7 +342,7 @@ pub fn is_bundle_dir(dir: &Path) -> Result<bool> {
 }
 
 /// Upstream's per-reference clean-up: object properties last, related images by image.
-pub fn post_process(cfg: &mut DeclarativeConfig) {
+pub(crate) fn post_process(cfg: &mut DeclarativeConfig) {
     for b in &mut cfg.bundles {
         let (objs, mut rest): (Vec<_>, Vec<_>) = std::mem::take(&mut b.properties)
             .into_iter()
@@ -353,26 +351,6 @@ pub fn post_process(cfg: &mut DeclarativeConfig) {
         b.properties = rest;
         b.related_images.sort_by(|x, y| x.image.cmp(&y.image));
     }
-}
-
-/// The first ClusterServiceVersion among a bundle's `olm.bundle.object` properties (what
-/// upstream keeps as `CsvJSON` when loading).
-pub fn csv_of(bundle: &fbc::Bundle) -> Option<Value> {
-    for p in &bundle.properties {
-        if p.r#type != TYPE_BUNDLE_OBJECT {
-            continue;
-        }
-        let Ok(property::BundleObject::Data(data)) = property::parse_bundle_object(&p.value) else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_slice::<Value>(&data) else {
-            continue;
-        };
-        if v.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
-            return Some(v);
-        }
-    }
-    None
 }
 
 fn tempfile_dir() -> Result<tempfile::TempDir> {

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use catalog_templates::TemplateKind;
 use fbc::write::{BlobRef, blob_json};
-use opm::migrations::Migrations;
-use opm::render::{BundleDirs, RefMask, Render};
+use opm::{BundleDirs, Migrations, RefMask, Render};
 use serde_json::Value;
 use testenv::fixtures::corpus;
 

@@ -28,31 +28,72 @@ fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
         .next_back()
 }
 
-fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, String> {
-    match field(obj, key) {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(format!(
-            "json: cannot unmarshal {} into Go struct field .{key} of type string",
-            go_kind(other)
-        )),
+/// Why a stored bundle cannot be converted, with upstream's message.
+#[derive(Debug, thiserror::Error)]
+enum BundleError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("json: cannot unmarshal {found} into Go struct field .{field} of type string")]
+    NotString { found: &'static str, field: String },
+    #[error("json: cannot unmarshal {0} into Go value of type struct")]
+    NotObject(&'static str),
+    #[error("Object 'Kind' is missing in unstructured object")]
+    KindMissing,
+    #[error("no csv in bundle")]
+    NoCsv,
+    #[error("unmarshal csv: {0}")]
+    Csv(Box<BundleError>),
+    #[error("parse property[{index}] of type {kind:?}: {inner}")]
+    Property {
+        index: usize,
+        kind: String,
+        inner: Box<BundleError>,
+    },
+    #[error("convert properties: {0}")]
+    Properties(Box<BundleError>),
+    #[error("get related iamges: {0}")]
+    RelatedImages(Box<BundleError>),
+    /// `reason` is blang's message.
+    #[error("parse version {version:?}: {reason}")]
+    Version { version: String, reason: String },
+}
+
+impl BundleError {
+    /// Wraps an error of the `index`th property or dependency, of type `r#type`.
+    fn property(index: usize, kind: &str) -> impl Fn(BundleError) -> BundleError + '_ {
+        move |inner| BundleError::Property {
+            index,
+            kind: kind.to_string(),
+            inner: Box::new(inner),
+        }
+    }
+
+    fn csv(inner: BundleError) -> BundleError {
+        BundleError::Csv(Box::new(inner))
     }
 }
 
-fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(Value::Null) => Ok(Map::new()),
-        Ok(other) => Err(format!(
-            "json: cannot unmarshal {} into Go value of type struct",
-            go_kind(&other)
-        )),
-        Err(e) => Err(e.to_string()),
+fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, BundleError> {
+    match field(obj, key) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(BundleError::NotString {
+            found: go_kind(other),
+            field: key.to_string(),
+        }),
+    }
+}
+
+fn parse_object(text: &str) -> Result<Map<String, Value>, BundleError> {
+    match serde_json::from_str::<Value>(text)? {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        other => Err(BundleError::NotObject(go_kind(&other))),
     }
 }
 
 /// `{group, kind, version}` of a GVK property or dependency value.
-fn gvk_of(value: &str) -> Result<(String, String, String), String> {
+fn gvk_of(value: &str) -> Result<(String, String, String), BundleError> {
     let m = parse_object(value)?;
     Ok((
         string_field(&m, "group")?,
@@ -72,21 +113,21 @@ fn normalized(value: &str) -> RawJson {
 }
 
 /// The manifests of a stored bundle: each JSON value of the stream, verbatim.
-fn bundle_objects(bundle: &str) -> Result<Vec<String>, String> {
+fn bundle_objects(bundle: &str) -> Result<Vec<String>, BundleError> {
     let mut out = Vec::new();
     for v in serde_json::Deserializer::from_str(bundle).into_iter::<&RawValue>() {
-        out.push(v.map_err(|e| e.to_string())?.get().to_string());
+        out.push(v?.get().to_string());
     }
     Ok(out)
 }
 
 /// The CSV JSON among a bundle's manifests (the first `ClusterServiceVersion`, which must have a
 /// name), as `BundleStringToAPIBundle`.
-fn find_csv(objects: &[String]) -> Result<String, String> {
+fn find_csv(objects: &[String]) -> Result<String, BundleError> {
     for o in objects {
-        let v: Value = serde_json::from_str(o).map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(o)?;
         let Value::Object(m) = v else {
-            return Err("Object 'Kind' is missing in unstructured object".to_string());
+            return Err(BundleError::KindMissing);
         };
         if m.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
             let has_name = m
@@ -95,19 +136,19 @@ fn find_csv(objects: &[String]) -> Result<String, String> {
                 .and_then(Value::as_str)
                 .is_some_and(|n| !n.is_empty());
             if !has_name {
-                return Err("no csv in bundle".to_string());
+                return Err(BundleError::NoCsv);
             }
             return Ok(o.clone());
         }
     }
-    Err("no csv in bundle".to_string())
+    Err(BundleError::NoCsv)
 }
 
-fn related_images_of(csv_json: &str) -> Result<Vec<RelatedImage>, String> {
+fn related_images_of(csv_json: &str) -> Result<Vec<RelatedImage>, BundleError> {
     if csv_json.is_empty() {
         return Ok(Vec::new());
     }
-    let csv = parse_object(csv_json).map_err(|e| format!("unmarshal csv: {e}"))?;
+    let csv = parse_object(csv_json).map_err(BundleError::csv)?;
     let spec = match field(&csv, "spec") {
         Some(Value::Object(s)) => s,
         _ => return Ok(Vec::new()),
@@ -117,8 +158,8 @@ fn related_images_of(csv_json: &str) -> Result<Vec<RelatedImage>, String> {
         for item in items {
             let Value::Object(ri) = item else { continue };
             out.push(RelatedImage {
-                name: string_field(ri, "name").map_err(|e| format!("unmarshal csv: {e}"))?,
-                image: string_field(ri, "image").map_err(|e| format!("unmarshal csv: {e}"))?,
+                name: string_field(ri, "name").map_err(BundleError::csv)?,
+                image: string_field(ri, "image").map_err(BundleError::csv)?,
             });
         }
     }
@@ -127,7 +168,7 @@ fn related_images_of(csv_json: &str) -> Result<Vec<RelatedImage>, String> {
 
 /// Upstream `convertAPIBundleToModelProperties` + `Normalize` + `Deduplicate` and the final
 /// sort by (type, value).
-fn bundle_properties(row: &BundleRow, objects: &[String]) -> Result<Vec<Property>, String> {
+fn bundle_properties(row: &BundleRow, objects: &[String]) -> Result<Vec<Property>, BundleError> {
     let mut out: Vec<Property> = Vec::new();
     let mut provided: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut required: BTreeSet<(String, String, String)> = BTreeSet::new();
@@ -135,8 +176,7 @@ fn bundle_properties(row: &BundleRow, objects: &[String]) -> Result<Vec<Property
     for (i, p) in row.properties.iter().enumerate() {
         match p.r#type.as_str() {
             GVK_TYPE => {
-                let gvk = gvk_of(&p.value)
-                    .map_err(|e| format!("parse property[{i}] of type {:?}: {e}", p.r#type))?;
+                let gvk = gvk_of(&p.value).map_err(BundleError::property(i, &p.r#type))?;
                 provided.insert(gvk);
             }
             t => {
@@ -148,17 +188,14 @@ fn bundle_properties(row: &BundleRow, objects: &[String]) -> Result<Vec<Property
     for (i, d) in row.dependencies.iter().enumerate() {
         match d.r#type.as_str() {
             GVK_TYPE => {
-                let gvk = gvk_of(&d.value)
-                    .map_err(|e| format!("parse property[{i}] of type {:?}: {e}", d.r#type))?;
+                let gvk = gvk_of(&d.value).map_err(BundleError::property(i, &d.r#type))?;
                 required.insert(gvk);
             }
             PACKAGE_TYPE => {
-                let m = parse_object(&d.value)
-                    .map_err(|e| format!("parse property[{i}] of type {:?}: {e}", d.r#type))?;
-                let name = string_field(&m, "packageName")
-                    .map_err(|e| format!("parse property[{i}] of type {:?}: {e}", d.r#type))?;
-                let range = string_field(&m, "version")
-                    .map_err(|e| format!("parse property[{i}] of type {:?}: {e}", d.r#type))?;
+                let wrap = BundleError::property(i, &d.r#type);
+                let m = parse_object(&d.value).map_err(&wrap)?;
+                let name = string_field(&m, "packageName").map_err(&wrap)?;
+                let range = string_field(&m, "version").map_err(&wrap)?;
                 out.push(property::build::package_required(&name, &range));
             }
             // Other dependency types (olm.label, olm.constraint) are not carried over upstream.
@@ -187,7 +224,7 @@ fn bundle_properties(row: &BundleRow, objects: &[String]) -> Result<Vec<Property
     Ok(out)
 }
 
-fn convert_bundle(row: &BundleRow) -> Result<ModelBundle, String> {
+fn convert_bundle(row: &BundleRow) -> Result<ModelBundle, BundleError> {
     let (objects, csv_json) = if row.bundle.is_empty() {
         (Vec::new(), String::new())
     } else {
@@ -196,11 +233,14 @@ fn convert_bundle(row: &BundleRow) -> Result<ModelBundle, String> {
         (objects, csv)
     };
     let properties =
-        bundle_properties(row, &objects).map_err(|e| format!("convert properties: {e}"))?;
+        bundle_properties(row, &objects).map_err(|e| BundleError::Properties(Box::new(e)))?;
     let related_images =
-        related_images_of(&csv_json).map_err(|e| format!("get related iamges: {e}"))?;
-    let version = fbc::blang::parse_version(&row.version)
-        .map_err(|e| format!("parse version {:?}: {e}", row.version))?;
+        related_images_of(&csv_json).map_err(|e| BundleError::RelatedImages(Box::new(e)))?;
+    let version =
+        fbc::blang::parse_version(&row.version).map_err(|reason| BundleError::Version {
+            version: row.version.clone(),
+            reason,
+        })?;
     Ok(ModelBundle {
         name: row.name.clone(),
         package: row.package.clone(),
@@ -230,7 +270,7 @@ fn package_icon(index: &Index, pkg: &str, channel: &str) -> Result<Option<Icon>,
             if csv.is_empty() {
                 "unexpected end of JSON input".to_string()
             } else {
-                e
+                e.to_string()
             }
         ))
     })?;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::column::text;
 use crate::error::IndexError;
-use crate::schema;
+use crate::version;
 
 /// The first bytes of every sqlite 3 database file.
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
@@ -73,10 +74,11 @@ pub struct Index {
     path: PathBuf,
 }
 
-/// Bundles per channel, edges split into the replaces chain and skips. The chain starts at the
-/// entries of minimal depth over the whole table (channel heads have depth 0) and follows
-/// `replaces`; an edge that is not on it counts as a skip.
-const LIST_BUNDLES: &str = r#"
+/// The replaces chain walked from the entries of minimal depth over the whole table (channel
+/// heads have depth 0), the start of both listing queries.
+macro_rules! chain_cte {
+    () => {
+        r#"
 WITH RECURSIVE
 head_depth (depth) AS (
     SELECT min(depth) FROM channel_entry
@@ -88,7 +90,16 @@ chain (entry_id, replaces) AS (
     SELECT ce.entry_id, ce.replaces
       FROM channel_entry ce JOIN chain c ON ce.entry_id = c.replaces
 ),
-per_bundle (entry_id, bundle_name, package_name, channel_name, replaces) AS (
+"#
+    };
+}
+
+/// Bundles per channel, edges split into the replaces chain and skips. The chain starts at the
+/// entries of minimal depth over the whole table (channel heads have depth 0) and follows
+/// `replaces`; an edge that is not on it counts as a skip.
+const LIST_BUNDLES: &str = concat!(
+    chain_cte!(),
+    r#"per_bundle (entry_id, bundle_name, package_name, channel_name, replaces) AS (
     SELECT min(e.entry_id), e.operatorbundle_name, e.package_name, e.channel_name,
            max(target.operatorbundle_name)
       FROM channel_entry e
@@ -101,22 +112,13 @@ SELECT pb.entry_id, b.bundle, b.bundlepath, b.name, pb.package_name, pb.channel_
   FROM per_bundle pb
   JOIN operatorbundle b ON b.name = pb.bundle_name
  ORDER BY pb.entry_id
-"#;
+"#
+);
 
 /// Skipped bundle names per (bundle, package, channel), in entry order.
-const LIST_SKIPS: &str = r#"
-WITH RECURSIVE
-head_depth (depth) AS (
-    SELECT min(depth) FROM channel_entry
-),
-chain (entry_id, replaces) AS (
-    SELECT ce.entry_id, ce.replaces
-      FROM channel_entry ce JOIN head_depth h ON ce.depth = h.depth
-    UNION
-    SELECT ce.entry_id, ce.replaces
-      FROM channel_entry ce JOIN chain c ON ce.entry_id = c.replaces
-),
-skip_edges (entry_id, skipped) AS (
+const LIST_SKIPS: &str = concat!(
+    chain_cte!(),
+    r#"skip_edges (entry_id, skipped) AS (
     SELECT entry_id, replaces FROM channel_entry WHERE replaces IS NOT NULL
     EXCEPT
     SELECT entry_id, replaces FROM chain
@@ -126,22 +128,11 @@ SELECT e.operatorbundle_name, e.package_name, e.channel_name, s.operatorbundle_n
   JOIN channel_entry e ON e.entry_id = k.entry_id
   JOIN channel_entry s ON s.entry_id = k.skipped
  ORDER BY k.entry_id, k.skipped
-"#;
+"#
+);
 
 fn opt(v: Option<String>) -> String {
     v.unwrap_or_default()
-}
-
-/// A TEXT column that upstream's Go driver reads into a string: TEXT or BLOB (sqlite does not
-/// enforce column types, and some indexes store manifests as BLOBs), numbers as their text.
-fn text(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
-    use rusqlite::types::ValueRef;
-    Ok(match row.get_ref(idx)? {
-        ValueRef::Null => None,
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(f.to_string()),
-    })
 }
 
 impl Index {
@@ -180,19 +171,19 @@ impl Index {
     }
 
     fn check_version(&self) -> Result<(), IndexError> {
-        match schema::version(&self.conn)? {
-            Some(v) if v == schema::LATEST_VERSION => Ok(()),
-            Some(v) if v > schema::LATEST_VERSION => Err(IndexError::NewerSchema {
+        match version::version(&self.conn)? {
+            Some(v) if v == version::LATEST_VERSION => Ok(()),
+            Some(v) if v > version::LATEST_VERSION => Err(IndexError::NewerSchema {
                 found: v,
-                latest: schema::LATEST_VERSION,
+                latest: version::LATEST_VERSION,
             }),
             Some(v) => Err(IndexError::OldSchema {
                 found: v.to_string(),
-                latest: schema::LATEST_VERSION,
+                latest: version::LATEST_VERSION,
             }),
             None => Err(IndexError::OldSchema {
                 found: "none (no schema_migrations table)".to_string(),
-                latest: schema::LATEST_VERSION,
+                latest: version::LATEST_VERSION,
             }),
         }
     }

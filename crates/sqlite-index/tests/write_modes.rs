@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 use serde_json::json;
-use sqlite_index::write::{AddError, BundleAnnotations, WriteError};
+use sqlite_index::{AddError, BundleAnnotations, WriteError};
 use sqlite_index::{BundleToAdd, Index, IndexWriter, Mode, TypedValue};
 use write_support::{corpus_bundle, rows};
 

@@ -106,12 +106,10 @@ pub async fn add(env: &Env, req: &AddRequest) -> Outcome {
 
 /// The catalog of a pushed FBC index image, loaded.
 pub async fn catalog_of(env: &Env, reference: &str) -> fbc::DeclarativeConfig {
-    let image = index_image::kind::fetch(&env.store, reference)
-        .await
-        .unwrap();
+    let image = index_image::fetch(&env.store, reference).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("configs");
-    index_image::kind::unpack_dir(&env.store, &image, reference, "/configs", &dest)
+    index_image::unpack_dir(&env.store, &image, reference, "/configs", &dest)
         .await
         .unwrap();
     fbc::load_fs(&dest).unwrap()

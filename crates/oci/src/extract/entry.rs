@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
 
+use super::LayerCompression;
 use super::{ExtractError, ExtractLimits, LayerFile, io_err, normalise_path};
-use crate::manifest::LayerCompression;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
@@ -51,7 +51,7 @@ pub(super) struct OpenLayer {
 
 impl OpenLayer {
     /// The layer's entries, read errors already turned into [`ExtractError`]s.
-    pub fn entries(
+    pub(super) fn entries(
         &mut self,
     ) -> Result<
         impl Iterator<Item = Result<tar::Entry<'_, Box<dyn Read>>, ExtractError>>,
@@ -89,7 +89,7 @@ impl StreamErrors {
 }
 
 impl<'a> LayerStream<'a> {
-    pub fn new(limits: &'a ExtractLimits) -> Self {
+    pub(super) fn new(limits: &'a ExtractLimits) -> Self {
         Self {
             limits,
             layer: String::new(),
@@ -99,7 +99,7 @@ impl<'a> LayerStream<'a> {
     }
 
     /// Opens `layer` (decompressing as its media type says), counting towards the total.
-    pub fn open(&mut self, layer: &LayerFile) -> Result<OpenLayer, ExtractError> {
+    pub(super) fn open(&mut self, layer: &LayerFile) -> Result<OpenLayer, ExtractError> {
         self.layer = layer.name.clone();
         let file = fs::File::open(&layer.path)
             .map_err(io_err(format!("opening layer {}", layer.path.display())))?;
@@ -126,13 +126,16 @@ impl<'a> LayerStream<'a> {
     }
 
     /// A read error of the stream: the total limit if that is what stopped it.
-    pub fn stream_error(&self, e: io::Error) -> ExtractError {
+    pub(super) fn stream_error(&self, e: io::Error) -> ExtractError {
         self.errors().of(e)
     }
 
     /// Counts the entry and decides what it is. Errors here hold for every entry, wanted
     /// or not: the entry limit, unsafe paths and malformed whiteouts.
-    pub fn classify<R: Read>(&mut self, entry: &tar::Entry<'_, R>) -> Result<Entry, ExtractError> {
+    pub(super) fn classify<R: Read>(
+        &mut self,
+        entry: &tar::Entry<'_, R>,
+    ) -> Result<Entry, ExtractError> {
         self.entries += 1;
         if self.entries > self.limits.max_entries {
             return Err(ExtractError::TooManyEntries {
@@ -184,7 +187,7 @@ impl<'a> LayerStream<'a> {
         Ok(Entry::Item(Item { comps, shown, kind }))
     }
 
-    pub fn hard_link(&self, shown: &str, target: &[u8]) -> ExtractError {
+    pub(super) fn hard_link(&self, shown: &str, target: &[u8]) -> ExtractError {
         ExtractError::HardLink {
             layer: self.layer.clone(),
             entry: shown.to_owned(),
@@ -192,7 +195,7 @@ impl<'a> LayerStream<'a> {
         }
     }
 
-    pub fn unsupported(&self, shown: &str, kind: &str) -> ExtractError {
+    pub(super) fn unsupported(&self, shown: &str, kind: &str) -> ExtractError {
         ExtractError::UnsupportedEntry {
             layer: self.layer.clone(),
             entry: shown.to_owned(),
@@ -200,7 +203,7 @@ impl<'a> LayerStream<'a> {
         }
     }
 
-    pub fn file_too_large(&self, shown: &str, size: u64) -> ExtractError {
+    pub(super) fn file_too_large(&self, shown: &str, size: u64) -> ExtractError {
         ExtractError::FileTooLarge {
             layer: self.layer.clone(),
             entry: shown.to_owned(),
@@ -211,7 +214,7 @@ impl<'a> LayerStream<'a> {
 
     /// A symlink's target as path components, judged lexically from the link's own
     /// directory (`link` is the link's path below the root the target must stay in).
-    pub fn resolve_link(
+    pub(super) fn resolve_link(
         &self,
         link: &[String],
         target: &[u8],

@@ -7,7 +7,7 @@ use fbc::go_json::{Canonical, push_canonical};
 use fbc::registry_bundle::{ANNOTATION_CHANNELS, RegistryBundle};
 use serde_json::Value;
 
-use super::csv::{self, ApiKey};
+use super::csv::{self, ApiKey, CsvError};
 use crate::read::TypedValue;
 
 /// A bundle's `metadata/annotations.yaml` values that the loader uses.
@@ -81,8 +81,8 @@ pub enum BundleInputError {
     TwoCsvs,
     #[error("csv name not found")]
     NoCsvName,
-    #[error("{what} : {message}")]
-    Csv { what: &'static str, message: String },
+    #[error("{what} : {error}")]
+    Csv { what: &'static str, error: CsvError },
 }
 
 impl BundleToAdd {
@@ -113,8 +113,7 @@ impl BundleToAdd {
         if name.is_empty() {
             return Err(BundleInputError::NoCsvName);
         }
-        let err =
-            |what: &'static str| move |message: String| BundleInputError::Csv { what, message };
+        let err = |what: &'static str| move |error: CsvError| BundleInputError::Csv { what, error };
         let version = csv::version(csv).map_err(err("unable to obtain bundle version"))?;
         let replaces = csv::replaces(csv).map_err(err("unable to obtain replaces"))?;
         let skips = csv::skips(csv).map_err(err("unable to obtain skips"))?;
@@ -188,16 +187,16 @@ impl BundleToAdd {
         self.objects.iter().map(encode_object).collect()
     }
 
-    pub(crate) fn provided_apis(&self) -> Result<BTreeSet<ApiKey>, String> {
+    pub(crate) fn provided_apis(&self) -> Result<BTreeSet<ApiKey>, CsvError> {
         csv::provided_apis(&self.objects, self.csv())
     }
 
-    pub(crate) fn required_apis(&self) -> Result<BTreeSet<ApiKey>, String> {
+    pub(crate) fn required_apis(&self) -> Result<BTreeSet<ApiKey>, CsvError> {
         csv::required_apis(self.csv())
     }
 
     /// The bundle image, the operator images and the related images (upstream `Bundle.Images`).
-    pub(crate) fn images(&self) -> Result<BTreeSet<String>, String> {
+    pub(crate) fn images(&self) -> Result<BTreeSet<String>, CsvError> {
         let mut out = BTreeSet::new();
         if !self.image.is_empty() {
             out.insert(self.image.clone());

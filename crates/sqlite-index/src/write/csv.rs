@@ -8,9 +8,45 @@ use std::collections::BTreeSet;
 use fbc::go_json::go_kind;
 use serde_json::{Map, Value};
 
+/// A CSV that Go's `encoding/json` would fail to decode into upstream's structs, with Go's
+/// message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    /// A value of the wrong JSON kind for its Go type.
+    #[error("json: cannot unmarshal {found} into Go {target}")]
+    Unmarshal { found: &'static str, target: String },
+    /// No `spec` (a nil `json.RawMessage`).
+    #[error("unexpected end of JSON input")]
+    UnexpectedEnd,
+    #[error("couldn't parse plural.group from crd name: {0}")]
+    CrdName(String),
+    /// Upstream's wrapping of an error with what it was doing.
+    #[error("{context}{inner}")]
+    Context {
+        context: &'static str,
+        inner: Box<CsvError>,
+    },
+}
+
+impl CsvError {
+    fn unmarshal(found: &Value, target: impl Into<String>) -> CsvError {
+        CsvError::Unmarshal {
+            found: go_kind(found),
+            target: target.into(),
+        }
+    }
+
+    fn context(context: &'static str) -> impl FnOnce(CsvError) -> CsvError {
+        move |inner| CsvError::Context {
+            context,
+            inner: Box::new(inner),
+        }
+    }
+}
+
 /// `{group, version, kind, plural}` of an API (upstream `APIKey`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ApiKey {
+pub(crate) struct ApiKey {
     pub group: String,
     pub version: String,
     pub kind: String,
@@ -25,33 +61,32 @@ fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
         .next_back()
 }
 
-fn string_of(v: Option<&Value>, target: &str) -> Result<String, String> {
+fn string_of(v: Option<&Value>, target: &str) -> Result<String, CsvError> {
     match v {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(format!(
-            "json: cannot unmarshal {} into Go {target} of type string",
-            go_kind(other)
+        Some(other) => Err(CsvError::unmarshal(
+            other,
+            format!("{target} of type string"),
         )),
     }
 }
 
 /// The CSV's `spec` as upstream's `map[string]*json.RawMessage` sees it. A CSV without `spec`
 /// has a nil spec, which fails to unmarshal.
-fn spec(csv: &Value) -> Result<&Map<String, Value>, String> {
+fn spec(csv: &Value) -> Result<&Map<String, Value>, CsvError> {
     match csv.as_object().and_then(|o| o.get("spec")) {
-        None => Err("unexpected end of JSON input".to_string()),
+        None | Some(Value::Null) => Err(CsvError::UnexpectedEnd),
         Some(Value::Object(m)) => Ok(m),
-        Some(Value::Null) => Err("unexpected end of JSON input".to_string()),
-        Some(other) => Err(format!(
-            "json: cannot unmarshal {} into Go value of type map[string]*json.RawMessage",
-            go_kind(other)
+        Some(other) => Err(CsvError::unmarshal(
+            other,
+            "value of type map[string]*json.RawMessage",
         )),
     }
 }
 
 /// `metadata.name`.
-pub fn name(csv: &Value) -> String {
+pub(super) fn name(csv: &Value) -> String {
     csv.get("metadata")
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
@@ -60,7 +95,7 @@ pub fn name(csv: &Value) -> String {
 }
 
 /// `metadata.annotations[key]`.
-pub fn annotation(csv: &Value, key: &str) -> String {
+pub(super) fn annotation(csv: &Value, key: &str) -> String {
     csv.get("metadata")
         .and_then(|m| m.get("annotations"))
         .and_then(|a| a.get(key))
@@ -70,67 +105,76 @@ pub fn annotation(csv: &Value, key: &str) -> String {
 }
 
 /// A string field of `spec` (`GetVersion`, `GetReplaces`).
-pub fn spec_string(csv: &Value, key: &str) -> Result<String, String> {
+pub(super) fn spec_string(csv: &Value, key: &str) -> Result<String, CsvError> {
     string_of(spec(csv)?.get(key), "value")
 }
 
 /// `spec.version` ("" when absent).
-pub fn version(csv: &Value) -> Result<String, String> {
+pub(super) fn version(csv: &Value) -> Result<String, CsvError> {
     spec_string(csv, "version")
 }
 
 /// `spec.replaces` ("" when absent).
-pub fn replaces(csv: &Value) -> Result<String, String> {
+pub(super) fn replaces(csv: &Value) -> Result<String, CsvError> {
     spec_string(csv, "replaces")
 }
 
 /// `spec.skips`.
-pub fn skips(csv: &Value) -> Result<Vec<String>, String> {
+pub(super) fn skips(csv: &Value) -> Result<Vec<String>, CsvError> {
     match spec(csv)?.get("skips") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items.iter().map(|v| string_of(Some(v), "value")).collect(),
-        Some(other) => Err(format!(
-            "json: cannot unmarshal {} into Go value of type []string",
-            go_kind(other)
-        )),
+        Some(other) => Err(CsvError::unmarshal(other, "value of type []string")),
     }
 }
 
 /// `metadata.annotations["olm.skipRange"]`.
-pub fn skip_range(csv: &Value) -> String {
+pub(super) fn skip_range(csv: &Value) -> String {
     annotation(csv, "olm.skipRange")
 }
 
 /// `metadata.annotations["olm.substitutesFor"]`.
-pub fn substitutes_for(csv: &Value) -> String {
+pub(super) fn substitutes_for(csv: &Value) -> String {
     annotation(csv, "olm.substitutesFor")
 }
 
 /// One entry of `owned`/`required` in a definitions block (upstream `DefinitionKey`).
 #[derive(Clone, Debug, Default)]
-pub struct DefinitionKey {
+pub(super) struct DefinitionKey {
     pub group: String,
     pub kind: String,
     pub name: String,
     pub version: String,
 }
 
+impl DefinitionKey {
+    /// The API of an API service definition (its name is the plural).
+    fn api_service(self) -> ApiKey {
+        ApiKey {
+            group: self.group,
+            version: self.version,
+            kind: self.kind,
+            plural: self.name,
+        }
+    }
+}
+
 /// `(owned, required)` of `spec.<key>` (`customresourcedefinitions` or `apiservicedefinitions`).
-pub fn definitions(
+pub(super) fn definitions(
     csv: &Value,
     key: &str,
-) -> Result<(Vec<DefinitionKey>, Vec<DefinitionKey>), String> {
+) -> Result<(Vec<DefinitionKey>, Vec<DefinitionKey>), CsvError> {
     let defs = match spec(csv)?.get(key) {
         None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
         Some(Value::Object(m)) => m,
         Some(other) => {
-            return Err(format!(
-                "json: cannot unmarshal {} into Go value of type struct {{ Owned []*registry.DefinitionKey \"json:\\\"owned\\\"\"; Required []*registry.DefinitionKey \"json:\\\"required\\\"\" }}",
-                go_kind(other)
+            return Err(CsvError::unmarshal(
+                other,
+                "value of type struct { Owned []*registry.DefinitionKey \"json:\\\"owned\\\"\"; Required []*registry.DefinitionKey \"json:\\\"required\\\"\" }",
             ));
         }
     };
-    let list = |which: &str| -> Result<Vec<DefinitionKey>, String> {
+    let list = |which: &str| -> Result<Vec<DefinitionKey>, CsvError> {
         match field(defs, which) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => {
@@ -152,18 +196,18 @@ pub fn definitions(
                             )?,
                         }),
                         other => {
-                            return Err(format!(
-                                "json: cannot unmarshal {} into Go struct field .{which} of type registry.DefinitionKey",
-                                go_kind(other)
+                            return Err(CsvError::unmarshal(
+                                other,
+                                format!("struct field .{which} of type registry.DefinitionKey"),
                             ));
                         }
                     }
                 }
                 Ok(out)
             }
-            Some(other) => Err(format!(
-                "json: cannot unmarshal {} into Go struct field .{which} of type []*registry.DefinitionKey",
-                go_kind(other)
+            Some(other) => Err(CsvError::unmarshal(
+                other,
+                format!("struct field .{which} of type []*registry.DefinitionKey"),
             )),
         }
     };
@@ -171,16 +215,16 @@ pub fn definitions(
 }
 
 /// `plural.group` of a CRD description name.
-pub fn split_crd_name(name: &str) -> Result<(String, String), String> {
+pub(super) fn split_crd_name(name: &str) -> Result<(String, String), CsvError> {
     match name.split_once('.') {
         Some((plural, group)) => Ok((plural.to_string(), group.to_string())),
-        None => Err(format!("couldn't parse plural.group from crd name: {name}")),
+        None => Err(CsvError::CrdName(name.to_string())),
     }
 }
 
 /// APIs the CSV requires: required CRDs (`plural.group` names) and required API services
 /// (upstream `Bundle.RequiredAPIs`).
-pub fn required_apis(csv: &Value) -> Result<BTreeSet<ApiKey>, String> {
+pub(super) fn required_apis(csv: &Value) -> Result<BTreeSet<ApiKey>, CsvError> {
     let mut out = BTreeSet::new();
     let (_, required_crds) = definitions(csv, "customresourcedefinitions")?;
     for d in required_crds {
@@ -193,21 +237,18 @@ pub fn required_apis(csv: &Value) -> Result<BTreeSet<ApiKey>, String> {
         });
     }
     let (_, required_services) = definitions(csv, "apiservicedefinitions")
-        .map_err(|e| format!("error unmarshaling into object map: {e}"))?;
-    for d in required_services {
-        out.insert(ApiKey {
-            group: d.group,
-            version: d.version,
-            kind: d.kind,
-            plural: d.name,
-        });
-    }
+        .map_err(CsvError::context("error unmarshaling into object map: "))?;
+    out.extend(
+        required_services
+            .into_iter()
+            .map(DefinitionKey::api_service),
+    );
     Ok(out)
 }
 
 /// APIs the bundle provides: every served version of each `apiextensions.k8s.io/v1` or
 /// `v1beta1` CRD manifest, plus the CSV's owned API services (upstream `Bundle.ProvidedAPIs`).
-pub fn provided_apis(objects: &[Value], csv: &Value) -> Result<BTreeSet<ApiKey>, String> {
+pub(super) fn provided_apis(objects: &[Value], csv: &Value) -> Result<BTreeSet<ApiKey>, CsvError> {
     let mut out = BTreeSet::new();
     for o in objects {
         if o.get("kind").and_then(Value::as_str) != Some("CustomResourceDefinition") {
@@ -221,19 +262,19 @@ pub fn provided_apis(objects: &[Value], csv: &Value) -> Result<BTreeSet<ApiKey>,
             // Upstream only decodes these two CRD versions; others provide nothing.
             _ => continue,
         };
-        let crd_err = |e: String| {
-            format!(
-                "error getting crds: error decoding {} CRD: {e}",
-                if beta { "v1beta1" } else { "v1" }
-            )
+        let crd_context = if beta {
+            "error getting crds: error decoding v1beta1 CRD: "
+        } else {
+            "error getting crds: error decoding v1 CRD: "
         };
+        let crd_err = |e: CsvError| CsvError::context(crd_context)(e);
         let spec = match o.get("spec") {
             Some(Value::Object(s)) => s,
             None | Some(Value::Null) => continue,
             Some(other) => {
-                return Err(crd_err(format!(
-                    "json: cannot unmarshal {} into Go struct field CustomResourceDefinition.spec",
-                    go_kind(other)
+                return Err(crd_err(CsvError::unmarshal(
+                    other,
+                    "struct field CustomResourceDefinition.spec",
                 )));
             }
         };
@@ -249,6 +290,12 @@ pub fn provided_apis(objects: &[Value], csv: &Value) -> Result<BTreeSet<ApiKey>,
             "struct field .names.plural",
         )
         .map_err(crd_err)?;
+        let served = |version: String| ApiKey {
+            group: group.clone(),
+            version,
+            kind: kind.clone(),
+            plural: plural.clone(),
+        };
         if let Some(Value::Array(versions)) = spec.get("versions") {
             for v in versions {
                 let name = string_of(
@@ -256,44 +303,27 @@ pub fn provided_apis(objects: &[Value], csv: &Value) -> Result<BTreeSet<ApiKey>,
                     "struct field .versions.name",
                 )
                 .map_err(crd_err)?;
-                out.insert(ApiKey {
-                    group: group.clone(),
-                    version: name,
-                    kind: kind.clone(),
-                    plural: plural.clone(),
-                });
+                out.insert(served(name));
             }
         }
         if beta {
             let v =
                 string_of(spec.get("version"), "struct field .spec.version").map_err(crd_err)?;
             if !v.is_empty() {
-                out.insert(ApiKey {
-                    group: group.clone(),
-                    version: v,
-                    kind: kind.clone(),
-                    plural: plural.clone(),
-                });
+                out.insert(served(v));
             }
         }
     }
-    let (owned, _) = definitions(csv, "apiservicedefinitions").map_err(|e| {
-        format!("error getting apiservice definitions: error unmarshaling into object map: {e}")
-    })?;
-    for d in owned {
-        out.insert(ApiKey {
-            group: d.group,
-            version: d.version,
-            kind: d.kind,
-            plural: d.name,
-        });
-    }
+    let (owned, _) = definitions(csv, "apiservicedefinitions").map_err(CsvError::context(
+        "error getting apiservice definitions: error unmarshaling into object map: ",
+    ))?;
+    out.extend(owned.into_iter().map(DefinitionKey::api_service));
     Ok(out)
 }
 
 /// Container and init-container images of the `deployment` install strategy
 /// (upstream `GetOperatorImages`).
-pub fn operator_images(csv: &Value) -> Result<BTreeSet<String>, String> {
+pub(super) fn operator_images(csv: &Value) -> Result<BTreeSet<String>, CsvError> {
     let mut out = BTreeSet::new();
     let spec = spec(csv)?;
     let Some(Value::Object(install)) = field(spec, "install") else {
@@ -333,7 +363,7 @@ pub fn operator_images(csv: &Value) -> Result<BTreeSet<String>, String> {
 }
 
 /// Images of `spec.relatedImages` (upstream `GetRelatedImages`).
-pub fn related_images(csv: &Value) -> Result<BTreeSet<String>, String> {
+pub(super) fn related_images(csv: &Value) -> Result<BTreeSet<String>, CsvError> {
     let mut out = BTreeSet::new();
     match spec(csv)?.get("relatedImages") {
         None | Some(Value::Null) => {}
@@ -350,18 +380,18 @@ pub fn related_images(csv: &Value) -> Result<BTreeSet<String>, String> {
                         )?);
                     }
                     other => {
-                        return Err(format!(
-                            "json: cannot unmarshal {} into Go value of type registry.relatedImage",
-                            go_kind(other)
+                        return Err(CsvError::unmarshal(
+                            other,
+                            "value of type registry.relatedImage",
                         ));
                     }
                 }
             }
         }
         Some(other) => {
-            return Err(format!(
-                "json: cannot unmarshal {} into Go value of type []registry.relatedImage",
-                go_kind(other)
+            return Err(CsvError::unmarshal(
+                other,
+                "value of type []registry.relatedImage",
             ));
         }
     }

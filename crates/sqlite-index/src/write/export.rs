@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::error::WriteError;
-use super::load;
+use super::query;
+use crate::column::text;
 
 /// A failure of planning or writing an export.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +92,7 @@ pub fn package_yaml(pkg: &str, default_channel: &str, channels: &[(String, Strin
 /// The export of `packages` (every package when empty).
 pub(crate) fn plan(conn: &Connection, packages: &[&str]) -> Result<ExportPlan, ExportError> {
     let packages: Vec<String> = if packages.is_empty() {
-        load::list_packages(conn)?
+        query::list_packages(conn)?
     } else {
         packages.iter().map(|p| p.to_string()).collect()
     };
@@ -99,7 +100,7 @@ pub(crate) fn plan(conn: &Connection, packages: &[&str]) -> Result<ExportPlan, E
     let mut bundles: BTreeMap<String, ExportBundle> = BTreeMap::new();
     let mut yamls = Vec::new();
     for pkg in &packages {
-        for key in load::bundles_for_package(conn, pkg)
+        for key in query::bundles_for_package(conn, pkg)
             .map_err(|e| ExportError::Write(WriteError::Upstream(e.to_string())))?
         {
             let version = if key.version.is_empty() {
@@ -116,22 +117,14 @@ pub(crate) fn plan(conn: &Connection, packages: &[&str]) -> Result<ExportPlan, E
                 },
             );
         }
-        let default_channel: String = conn
-            .query_row(
-                "SELECT DISTINCT default_channel FROM package WHERE name=?1 LIMIT 1",
-                [pkg],
-                |r| load::text(r, 0),
-            )
-            .optional()?
-            .flatten()
-            .unwrap_or_default();
+        let default_channel = query::default_channel(conn, pkg)?;
         let mut channels = Vec::new();
-        for ch in load::list_channels(conn, pkg)? {
+        for ch in query::list_channels(conn, pkg)? {
             let head: String = conn
                 .query_row(
                     "SELECT DISTINCT head_operatorbundle_name FROM channel WHERE channel.package_name=?1 AND channel.name=?2",
                     [pkg, &ch],
-                    |r| load::text(r, 0),
+                    |r| text(r, 0),
                 )
                 .optional()?
                 .flatten()

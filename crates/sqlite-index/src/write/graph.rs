@@ -7,11 +7,8 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use fbc::blang::{self, PreRelease, Version};
-use rusqlite::Connection;
-
 use super::error::AddError;
-use super::load;
+use fbc::blang::{self, PreRelease, Version};
 
 /// A bundle in a graph (upstream `BundleKey`); field order is Go's for `%v`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,7 +19,7 @@ pub(crate) struct BundleKey {
 }
 
 impl BundleKey {
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.bundle_path.is_empty() && self.version.is_empty() && self.csv_name.is_empty()
     }
 
@@ -48,27 +45,30 @@ pub(crate) struct PackageGraph {
     pub channels: BTreeMap<String, ChannelGraph>,
 }
 
-/// The package graph from the index, `None` when the package (or its default channel) is not
-/// there (upstream `ErrPackageNotInDatabase`).
-pub(crate) fn generate(conn: &Connection, pkg: &str) -> Result<Option<PackageGraph>, AddError> {
-    let default_channel: Option<Option<String>> = {
-        use rusqlite::OptionalExtension;
-        conn.query_row(
-            "SELECT default_channel FROM package WHERE package.name=?1",
-            [pkg],
-            |r| load::text(r, 0),
-        )
-        .optional()?
-    };
-    let Some(Some(default_channel)) = default_channel else {
-        return Ok(None);
-    };
-    let entries = load::channel_entries_from_package(conn, pkg)?;
-    let existing = load::bundles_for_package(conn, pkg)?;
+/// Channel entries of a package annotated with bundle and replaced-bundle data (upstream
+/// `GetChannelEntriesFromPackage`).
+pub(crate) struct AnnotatedEntry {
+    pub package: String,
+    pub channel: String,
+    pub bundle: String,
+    pub version: String,
+    pub bundle_path: String,
+    pub replaces: String,
+    pub replaces_version: String,
+    pub replaces_bundle_path: String,
+}
 
+/// The package graph from its channel entries (upstream `SQLGraphLoader.Generate`):
+/// `existing` are the bundles with a row, the others' entries are synthetic and no nodes.
+pub(crate) fn from_entries(
+    pkg: &str,
+    default_channel: String,
+    entries: &[AnnotatedEntry],
+    existing: &BTreeSet<BundleKey>,
+) -> Result<PackageGraph, AddError> {
     let mut graph: BTreeMap<String, BTreeMap<BundleKey, BTreeSet<BundleKey>>> = BTreeMap::new();
     let mut candidates: BTreeMap<String, BTreeSet<BundleKey>> = BTreeMap::new();
-    for e in &entries {
+    for e in entries {
         let ch = graph.entry(e.channel.clone()).or_default();
         let key = BundleKey {
             bundle_path: e.bundle_path.clone(),
@@ -82,7 +82,7 @@ pub(crate) fn generate(conn: &Connection, pkg: &str) -> Result<Option<PackageGra
         ch.insert(key.clone(), BTreeSet::new());
         candidates.entry(e.channel.clone()).or_default().insert(key);
     }
-    for e in &entries {
+    for e in entries {
         let key = BundleKey {
             bundle_path: e.bundle_path.clone(),
             version: e.version.clone(),
@@ -131,11 +131,11 @@ pub(crate) fn generate(conn: &Connection, pkg: &str) -> Result<Option<PackageGra
             },
         );
     }
-    Ok(Some(PackageGraph {
+    Ok(PackageGraph {
         name: pkg.to_string(),
         default_channel,
         channels,
-    }))
+    })
 }
 
 /// What the semver modes need of the bundle being inserted.
@@ -263,23 +263,30 @@ pub(crate) struct PackageManifest {
     pub channels: Vec<PackageChannel>,
 }
 
+/// A build id that is not a valid pre-release (upstream's message; `reason` is blang's).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to convert build-id of {version} to prerelease version for comparison: {reason}")]
+pub(crate) struct BuildIdError {
+    version: String,
+    reason: String,
+}
+
 /// upstream `libsemver.BuildIdCompare`: semver order, then build ids compared as pre-releases
 /// (no build id sorts before any).
-pub(crate) fn build_id_compare(a: &Version, b: &Version) -> Result<Ordering, String> {
+pub(crate) fn build_id_compare(a: &Version, b: &Version) -> Result<Ordering, BuildIdError> {
     let c = a.compare(b);
     if c != Ordering::Equal {
         return Ok(c);
     }
-    let as_pre = |v: &Version| -> Result<Version, String> {
+    let as_pre = |v: &Version| -> Result<Version, BuildIdError> {
         let pre = v
             .build
             .iter()
             .map(|b| blang::parse_prerelease(b))
             .collect::<Result<Vec<PreRelease>, String>>()
-            .map_err(|e| {
-                format!(
-                    "failed to convert build-id of {v} to prerelease version for comparison: {e}"
-                )
+            .map_err(|reason| BuildIdError {
+                version: v.to_string(),
+                reason,
             })?;
         Ok(Version {
             major: u64::from(!pre.is_empty()),
@@ -292,10 +299,28 @@ pub(crate) fn build_id_compare(a: &Version, b: &Version) -> Result<Ordering, Str
     Ok(as_pre(a)?.compare(&as_pre(b)?))
 }
 
+#[derive(Clone)]
 struct Candidate {
     name: String,
     version: Version,
     count: usize,
+}
+
+impl Candidate {
+    /// Whether `self` takes `other`'s place as the highest version; an equal version adds
+    /// `other`'s count to `self`'s, so that a tie is reported later.
+    fn outranks(&mut self, other: &Candidate) -> Result<bool, AddError> {
+        match build_id_compare(&self.version, &other.version)
+            .map_err(|e| AddError::Upstream(e.to_string()))?
+        {
+            Ordering::Less => Ok(false),
+            Ordering::Equal => {
+                self.count += other.count;
+                Ok(true)
+            }
+            Ordering::Greater => Ok(true),
+        }
+    }
 }
 
 /// Go's `%+v` of a blang `Version` reached through an unexported field (no `String()`).
@@ -364,34 +389,16 @@ pub(crate) fn semver_package_manifest(
         };
         for channel in &b.channels {
             let Some(head) = heads.get(channel) else {
-                heads.insert(
-                    channel.clone(),
-                    Candidate {
-                        name: current.name.clone(),
-                        version: current.version.clone(),
-                        count: current.count,
-                    },
-                );
+                heads.insert(channel.clone(), current.clone());
                 continue;
             };
-            match build_id_compare(&current.version, &head.version).map_err(AddError::Upstream)? {
-                Ordering::Less => continue,
-                Ordering::Equal => current.count += head.count,
-                Ordering::Greater => {}
+            if !current.outranks(head)? {
+                continue;
             }
-            heads.insert(
-                channel.clone(),
-                Candidate {
-                    name: current.name.clone(),
-                    version: current.version.clone(),
-                    count: current.count,
-                },
-            );
+            heads.insert(channel.clone(), current.clone());
         }
-        match build_id_compare(&current.version, &max.version).map_err(AddError::Upstream)? {
-            Ordering::Less => continue,
-            Ordering::Equal => current.count += max.count,
-            Ordering::Greater => {}
+        if !current.outranks(&max)? {
+            continue;
         }
         max = current;
         if !b.default_channel.is_empty() {

@@ -8,21 +8,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::bundle::{BundleToAdd, marshal_raw};
+use super::csv::CsvError;
 use super::error::{AddError, WriteError};
 use super::graph::{BundleKey, PackageGraph, PackageManifest};
+use super::query::{self, bundle_skips_replaces_version, deprecated};
+use crate::column::text;
 use fbc::go_json::go_kind;
-
-/// A TEXT column as upstream's driver scans it into a string: TEXT or BLOB (upstream stores
-/// several columns as BLOBs), numbers as text.
-pub(crate) fn text(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<String>> {
-    use rusqlite::types::ValueRef;
-    Ok(match row.get_ref(idx)? {
-        ValueRef::Null => None,
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(f.to_string()),
-    })
-}
 
 /// Go's `sql.NullString{String: s, Valid: s != ""}`.
 fn null_if_empty(s: &str) -> Option<&str> {
@@ -54,6 +45,28 @@ fn package_json(pkg: &str, version: &str) -> String {
     fbc::go_json::push_string(&mut s, version, true);
     s.push('}');
     s
+}
+
+/// A failure of writing a bundle's rows, with upstream's message.
+#[derive(Debug, thiserror::Error)]
+enum BundleRowsError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("json: error calling MarshalJSON for type json.RawMessage: {0}")]
+    MarshalRaw(serde_json::Error),
+    /// A known property type whose field is not a string.
+    #[error("json: cannot unmarshal {found} into Go struct field .{field} of type string")]
+    PropertyField {
+        found: &'static str,
+        field: &'static str,
+    },
+    /// A known property type whose value is not an object.
+    #[error("json: cannot unmarshal {0} into Go value of type struct")]
+    PropertyValue(&'static str),
 }
 
 /// `addOperatorBundle`: the bundle row, its related images, dependencies, properties and APIs.
@@ -100,10 +113,10 @@ pub(crate) fn add_operator_bundle(conn: &Connection, b: &BundleToAdd) -> Result<
         .map_err(|e| AddError::Upstream(format!("failed to add dependencies : {e}")))?;
     add_bundle_properties(conn, b)
         .map_err(|e| AddError::Upstream(format!("failed to add properties : {e}")))?;
-    add_apis(conn, b).map_err(AddError::Upstream)
+    add_apis(conn, b).map_err(|e| AddError::Upstream(e.to_string()))
 }
 
-fn add_dependencies(conn: &Connection, b: &BundleToAdd) -> Result<(), String> {
+fn add_dependencies(conn: &Connection, b: &BundleToAdd) -> Result<(), BundleRowsError> {
     let version = null_if_empty(&b.version);
     let path = null_if_empty(&b.image);
     let insert = |t: &str, value: Vec<u8>| {
@@ -112,7 +125,6 @@ fn add_dependencies(conn: &Connection, b: &BundleToAdd) -> Result<(), String> {
             params![t, value, b.name, version, path],
         )
         .map(|_| ())
-        .map_err(|e| e.to_string())
     };
     // Upstream binds json.RawMessage / []byte values, stored as BLOBs.
     for d in &b.dependencies {
@@ -143,8 +155,8 @@ pub(crate) fn add_property(
 }
 
 /// Upstream validates known property types by unmarshalling them into their Go structs.
-fn check_property_value(t: &str, value: &str) -> Result<(), String> {
-    let v: Value = serde_json::from_str(value).map_err(|e| e.to_string())?;
+fn check_property_value(t: &str, value: &str) -> Result<(), BundleRowsError> {
+    let v: Value = serde_json::from_str(value)?;
     let fields: &[&str] = match t {
         TYPE_LABEL => &["label"],
         TYPE_PACKAGE => &["packageName", "version"],
@@ -157,23 +169,20 @@ fn check_property_value(t: &str, value: &str) -> Result<(), String> {
             for f in fields {
                 for (k, fv) in m {
                     if k.eq_ignore_ascii_case(f) && !matches!(fv, Value::String(_) | Value::Null) {
-                        return Err(format!(
-                            "json: cannot unmarshal {} into Go struct field .{f} of type string",
-                            go_kind(fv)
-                        ));
+                        return Err(BundleRowsError::PropertyField {
+                            found: go_kind(fv),
+                            field: f,
+                        });
                     }
                 }
             }
             Ok(())
         }
-        other => Err(format!(
-            "json: cannot unmarshal {} into Go value of type struct",
-            go_kind(other)
-        )),
+        other => Err(BundleRowsError::PropertyValue(go_kind(other))),
     }
 }
 
-fn add_bundle_properties(conn: &Connection, b: &BundleToAdd) -> Result<(), String> {
+fn add_bundle_properties(conn: &Connection, b: &BundleToAdd) -> Result<(), BundleRowsError> {
     // A set upstream (a Go map): insertion order is irrelevant, duplicates collapse.
     let mut props: BTreeSet<(String, String)> = BTreeSet::new();
     for p in &b.properties {
@@ -182,9 +191,8 @@ fn add_bundle_properties(conn: &Connection, b: &BundleToAdd) -> Result<(), Strin
         } else {
             p.value.as_str()
         };
-        serde_json::from_str::<&serde_json::value::RawValue>(raw).map_err(|e| {
-            format!("json: error calling MarshalJSON for type json.RawMessage: {e}")
-        })?;
+        serde_json::from_str::<&serde_json::value::RawValue>(raw)
+            .map_err(BundleRowsError::MarshalRaw)?;
         props.insert((p.r#type.clone(), marshal_raw(raw)));
     }
     for api in b.provided_apis()? {
@@ -202,8 +210,7 @@ fn add_bundle_properties(conn: &Connection, b: &BundleToAdd) -> Result<(), Strin
         .is_some();
     if has_annotation {
         use serde_json::value::RawValue;
-        let items: Vec<BTreeMap<String, &RawValue>> =
-            serde_json::from_str(&annotation).map_err(|e| e.to_string())?;
+        let items: Vec<BTreeMap<String, &RawValue>> = serde_json::from_str(&annotation)?;
         for item in items {
             let get = |key: &str| {
                 item.iter()
@@ -213,25 +220,23 @@ fn add_bundle_properties(conn: &Connection, b: &BundleToAdd) -> Result<(), Strin
             };
             let typ = match get("type") {
                 None => String::new(),
-                Some(t) => serde_json::from_str::<Option<String>>(t.get())
-                    .map_err(|e| e.to_string())?
-                    .unwrap_or_default(),
+                Some(t) => serde_json::from_str::<Option<String>>(t.get())?.unwrap_or_default(),
             };
             let raw = get("value").map(|v| v.get()).unwrap_or("null");
             check_property_value(&typ, raw)?;
             props.insert((typ, marshal_raw(raw)));
         }
     }
-    if deprecated(conn, &b.name).map_err(|e| e.to_string())? {
+    if deprecated(conn, &b.name)? {
         props.insert((TYPE_DEPRECATED.to_string(), "{}".to_string()));
     }
     for (t, v) in props {
-        add_property(conn, &t, &v, &b.name, &b.version, &b.image).map_err(|e| e.to_string())?;
+        add_property(conn, &t, &v, &b.name, &b.version, &b.image)?;
     }
     Ok(())
 }
 
-fn add_apis(conn: &Connection, b: &BundleToAdd) -> Result<(), String> {
+fn add_apis(conn: &Connection, b: &BundleToAdd) -> Result<(), BundleRowsError> {
     let provided = b.provided_apis()?;
     let required = b.required_apis()?;
     let version = null_if_empty(&b.version);
@@ -241,68 +246,14 @@ fn add_apis(conn: &Connection, b: &BundleToAdd) -> Result<(), String> {
             conn.execute(
                 "insert or ignore into api(group_name, version, kind, plural) values(?1, ?2, ?3, ?4)",
                 params![api.group, api.version, api.kind, api.plural],
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             conn.execute(
                 &format!("insert into {table}(group_name, version, kind, operatorbundle_name, operatorbundle_version, operatorbundle_path) values(?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![api.group, api.version, api.kind, b.name, version, path],
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
         }
     }
     Ok(())
-}
-
-/// Whether the bundle has a row in `deprecated`.
-pub(crate) fn deprecated(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT * FROM deprecated WHERE operatorbundle_name = ?1",
-            [name],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-/// `(replaces, skips, version)` of a bundle row (upstream `getBundleSkipsReplacesVersion`).
-pub(crate) fn bundle_skips_replaces_version(
-    conn: &Connection,
-    name: &str,
-) -> Result<(String, Vec<String>, String), AddError> {
-    let row = conn
-        .query_row(
-            "SELECT replaces, skips, version FROM operatorbundle WHERE operatorbundle.name=?1 LIMIT 1",
-            [name],
-            |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)),
-        )
-        .optional()?;
-    let Some((replaces, skips, version)) = row else {
-        return Err(AddError::Upstream(format!(
-            "no bundle found for bundlename {name}"
-        )));
-    };
-    let skips = match skips {
-        Some(s) if !s.is_empty() => s.split(',').map(str::to_string).collect(),
-        _ => Vec::new(),
-    };
-    Ok((
-        replaces.unwrap_or_default(),
-        skips,
-        version.unwrap_or_default(),
-    ))
-}
-
-fn bundle_path_if_exists(conn: &Connection, name: &str) -> rusqlite::Result<String> {
-    Ok(conn
-        .query_row(
-            "SELECT bundlepath FROM operatorbundle WHERE operatorbundle.name=?1 LIMIT 1",
-            [name],
-            |r| text(r, 0),
-        )
-        .optional()?
-        .flatten()
-        .unwrap_or_default())
 }
 
 /// Deletes a package's rows so that they can be recomputed (upstream `rmPackage`).
@@ -335,6 +286,41 @@ fn set_replaces(conn: &Connection, replaces_id: i64, entry_id: i64) -> rusqlite:
         params![replaces_id, entry_id],
     )?;
     Ok(())
+}
+
+/// A failed step of [`insert_skip`].
+enum SkipEntryError {
+    /// Inserting the skipped bundle's entry.
+    Skipped(rusqlite::Error),
+    /// Inserting the skipping bundle's synthesized entry.
+    Synthesized(rusqlite::Error),
+    /// Making the synthesized entry replace the skipped one.
+    Link {
+        skipped_id: i64,
+        synthesized_id: i64,
+        source: rusqlite::Error,
+    },
+}
+
+/// A skip edge as both of upstream's channel writers store it: an entry for the skipped
+/// bundle and a synthesized entry of `bundle` at the same depth that replaces it.
+fn insert_skip(
+    conn: &Connection,
+    channel: &str,
+    pkg: &str,
+    skipped: &str,
+    bundle: &str,
+    depth: i64,
+) -> Result<(), SkipEntryError> {
+    let skipped_id =
+        insert_entry(conn, channel, pkg, skipped, depth).map_err(SkipEntryError::Skipped)?;
+    let synthesized_id =
+        insert_entry(conn, channel, pkg, bundle, depth).map_err(SkipEntryError::Synthesized)?;
+    set_replaces(conn, skipped_id, synthesized_id).map_err(|source| SkipEntryError::Link {
+        skipped_id,
+        synthesized_id,
+        source,
+    })
 }
 
 /// Writes a package's channels and replaces chains from its bundle rows, walking each
@@ -405,7 +391,7 @@ pub(crate) fn add_package_channels(
                     break;
                 }
             };
-            let path = bundle_path_if_exists(conn, &entry_csv)?;
+            let path = query::bundle_path_of(conn, &entry_csv)?.unwrap_or_default();
             if let Err(e) = add_property(
                 conn,
                 TYPE_PACKAGE,
@@ -422,28 +408,18 @@ pub(crate) fn add_package_channels(
                 break;
             }
             for skip in &skips {
-                let skipped_id = match insert_entry(conn, &c.name, pkg, skip, depth) {
-                    Ok(id) => id,
-                    Err(e) => {
-                        errs.push(AddError::Upstream(format!(
+                if let Err(e) = insert_skip(conn, &c.name, pkg, skip, &entry_csv, depth) {
+                    errs.push(AddError::Upstream(match e {
+                        SkipEntryError::Skipped(e) => format!(
                             "failed to add channel {:?} for skipped version {skip:?} in package {pkg:?}: {e}",
                             c.name
-                        )));
-                        continue;
-                    }
-                };
-                let synthesized_id = match insert_entry(conn, &c.name, pkg, &entry_csv, depth) {
-                    Ok(id) => id,
-                    Err(e) => {
-                        errs.push(AddError::Upstream(format!(
+                        ),
+                        SkipEntryError::Synthesized(e) => format!(
                             "failed to add channel {:?} for replaces {entry_csv:?} in package {pkg:?}: {e}",
                             c.name
-                        )));
-                        continue;
-                    }
-                };
-                if let Err(e) = set_replaces(conn, skipped_id, synthesized_id) {
-                    errs.push(AddError::Upstream(e.to_string()));
+                        ),
+                        SkipEntryError::Link { source, .. } => source.to_string(),
+                    }));
                     continue;
                 }
                 depth += 1;
@@ -577,42 +553,36 @@ pub(crate) fn add_package_channels_from_graph(
                 }
             }
             for (synthetic_depth, s) in (depth + 1..).zip(synthetic) {
-                let skipped_id = match insert_entry(
+                let inserted = insert_skip(
                     conn,
                     channel_name,
                     pkg,
                     &s.csv_name,
-                    synthetic_depth,
-                ) {
-                    Ok(id) => id,
-                    Err(e) => {
-                        errs.push(AddError::Upstream(format!(
-                                "failed to insert channel_entry for channel ({channel_name}) and bundle ({}): {e}",
-                                s.csv_name
-                            )));
-                        break;
-                    }
-                };
-                let node_id = match insert_entry(
-                    conn,
-                    channel_name,
-                    pkg,
                     &current.csv_name,
                     synthetic_depth,
-                ) {
-                    Ok(id) => id,
-                    Err(e) => {
-                        errs.push(AddError::Upstream(format!(
-                            "failed to insert channel_entry for channel ({channel_name}) and bundle ({}): {e}",
-                            current.csv_name
-                        )));
+                );
+                let failed_entry = |bundle: &str, e: &rusqlite::Error| {
+                    AddError::Upstream(format!(
+                        "failed to insert channel_entry for channel ({channel_name}) and bundle ({bundle}): {e}"
+                    ))
+                };
+                match inserted {
+                    Ok(()) => {}
+                    Err(SkipEntryError::Skipped(e)) => {
+                        errs.push(failed_entry(&s.csv_name, &e));
                         break;
                     }
-                };
-                if let Err(e) = set_replaces(conn, skipped_id, node_id) {
-                    errs.push(AddError::Upstream(format!(
-                        "failed to update channel_entry to set replaces ({skipped_id}) for entry ({node_id}): {e}"
-                    )));
+                    Err(SkipEntryError::Synthesized(e)) => {
+                        errs.push(failed_entry(&current.csv_name, &e));
+                        break;
+                    }
+                    Err(SkipEntryError::Link {
+                        skipped_id,
+                        synthesized_id,
+                        source,
+                    }) => errs.push(AddError::Upstream(format!(
+                        "failed to update channel_entry to set replaces ({skipped_id}) for entry ({synthesized_id}): {source}"
+                    ))),
                 }
             }
             let Some(next) = next else {
@@ -1079,330 +1049,4 @@ pub(crate) fn deprecate_bundle(conn: &Connection, path: &str) -> Result<Deprecat
     )?;
     rm_stranded_deprecated(conn)?;
     Ok(Deprecated::Done)
-}
-
-/// Bundle paths of upstream `ListBundles` (bundles with a channel entry).
-pub(crate) fn listed_bundle_paths(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT DISTINCT b.bundlepath FROM channel_entry e JOIN operatorbundle b ON b.name = e.operatorbundle_name \
-         WHERE b.version IS NOT NULL AND e.channel_name IS NOT NULL",
-    )?;
-    let rows = stmt.query_map([], |r| text(r, 0))?;
-    let mut out = BTreeSet::new();
-    for r in rows {
-        if let Some(p) = r? {
-            out.insert(p);
-        }
-    }
-    Ok(out)
-}
-
-/// Package names (upstream `ListPackages`).
-pub(crate) fn list_packages(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT DISTINCT name FROM package")?;
-    let rows = stmt.query_map([], |r| text(r, 0))?;
-    let mut out = Vec::new();
-    for r in rows {
-        if let Some(p) = r? {
-            out.push(p);
-        }
-    }
-    Ok(out)
-}
-
-/// Channel names of a package (upstream `ListChannels`).
-pub(crate) fn list_channels(conn: &Connection, pkg: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT DISTINCT name FROM channel WHERE channel.package_name=?1")?;
-    let rows = stmt.query_map([pkg], |r| text(r, 0))?;
-    let mut out = Vec::new();
-    for r in rows {
-        if let Some(c) = r? {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
-/// Channel entries of a package annotated with bundle and replaced-bundle data (upstream
-/// `GetChannelEntriesFromPackage`).
-pub(crate) struct AnnotatedEntry {
-    pub package: String,
-    pub channel: String,
-    pub bundle: String,
-    pub version: String,
-    pub bundle_path: String,
-    pub replaces: String,
-    pub replaces_version: String,
-    pub replaces_bundle_path: String,
-}
-
-pub(crate) fn channel_entries_from_package(
-    conn: &Connection,
-    pkg: &str,
-) -> rusqlite::Result<Vec<AnnotatedEntry>> {
-    let mut stmt = conn.prepare(
-        "SELECT channel_entry.package_name, channel_entry.channel_name, channel_entry.operatorbundle_name, op_bundle.version, op_bundle.bundlepath, replaces.operatorbundle_name, replacesbundle.version, replacesbundle.bundlepath
-        FROM channel_entry
-        LEFT JOIN channel_entry replaces ON channel_entry.replaces = replaces.entry_id
-        LEFT JOIN operatorbundle op_bundle ON channel_entry.operatorbundle_name = op_bundle.name
-        LEFT JOIN operatorbundle replacesbundle ON replaces.operatorbundle_name = replacesbundle.name
-        WHERE channel_entry.package_name = ?1",
-    )?;
-    let rows = stmt.query_map([pkg], |r| {
-        let s = |i| text(r, i).map(Option::unwrap_or_default);
-        Ok(AnnotatedEntry {
-            package: s(0)?,
-            channel: s(1)?,
-            bundle: s(2)?,
-            version: s(3)?,
-            bundle_path: s(4)?,
-            replaces: s(5)?,
-            replaces_version: s(6)?,
-            replaces_bundle_path: s(7)?,
-        })
-    })?;
-    rows.collect()
-}
-
-/// `(name, path, version)` of the bundles in a package's channel entries (upstream
-/// `GetBundlesForPackage`).
-pub(crate) fn bundles_for_package(
-    conn: &Connection,
-    pkg: &str,
-) -> Result<BTreeSet<BundleKey>, AddError> {
-    let mut stmt = conn.prepare(
-        "SELECT DISTINCT name, bundlepath, version FROM operatorbundle
-        INNER JOIN channel_entry ON operatorbundle.name=channel_entry.operatorbundle_name
-        WHERE channel_entry.package_name=?1",
-    )?;
-    let rows = stmt.query_map([pkg], |r| {
-        Ok(BundleKey {
-            csv_name: text(r, 0)?.unwrap_or_default(),
-            bundle_path: text(r, 1)?.unwrap_or_default(),
-            version: text(r, 2)?.unwrap_or_default(),
-        })
-    })?;
-    let mut out = BTreeSet::new();
-    for r in rows {
-        let key = r?;
-        if key.is_empty() {
-            return Err(AddError::Upstream(format!(
-                "Index malformed: cannot find identifier for bundle in package {pkg}"
-            )));
-        }
-        out.insert(key);
-    }
-    Ok(out)
-}
-
-/// A bundle of a package as upstream's `ListRegistryBundles` rebuilds it from the index.
-pub(crate) struct ExistingBundle {
-    pub name: String,
-    pub version: String,
-    pub channels: Vec<String>,
-    pub default_channel: String,
-}
-
-pub(crate) fn registry_bundles(
-    conn: &Connection,
-    pkg: &str,
-) -> Result<Vec<ExistingBundle>, AddError> {
-    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = {
-        let mut stmt = conn.prepare(
-            "SELECT DISTINCT operatorbundle.name, operatorbundle.version, operatorbundle.bundle, channel_entry.package_name
-            FROM operatorbundle
-            LEFT OUTER JOIN channel_entry ON operatorbundle.name = channel_entry.operatorbundle_name WHERE channel_entry.package_name=?1",
-        )?;
-        let rows = stmt.query_map([pkg], |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    let default_channel: String = conn
-        .query_row(
-            "SELECT DISTINCT default_channel FROM package WHERE name=?1 LIMIT 1",
-            [pkg],
-            |r| text(r, 0),
-        )
-        .optional()?
-        .flatten()
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for (name, version, manifests) in rows {
-        let Some(name) = name else {
-            return Err(AddError::Upstream(
-                "bundle name column corrupted".to_string(),
-            ));
-        };
-        let channels: Vec<String> = {
-            let mut stmt = conn.prepare_cached(
-                "SELECT DISTINCT channel_entry.channel_name
-                FROM channel_entry
-                INNER JOIN operatorbundle ON channel_entry.operatorbundle_name = operatorbundle.name
-                WHERE operatorbundle.name = ?1",
-            )?;
-            let rows = stmt.query_map([&name], |r| text(r, 0))?;
-            let mut out = Vec::new();
-            for r in rows {
-                match r? {
-                    Some(c) => out.push(c),
-                    None => {
-                        return Err(AddError::Upstream(format!(
-                            "unable to list channels for bundle {name}: channel name column corrupt for bundle {name}"
-                        )));
-                    }
-                }
-            }
-            out
-        };
-        let mut version = version.unwrap_or_default();
-        let manifests = manifests.unwrap_or_default();
-        // The manifests must parse; without a stored version the CSV's is used.
-        let mut csv_version = None;
-        for obj in serde_json::Deserializer::from_str(&manifests).into_iter::<Value>() {
-            let obj = obj.map_err(|e| {
-                AddError::Upstream(format!(
-                    "unable to unmarshal bundle {name} from database: {e}"
-                ))
-            })?;
-            if obj.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion")
-                && csv_version.is_none()
-            {
-                csv_version = Some(super::csv::version(&obj).unwrap_or_default());
-            }
-        }
-        if version.is_empty() {
-            version = csv_version.unwrap_or_default();
-        }
-        // Upstream joins the channels with "," and splits them again.
-        let channels = BundleAnnotationsSplit::resplit(&channels);
-        out.push(ExistingBundle {
-            name,
-            version,
-            channels,
-            default_channel: default_channel.clone(),
-        });
-    }
-    Ok(out)
-}
-
-struct BundleAnnotationsSplit;
-
-impl BundleAnnotationsSplit {
-    fn resplit(channels: &[String]) -> Vec<String> {
-        super::bundle::BundleAnnotations::split_channels(&channels.join(","))
-    }
-}
-
-/// Whether `(package, channel, bundle)` has an entry whose bundle row exists (upstream
-/// `GetBundle` succeeding).
-pub(crate) fn bundle_in_channel(
-    conn: &Connection,
-    pkg: &str,
-    channel: &str,
-    bundle: &str,
-) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT DISTINCT channel_entry.entry_id FROM operatorbundle INNER JOIN channel_entry ON operatorbundle.name=channel_entry.operatorbundle_name
-             WHERE channel_entry.package_name=?1 AND channel_entry.channel_name=?2 AND operatorbundle_name=?3 LIMIT 1",
-            params![pkg, channel, bundle],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-/// Whether a bundle with a row replaces `bundle` in the channel (upstream
-/// `GetBundleThatReplaces` succeeding).
-pub(crate) fn bundle_replaced_in_channel(
-    conn: &Connection,
-    bundle: &str,
-    pkg: &str,
-    channel: &str,
-) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT DISTINCT replaces.entry_id
-             FROM channel_entry
-             LEFT OUTER JOIN channel_entry replaces ON replaces.replaces = channel_entry.entry_id
-             INNER JOIN operatorbundle ON replaces.operatorbundle_name = operatorbundle.name
-             WHERE channel_entry.operatorbundle_name = ?1 AND channel_entry.package_name = ?2 AND channel_entry.channel_name = ?3 LIMIT 1",
-            params![bundle, pkg, channel],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-/// Bundle paths of a package's bundles; `None` when one is empty (upstream returns
-/// "Index malformed" there, which the sanity check treats as "skip the checks").
-pub(crate) fn bundle_paths_for_package(
-    conn: &Connection,
-    pkg: &str,
-) -> rusqlite::Result<Option<Vec<String>>> {
-    let mut stmt = conn.prepare(
-        "SELECT DISTINCT bundlepath FROM operatorbundle
-        INNER JOIN channel_entry ON operatorbundle.name=channel_entry.operatorbundle_name
-        WHERE channel_entry.package_name=?1",
-    )?;
-    let rows = stmt.query_map([pkg], |r| text(r, 0))?;
-    let mut out = Vec::new();
-    for r in rows {
-        match r? {
-            Some(p) if p.is_empty() => return Ok(None),
-            p => out.push(p.unwrap_or_default()),
-        }
-    }
-    Ok(Some(out))
-}
-
-/// `bundlepath` of a bundle row, `None` when there is no row (upstream
-/// `GetBundlePathIfExists`).
-pub(crate) fn bundle_path_of(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT bundlepath FROM operatorbundle WHERE operatorbundle.name=?1 LIMIT 1",
-            [name],
-            |r| text(r, 0),
-        )
-        .optional()?
-        .map(Option::unwrap_or_default))
-}
-
-/// Package of the bundle with image `path` if it heads its package's default channel.
-pub(crate) fn package_from_default_channel_head(
-    conn: &Connection,
-    path: &str,
-) -> rusqlite::Result<String> {
-    let mut stmt = conn.prepare(
-        "SELECT package_name FROM package, channel
-        WHERE channel.package_name == package.name
-        AND package.default_channel == channel.name
-        AND channel.head_operatorbundle_name = (SELECT name FROM operatorbundle WHERE bundlepath=?1 LIMIT 1)",
-    )?;
-    let rows = stmt.query_map([path], |r| text(r, 0))?;
-    let mut last = String::new();
-    for r in rows {
-        last = r?.unwrap_or_default();
-    }
-    Ok(last)
-}
-
-/// Image of a channel's head bundle ("" when none).
-pub(crate) fn bundle_path_for_channel_head(
-    conn: &Connection,
-    pkg: &str,
-    channel: &str,
-) -> rusqlite::Result<String> {
-    let mut stmt = conn.prepare(
-        "SELECT bundlepath FROM operatorbundle
-        INNER JOIN channel ON channel.head_operatorbundle_name = operatorbundle.name
-        WHERE channel.package_name = ?1 AND channel.name = ?2",
-    )?;
-    let rows = stmt.query_map(params![pkg, channel], |r| text(r, 0))?;
-    let mut last = String::new();
-    for r in rows {
-        last = r?.unwrap_or_default();
-    }
-    Ok(last)
 }

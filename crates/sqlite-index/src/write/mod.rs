@@ -6,14 +6,20 @@
 //! Every change happens on a temporary copy next to the target. Each operation runs in its
 //! own transaction on that copy (so a failed operation leaves the copy as it was), and
 //! [`IndexWriter::commit`] renames the copy over the target: the target is never half written.
+//!
+//! Parts, lower first: `csv` (what the loader reads from a CSV), `bundle` (a bundle to add),
+//! `error`, `graph` (upgrade graphs, pure), `query` (the loader's read queries), `load` (its
+//! table operations), `migrate` (migrations 000–013), `populate` (the add modes) and `export`.
 
 mod bundle;
-pub(crate) mod csv;
+mod csv;
 mod error;
 mod export;
-pub(crate) mod graph;
-pub(crate) mod load;
+mod graph;
+mod load;
+pub mod migrate;
 mod populate;
+mod query;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::Connection;
 
 pub use bundle::{BundleAnnotations, BundleInputError, BundleToAdd};
+pub use csv::CsvError;
 pub use error::{AddError, WriteError};
 pub use export::{ExportBundle, ExportError, ExportPlan, package_yaml, write_package_yamls};
 pub use populate::{InvalidMode, Mode};
@@ -117,7 +124,7 @@ impl IndexWriter {
             "PRAGMA foreign_keys = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF",
         )?;
         writer.conn = Some(conn);
-        writer.in_transaction(crate::migrate::migrate)?;
+        writer.in_transaction(migrate::migrate)?;
         Ok(writer)
     }
 
@@ -188,7 +195,7 @@ impl IndexWriter {
     /// Removes every package not in `keep` (`opm index prune`/`opm registry prune`).
     pub fn prune(&mut self, keep: &[&str]) -> Result<(), WriteError> {
         self.in_transaction(|c| {
-            for pkg in load::list_packages(c)? {
+            for pkg in query::list_packages(c)? {
                 if keep.contains(&pkg.as_str()) {
                     continue;
                 }
@@ -229,7 +236,7 @@ impl IndexWriter {
         self.in_transaction(|c| {
             let mut to_deprecate: Vec<String> = Vec::new();
             if !bundle_images.is_empty() {
-                let listed = load::listed_bundle_paths(c)?;
+                let listed = query::listed_bundle_paths(c)?;
                 if !listed.is_empty() {
                     let mut missing = Vec::new();
                     for b in bundle_images {
@@ -315,7 +322,7 @@ fn maybe_remove_packages(conn: &Connection, bundles: &mut Vec<String>) -> Result
     let mut errs: Vec<WriteError> = Vec::new();
     let mut packages: Vec<String> = Vec::new();
     for b in bundles.iter() {
-        let found = load::package_from_default_channel_head(conn, b)?;
+        let found = query::package_from_default_channel_head(conn, b)?;
         if !found.is_empty() {
             packages.push(found);
         }
@@ -325,8 +332,8 @@ fn maybe_remove_packages(conn: &Connection, bundles: &mut Vec<String>) -> Result
     }
     let mut removed: Vec<String> = Vec::new();
     for pkg in &packages {
-        for channel in load::list_channels(conn, pkg)? {
-            let head = load::bundle_path_for_channel_head(conn, pkg, &channel)?;
+        for channel in query::list_channels(conn, pkg)? {
+            let head = query::bundle_path_for_channel_head(conn, pkg, &channel)?;
             if !bundles.contains(&head) {
                 errs.push(WriteError::PackageRemovalIncomplete {
                     package: pkg.clone(),

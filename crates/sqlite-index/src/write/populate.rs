@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::bundle::BundleToAdd;
 use super::error::AddError;
 use super::graph::{self, BundleKey, PackageGraph, SemverInsert, VersionedBundle};
-use super::load;
+use super::{load, query};
 
 /// How a package's upgrade graph is updated (`--mode`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,6 +28,13 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Invalid channel update mode {0} specified")]
 pub struct InvalidMode(pub String);
+
+impl Mode {
+    /// Case-insensitive, as upstream's `GetModeFromString` (the [`FromStr`] of `Mode`).
+    pub fn parse(s: &str) -> Result<Mode, InvalidMode> {
+        s.parse()
+    }
+}
 
 impl FromStr for Mode {
     type Err = InvalidMode;
@@ -53,7 +60,7 @@ pub(crate) fn add_bundles(
     let mut overwritten: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if overwrite {
         for b in bundles {
-            match load::bundle_path_of(conn, &b.name)? {
+            match query::bundle_path_of(conn, &b.name)? {
                 None => continue,
                 Some(p) if p.is_empty() => return Err(AddError::OverwriteNeedsImage),
                 Some(_) => overwritten
@@ -93,7 +100,7 @@ fn global_sanity_check(
     let mut attempted: BTreeSet<&str> = BTreeSet::new();
     for b in bundles {
         let mut valid_overwrite = false;
-        let Some(paths) = load::bundle_paths_for_package(conn, b.package())? else {
+        let Some(paths) = query::bundle_paths_for_package(conn, b.package())? else {
             // Upstream takes a malformed package as "first load" and skips every check.
             return Ok(());
         };
@@ -104,15 +111,15 @@ fn global_sanity_check(
                 });
             }
         }
-        for channel in load::list_channels(conn, b.package())? {
-            if !load::bundle_in_channel(conn, b.package(), &channel, &b.name)? {
+        for channel in query::list_channels(conn, b.package())? {
+            if !query::bundle_in_channel(conn, b.package(), &channel, &b.name)? {
                 continue;
             }
             if !overwrite {
                 errs.push(AddError::PackageVersionAlreadyAdded);
                 break;
             }
-            if !load::bundle_replaced_in_channel(conn, &b.name, b.package(), &channel)? {
+            if !query::bundle_replaced_in_channel(conn, &b.name, b.package(), &channel)? {
                 valid_overwrite = true;
                 continue;
             }
@@ -166,8 +173,8 @@ fn validate_edge_bundle_package(
     if expected.is_empty() {
         return Ok(());
     }
-    for pkg in load::list_packages(conn)? {
-        for e in load::channel_entries_from_package(conn, &pkg)? {
+    for pkg in query::list_packages(conn)? {
+        for e in query::channel_entries_from_package(conn, &pkg)? {
             if let Some(bundle_pkg) = expected.get(e.bundle.as_str())
                 && *bundle_pkg != e.package
             {
@@ -194,7 +201,7 @@ fn load_replaces(conn: &Connection, bundles: &[BundleToAdd]) -> Result<(), AddEr
     }
     for (pkg, added) in packages {
         let result = (|| -> Result<(), AddError> {
-            let mut all: Vec<VersionedBundle> = load::registry_bundles(conn, pkg)?
+            let mut all: Vec<VersionedBundle> = query::registry_bundles(conn, pkg)?
                 .into_iter()
                 .map(|e| VersionedBundle {
                     name: e.name,
@@ -226,7 +233,7 @@ fn load_replaces(conn: &Connection, bundles: &[BundleToAdd]) -> Result<(), AddEr
 }
 
 fn load_semver(conn: &Connection, b: &BundleToAdd, skippatch: bool) -> Result<(), AddError> {
-    let existing = graph::generate(conn, b.package())?.unwrap_or_else(|| PackageGraph {
+    let existing = query::package_graph(conn, b.package())?.unwrap_or_else(|| PackageGraph {
         name: b.package().to_string(),
         ..Default::default()
     });
@@ -249,7 +256,7 @@ fn load_semver(conn: &Connection, b: &BundleToAdd, skippatch: bool) -> Result<()
 fn check_for_bundles(conn: &Connection, bundles: &[BundleToAdd]) -> Result<(), AddError> {
     let mut errs = Vec::new();
     for b in bundles {
-        let graph = match graph::generate(conn, b.package()) {
+        let graph = match query::package_graph(conn, b.package()) {
             Ok(Some(g)) => g,
             Ok(None) => {
                 errs.push(AddError::Upstream(format!(

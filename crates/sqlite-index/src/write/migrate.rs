@@ -9,13 +9,14 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::schema::{LATEST_VERSION, MIGRATIONS_TABLE};
-use crate::write::WriteError;
-use crate::write::csv;
+use super::csv;
+use super::error::WriteError;
+use crate::column::text;
+use crate::version::{LATEST_VERSION, MIGRATIONS_TABLE};
 
 /// The recorded version, `-1` when the database was never migrated (upstream `NilVersion`).
 pub fn current_version(conn: &Connection) -> Result<i64, WriteError> {
-    Ok(crate::schema::version(conn)?.unwrap_or(-1))
+    Ok(crate::version::version(conn)?.unwrap_or(-1))
 }
 
 fn ensure_migration_table(conn: &Connection) -> rusqlite::Result<()> {
@@ -41,6 +42,13 @@ fn set_version(conn: &Connection, version: i64) -> rusqlite::Result<()> {
 /// alone, as upstream does (there is no later migration to apply).
 pub fn migrate(conn: &Connection) -> Result<(), WriteError> {
     migrate_to(conn, LATEST_VERSION)
+}
+
+/// Creates the latest schema in an empty database and records its migration version, by
+/// running upstream's migrations 000–013 — the one definition of the schema, so nothing
+/// (the cleanup triggers of 007, say) can be missing.
+pub fn create_latest(conn: &Connection) -> Result<(), WriteError> {
+    migrate(conn)
 }
 
 /// Applies the migrations after the recorded version up to `target` (for building databases
@@ -165,7 +173,7 @@ fn stored_csv(conn: &Connection, name: &str) -> rusqlite::Result<Option<Value>> 
         .query_row(
             "SELECT csv FROM operatorbundle WHERE operatorbundle.name=?1",
             [name],
-            |r| crate::write::load::text(r, 0),
+            |r| text(r, 0),
         )
         .optional()?;
     let Some(Some(text)) = csv else {
@@ -397,12 +405,12 @@ fn api_rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<ApiRow>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([], |r| {
         Ok((
-            crate::write::load::text(r, 0)?,
-            crate::write::load::text(r, 1)?,
-            crate::write::load::text(r, 2)?,
-            crate::write::load::text(r, 3)?,
-            crate::write::load::text(r, 4)?,
-            crate::write::load::text(r, 5)?,
+            text(r, 0)?,
+            text(r, 1)?,
+            text(r, 2)?,
+            text(r, 3)?,
+            text(r, 4)?,
+            text(r, 5)?,
         ))
     })?;
     let mut out: Vec<ApiRow> = Vec::new();
@@ -509,7 +517,7 @@ fn m007_replaces_skips(conn: &Connection) -> Result<(), WriteError> {
                  WHERE channel_entry.operatorbundle_name = ?1
                  ORDER BY channel_entry.depth ASC",
             )?;
-            let rows = stmt.query_map([&bundle], |r| crate::write::load::text(r, 0))?;
+            let rows = stmt.query_map([&bundle], |r| text(r, 0))?;
             rows.collect::<Result<_, _>>()?
         };
         let mut it = names.into_iter();
@@ -575,17 +583,23 @@ fn apis_by_bundle(conn: &Connection, table: &str) -> rusqlite::Result<BundleApis
     Ok(out)
 }
 
-fn m008_dependencies(conn: &Connection) -> Result<(), WriteError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS dependencies (
+/// `dependencies` (008) and `properties` (009): `{type, value}` rows of a bundle. The
+/// statement is upstream's to the byte, as sqlite keeps it in `sqlite_master`.
+fn create_typed_values_table(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
             type TEXT,
             value TEXT,
             operatorbundle_name TEXT,
             operatorbundle_version TEXT,
             operatorbundle_path TEXT,
             FOREIGN KEY(operatorbundle_name, operatorbundle_version, operatorbundle_path) REFERENCES operatorbundle(name, version, bundlepath) ON DELETE CASCADE
-        );",
-    )?;
+        );"
+    ))
+}
+
+fn m008_dependencies(conn: &Connection) -> Result<(), WriteError> {
+    create_typed_values_table(conn, "dependencies")?;
     for ((name, version, path), apis) in apis_by_bundle(conn, "api_requirer")? {
         for [g, v, k] in apis {
             let value = json_map(&[
@@ -604,22 +618,13 @@ fn m008_dependencies(conn: &Connection) -> Result<(), WriteError> {
 }
 
 fn m009_properties(conn: &Connection) -> Result<(), WriteError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS properties (
-            type TEXT,
-            value TEXT,
-            operatorbundle_name TEXT,
-            operatorbundle_version TEXT,
-            operatorbundle_path TEXT,
-            FOREIGN KEY(operatorbundle_name, operatorbundle_version, operatorbundle_path) REFERENCES operatorbundle(name, version, bundlepath) ON DELETE CASCADE
-        );",
-    )?;
+    create_typed_values_table(conn, "properties")?;
     for ((name, version, path), apis) in apis_by_bundle(conn, "api_provider")? {
         let pkg: String = conn
             .query_row(
                 "SELECT DISTINCT package_name FROM channel_entry WHERE channel_entry.operatorbundle_name=?1",
                 [&name],
-                |r| crate::write::load::text(r, 0),
+                |r| text(r, 0),
             )
             .optional()?
             .flatten()

@@ -1,22 +1,13 @@
 //! The upstream index schema's version bookkeeping (operator-registry v1.73.0, migrations
-//! 000–013), and creating a fully migrated database.
+//! 000–013): which migration a database is at.
 
 use rusqlite::Connection;
-
-use crate::write::WriteError;
 
 /// The migration version this crate reads and writes (`013_rm_truncated_deprecations`).
 pub const LATEST_VERSION: i64 = 13;
 
 /// The name of the table holding the migration version.
 pub const MIGRATIONS_TABLE: &str = "schema_migrations";
-
-/// Creates the latest schema in an empty database and records its migration version, by
-/// running upstream's migrations 000–013 — the one definition of the schema, so nothing
-/// (the cleanup triggers of 007, say) can be missing.
-pub fn create_latest(conn: &Connection) -> Result<(), WriteError> {
-    crate::migrate::migrate(conn)
-}
 
 /// The migration version recorded in the database (`None` when it has never been migrated).
 /// Upstream reads the first row of `schema_migrations`.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::{DEFAULT_BINARY_IMAGE, DockerfileArgs};
 
 /// The Dockerfile text for catalog directory `index_dir` (its base name).
-pub fn dockerfile(
+fn dockerfile(
     builder_image: &str,
     base_image: &str,
     index_dir: &str,
@@ -67,7 +67,7 @@ fn clean(p: &Path) -> PathBuf {
 }
 
 /// Parses `key=value` labels; the last value of a repeated key wins.
-pub fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
+fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for l in labels {
         let Some((k, v)) = l.split_once('=') else {
@@ -78,7 +78,8 @@ pub fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-pub fn generate(a: DockerfileArgs) -> Result<()> {
+/// `opm generate dockerfile`.
+pub(crate) fn dockerfile_command(a: DockerfileArgs) -> Result<()> {
     let dir = clean(&a.dir);
     // `--binary-image` (deprecated) sets the base image, and the builder image too unless given.
     let base = a

@@ -7,18 +7,11 @@ use index_image::{
     AddRequest, Change, ChangeRequest, ExportRequest, IndexOutput, Mode, NewIndexKind, Outcome,
     Output, RegistryAccess,
 };
+use oci::ImageStore;
 
-use crate::Outcome as CliOutcome;
-use crate::cli::{IndexCommand, IndexOutputArgs, ToolArgs};
-
-/// Runs a future to completion on a small multi-threaded runtime (image I/O is async).
-pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    Ok(rt.block_on(f))
-}
+use crate::cli::{IndexCommand, IndexFormat, IndexOutputArgs, ToolArgs};
+use crate::outcome::Outcome as CliOutcome;
+use crate::runtime::block_on;
 
 /// Validates the container tool flags as upstream does; returns the notice to print once when
 /// an engine was asked for (none is ever run).
@@ -69,7 +62,7 @@ fn output(args: &IndexOutputArgs) -> Result<IndexOutput> {
     let output = if args.generate {
         let dir = std::env::current_dir()?;
         let dockerfile = if args.out_dockerfile.is_empty() {
-            index_image::dockerfile::DEFAULT_DOCKERFILE.to_string()
+            index_image::DEFAULT_DOCKERFILE.to_string()
         } else {
             args.out_dockerfile.clone()
         };
@@ -117,16 +110,15 @@ fn report(outcome: Outcome, mut notices: Vec<String>) -> CliOutcome {
     }
 }
 
-pub fn run(command: IndexCommand, access: RegistryAccess) -> Result<CliOutcome> {
+pub(crate) fn run(command: IndexCommand, access: RegistryAccess) -> Result<CliOutcome> {
     let store = access.store()?;
-    match command {
+    let (notice, outcome) = match command {
         IndexCommand::Add(a) => {
             let notice = tools_notice(&a.tools, false)?;
             let mode = Mode::parse(&a.mode)?;
-            let new_index_kind = match a.index_format.as_str() {
-                "sqlite" => NewIndexKind::Sqlite,
-                "fbc" => NewIndexKind::Fbc,
-                other => bail!("invalid --index-format {other:?}: one of [sqlite, fbc]"),
+            let new_index_kind = match a.index_format.get()? {
+                IndexFormat::Sqlite => NewIndexKind::Sqlite,
+                IndexFormat::Fbc => NewIndexKind::Fbc,
             };
             let req = AddRequest {
                 bundles: a
@@ -142,51 +134,30 @@ pub fn run(command: IndexCommand, access: RegistryAccess) -> Result<CliOutcome> 
                 permissive: a.permissive,
                 new_index_kind,
             };
-            let outcome = block_on(index_image::add(&store, &req))??;
-            Ok(report(outcome, notice.into_iter().collect()))
+            (notice, block_on(index_image::add(&store, &req))??)
         }
         IndexCommand::Rm(a) => {
             let notice = tools_notice(&a.tools, true)?;
-            let req = ChangeRequest {
-                from_index: a.from_index,
-                out: output(&a.output)?,
-                change: Change::Remove(a.operators),
-            };
-            let outcome = block_on(index_image::change(&store, &req))??;
-            Ok(report(outcome, notice.into_iter().collect()))
+            let change = Change::Remove(a.operators);
+            (notice, run_change(&store, a.from_index, &a.output, change)?)
         }
         IndexCommand::Prune(a) => {
             let notice = engine_notice([a.container_tool.clone(), None, None]);
-            let req = ChangeRequest {
-                from_index: a.from_index,
-                out: output(&a.output)?,
-                change: Change::Prune(a.packages),
-            };
-            let outcome = block_on(index_image::change(&store, &req))??;
-            Ok(report(outcome, notice.into_iter().collect()))
+            let change = Change::Prune(a.packages);
+            (notice, run_change(&store, a.from_index, &a.output, change)?)
         }
         IndexCommand::PruneStranded(a) => {
             let notice = engine_notice([a.container_tool.clone(), None, None]);
-            let req = ChangeRequest {
-                from_index: a.from_index,
-                out: output(&a.output)?,
-                change: Change::PruneStranded,
-            };
-            let outcome = block_on(index_image::change(&store, &req))??;
-            Ok(report(outcome, notice.into_iter().collect()))
+            let change = Change::PruneStranded;
+            (notice, run_change(&store, a.from_index, &a.output, change)?)
         }
         IndexCommand::Deprecatetruncate(a) => {
             let notice = tools_notice(&a.tools, true)?;
-            let req = ChangeRequest {
-                from_index: a.from_index,
-                out: output(&a.output)?,
-                change: Change::DeprecateTruncate {
-                    bundles: a.bundles,
-                    allow_package_removal: a.allow_package_removal,
-                },
+            let change = Change::DeprecateTruncate {
+                bundles: a.bundles,
+                allow_package_removal: a.allow_package_removal,
             };
-            let outcome = block_on(index_image::change(&store, &req))??;
-            Ok(report(outcome, notice.into_iter().collect()))
+            (notice, run_change(&store, a.from_index, &a.output, change)?)
         }
         IndexCommand::Export(a) => {
             let notice = engine_notice([a.container_tool.clone(), None, None]);
@@ -195,8 +166,23 @@ pub fn run(command: IndexCommand, access: RegistryAccess) -> Result<CliOutcome> 
                 packages: a.packages,
                 download_folder: a.download_folder,
             };
-            let outcome = block_on(index_image::export(&store, &req))??;
-            Ok(report(outcome, notice.into_iter().collect()))
+            (notice, block_on(index_image::export(&store, &req))??)
         }
-    }
+    };
+    Ok(report(outcome, notice.into_iter().collect()))
+}
+
+/// `rm`, `prune`, `prune-stranded` and `deprecatetruncate`: a change of the from-index.
+fn run_change(
+    store: &ImageStore,
+    from_index: String,
+    out: &IndexOutputArgs,
+    change: Change,
+) -> Result<Outcome> {
+    let req = ChangeRequest {
+        from_index,
+        out: output(out)?,
+        change,
+    };
+    Ok(block_on(index_image::change(store, &req))??)
 }
