@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use catalog_templates::mermaid::{self, MermaidOptions};
+use catalog_templates::{MermaidOptions, write_mermaid};
 use catalog_templates::{TemplateKind, detect_schema};
 use fbc::{DeclarativeConfig, Format};
 
@@ -64,7 +64,7 @@ fn write_cfg(cfg: DeclarativeConfig, out: Output, v0_semantics: bool) -> Result<
             ..Default::default()
         }),
         Output::Mermaid => {
-            let (text, warnings) = mermaid::write_channels(
+            let (text, warnings) = write_mermaid(
                 &cfg,
                 &MermaidOptions {
                     draw_v0_semantics: v0_semantics,
@@ -123,7 +123,7 @@ pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {
             let mut r = Render::new(a.refs, RefMask::CATALOGS);
             r.registry = access;
             let cfg = r.run()?;
-            let (text, warnings) = mermaid::write_channels(
+            let (text, warnings) = write_mermaid(
                 &cfg,
                 &MermaidOptions {
                     minimum_edge: a.minimum_edge,
@@ -184,7 +184,7 @@ fn validate(dir: &Path, output: &str) -> Result<Outcome> {
                 text.push_str(if result.is_ok() { "true" } else { "false" });
                 if let Err(e) = &result {
                     text.push_str(",\n  \"error\": {\n    \"message\": ");
-                    fbc::go_json::push_string(&mut text, e, true);
+                    go_encoding::push_string(&mut text, e, true);
                     text.push_str("\n  }");
                 }
                 text.push_str("\n}\n");
@@ -196,7 +196,7 @@ fn validate(dir: &Path, output: &str) -> Result<Outcome> {
                     doc.insert("error".into(), serde_json::Value::Object(m));
                 }
                 doc.insert("passed".into(), serde_json::Value::Bool(result.is_ok()));
-                text.push_str(&fbc::goyaml::to_yaml_document(&serde_json::Value::Object(
+                text.push_str(&go_encoding::to_yaml_document(&serde_json::Value::Object(
                     doc,
                 )));
                 // Upstream prints the marshalled YAML (which ends in a newline) with Println.
@@ -219,7 +219,7 @@ fn init(a: cli::InitArgs) -> Result<Outcome> {
         Output::Mermaid => unreachable!("mermaid is rejected for init"),
     };
     let mut pkg = fbc::Package {
-        schema: fbc::declcfg::SCHEMA_PACKAGE.to_string(),
+        schema: fbc::SCHEMA_PACKAGE.to_string(),
         name: a.package,
         default_channel: a.default_channel,
         ..Default::default()

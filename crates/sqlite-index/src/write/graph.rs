@@ -275,7 +275,7 @@ pub(crate) fn build_id_compare(a: &Version, b: &Version) -> Result<Ordering, Str
             .build
             .iter()
             .map(|b| blang::parse_prerelease(b))
-            .collect::<Result<Vec<PreRelease>, String>>()
+            .collect::<Result<Vec<PreRelease>, _>>()
             .map_err(|e| {
                 format!(
                     "failed to convert build-id of {v} to prerelease version for comparison: {e}"

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::bundle::{BundleToAdd, marshal_raw};
 use super::error::{AddError, WriteError};
 use super::graph::{BundleKey, PackageGraph, PackageManifest};
-use fbc::go_json::go_kind;
+use go_encoding::go_kind;
 
 /// A TEXT column as upstream's driver scans it into a string: TEXT or BLOB (upstream stores
 /// several columns as BLOBs), numbers as text.
@@ -37,11 +37,11 @@ const TYPE_DEPRECATED: &str = "olm.deprecated";
 /// `{"group":…,"kind":…,"version":…}` (upstream `GVKProperty`/`GVKDependency` field order).
 fn gvk_json(group: &str, kind: &str, version: &str) -> String {
     let mut s = String::from("{\"group\":");
-    fbc::go_json::push_string(&mut s, group, true);
+    go_encoding::push_string(&mut s, group, true);
     s.push_str(",\"kind\":");
-    fbc::go_json::push_string(&mut s, kind, true);
+    go_encoding::push_string(&mut s, kind, true);
     s.push_str(",\"version\":");
-    fbc::go_json::push_string(&mut s, version, true);
+    go_encoding::push_string(&mut s, version, true);
     s.push('}');
     s
 }
@@ -49,9 +49,9 @@ fn gvk_json(group: &str, kind: &str, version: &str) -> String {
 /// `{"packageName":…,"version":…}` (upstream `PackageProperty`, release omitted when empty).
 fn package_json(pkg: &str, version: &str) -> String {
     let mut s = String::from("{\"packageName\":");
-    fbc::go_json::push_string(&mut s, pkg, true);
+    go_encoding::push_string(&mut s, pkg, true);
     s.push_str(",\"version\":");
-    fbc::go_json::push_string(&mut s, version, true);
+    go_encoding::push_string(&mut s, version, true);
     s.push('}');
     s
 }
