@@ -5,10 +5,12 @@
 //! way Go does is the `go-encoding` crate's job; this crate applies it to catalogs.
 //!
 //! Layout: `declcfg` (the blobs), `decode` (one file into blobs), `load` (directories,
-//! `.indexignore`), [`write`] (canonical output), `model` + `validate` (the package/channel/bundle
-//! model and its rules), [`property`] (typed property values), [`blang`] (Go blang semver),
-//! `registry_bundle` (registry+v1 directories), `image_ref` (pull-spec syntax). Modules are
-//! private except the three namespaces whose functions are named relative to them.
+//! `.indexignore`), [`write`](mod@write) (canonical output), `model` + `validate` (the
+//! package/channel/bundle model and its rules), [`property`] (typed property values), [`blang`]
+//! (Go blang semver), `registry_bundle` (registry+v1 directories: reading files, parsing, the
+//! typed CSV view, rendering, the `olm.csv.metadata` writer), `image_ref` (pull-spec syntax).
+//! Modules are private except the three namespaces whose functions are named relative to them;
+//! everything else is re-exported below.
 //!
 //! See `docs/fbc.md` for the format as implemented and every validation message.
 
