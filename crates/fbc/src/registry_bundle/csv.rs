@@ -267,3 +267,55 @@ pub(super) struct ApiKey {
     pub(super) kind: String,
     pub(super) plural: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn reads_fields_as_go_does_and_names_the_path() {
+        let v = json!({
+            "metadata": {"name": "op.v1"},
+            "spec": {
+                "Version": "9.9.9",
+                "version": "1.0.0",
+                "Replaces": "op.v0",
+                "replaces": "op.v0.9",
+                "relatedImages": [null, {"name": "n", "image": 5}],
+            },
+        });
+        let csv = Csv::new(&v);
+        assert_eq!(csv.name().unwrap(), "op.v1");
+        // `spec.version` is matched exactly; other fields as Go does (last matching key wins).
+        assert_eq!(csv.version().unwrap(), "1.0.0");
+        assert_eq!(csv.replaces().unwrap(), "op.v0.9");
+        assert_eq!(
+            csv.related_images().unwrap_err().to_string(),
+            "spec.relatedImages[1].image: expected a string, found a number"
+        );
+        let not_an_object = json!({"spec": []});
+        assert_eq!(
+            Csv::new(&not_an_object).skips().unwrap_err().to_string(),
+            "spec: expected an object, found an array"
+        );
+    }
+
+    #[test]
+    fn crd_errors_name_the_manifest() {
+        let csv = json!({"spec": {}});
+        let crd = Manifest {
+            path: PathBuf::from("manifests/crd.yaml"),
+            kind: "CustomResourceDefinition".into(),
+            object: json!({"spec": {"group": "g", "versions": [{"name": 1}]}}),
+        };
+        assert_eq!(
+            Csv::new(&csv)
+                .provided_apis(&[crd])
+                .unwrap_err()
+                .to_string(),
+            "manifests/crd.yaml: spec.versions[0].name: expected a string, found a number"
+        );
+    }
+}
