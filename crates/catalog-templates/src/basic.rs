@@ -4,54 +4,51 @@
 use std::path::Path;
 
 use fbc::DeclarativeConfig;
-use serde_json::Value;
+use go_encoding::{DecodeError, Kind, Node};
 
-use crate::decode::{field, first_document, go_kind};
+use crate::decode::first_document;
 use crate::{BundleRenderer, TemplateError};
 
-pub const SCHEMA: &str = "olm.template.basic";
+pub(crate) const SCHEMA: &str = "olm.template.basic";
 
 /// Renders a basic template (the first document of `text`).
-pub fn render(
+pub(crate) fn render(
     text: &str,
     renderer: &dyn BundleRenderer,
 ) -> Result<DeclarativeConfig, TemplateError> {
     let root = first_document(text)
         .map_err(|e| TemplateError::Decode(format!("decoding template schema: {e}")))?;
-    let Value::Object(root) = root else {
-        return Err(TemplateError::Decode(format!(
-            "unmarshalling template: json: cannot unmarshal {} into Go value of type basic.BasicTemplateData",
-            go_kind(&root)
-        )));
+    let unmarshal = |e: DecodeError, go_type: &str| {
+        TemplateError::Decode(format!(
+            "unmarshalling template: {}",
+            e.go_message("BasicTemplateData", go_type)
+        ))
     };
-    let schema = match field(&root, "schema") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => {
-            return Err(TemplateError::Decode(format!(
-                "unmarshalling template: json: cannot unmarshal {} into Go struct field BasicTemplateData.schema of type string",
-                go_kind(v)
-            )));
-        }
-    };
+    if !root.is_object() {
+        let e = DecodeError::mismatch("", "an object", Kind::of(&root));
+        return Err(unmarshal(e, "basic.BasicTemplateData"));
+    }
+    let root = Node::root(&root);
+    let schema = root
+        .field("schema")
+        .string()
+        .map_err(|e| unmarshal(e, "string"))?;
     if schema != SCHEMA {
         return Err(TemplateError::Decode(format!(
             "template has unknown schema ({schema:?}), should be {SCHEMA:?}"
         )));
     }
-    let entries = match field(&root, "entries") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.clone(),
-        Some(v) => {
-            return Err(TemplateError::Decode(format!(
-                "unmarshalling template: json: cannot unmarshal {} into Go struct field BasicTemplateData.entries of type []*declcfg.Meta",
-                go_kind(v)
-            )));
-        }
-    };
+    let entries = root
+        .field("entries")
+        .list()
+        .map_err(|e| unmarshal(e, "[]*declcfg.Meta"))?;
     // The entries are a catalog in their own right: decode them with the FBC loader.
     let mut stream = String::new();
-    for e in entries.iter().filter(|e| !e.is_null()) {
+    for e in entries
+        .iter()
+        .filter_map(Node::value)
+        .filter(|e| !e.is_null())
+    {
         stream.push_str(&e.to_string());
         stream.push('\n');
     }

@@ -1,17 +1,26 @@
 //! Catalog templates as `opm alpha render-template` renders them (operator-registry v1.73.0):
-//! `olm.template.basic` ([`basic`]) and `olm.semver` ([`semver`]), and the mermaid upgrade-graph
-//! writer ([`mermaid`]) behind `-o mermaid` and `opm alpha render-graph`.
+//! `olm.template.basic` and `olm.semver` ([`TemplateKind`]), and the mermaid upgrade-graph writer
+//! ([`write_mermaid`]) behind `-o mermaid` and `opm alpha render-graph`.
+//!
+//! Layout: `basic` and `semver` (one module per template kind), `mermaid` (the graph writer),
+//! `decode` (a template's first document). Template fields are read with
+//! [`go_encoding::Node`], which gives upstream's Go struct semantics and `json: cannot unmarshal`
+//! messages. Modules are private; this file lists what callers use.
 //!
 //! Templates name bundles by image; turning an image into an `olm.bundle` is the caller's job
 //! ([`BundleRenderer`]), so this crate never pulls images.
 
-pub mod basic;
-pub mod decode;
-pub mod mermaid;
-pub mod semver;
+mod basic;
+mod decode;
+mod mermaid;
+mod semver;
 
 use fbc::Bundle;
+use go_encoding::Node;
 use serde_json::Value;
+
+pub use decode::DocumentError;
+pub use mermaid::{MermaidError, MermaidOptions, write_mermaid};
 
 /// One rendered bundle and, when known, its ClusterServiceVersion (the semver template takes the
 /// package description and icon from the default channel head's CSV).
@@ -93,18 +102,14 @@ impl TemplateKind {
 pub fn detect_schema(text: &str) -> Result<String, TemplateError> {
     let root = decode::first_document(text)
         .map_err(|e| TemplateError::Decode(format!("decoding template input: {e}")))?;
-    let schema = match &root {
-        Value::Object(m) => decode::field(m, "schema"),
-        _ => None,
-    };
-    match schema {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        None | Some(Value::Null) | Some(Value::String(_)) => Err(TemplateError::Decode(
+    match Node::root(&root).field("schema").string() {
+        Ok(s) if !s.is_empty() => Ok(s),
+        Ok(_) => Err(TemplateError::Decode(
             "template input missing required 'schema' field".to_string(),
         )),
-        Some(other) => Err(TemplateError::Decode(format!(
-            "unmarshalling template schema: json: cannot unmarshal {} into Go struct field .schema of type string",
-            decode::go_kind(other)
+        Err(e) => Err(TemplateError::Decode(format!(
+            "unmarshalling template schema: {}",
+            e.go_message("", "string")
         ))),
     }
 }

@@ -6,8 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use fbc::declcfg::{SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_PACKAGE};
-use fbc::{Channel, ChannelEntry, DeclarativeConfig};
+use fbc::{
+    Channel, ChannelEntry, DeclarativeConfig, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_PACKAGE,
+};
+use go_encoding::go_quote;
 use semver_ranges::{BlangRange, Version, parse_strict, precedence};
 
 /// Options of the writer.
@@ -25,34 +27,6 @@ pub struct MermaidOptions {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct MermaidError(String);
-
-/// Go's `%q` (`strconv.Quote`) for the strings that appear in graphs.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 fn bundle_versions(cfg: &DeclarativeConfig) -> Result<HashMap<String, Version>, MermaidError> {
     let mut out = HashMap::new();
@@ -162,7 +136,7 @@ struct PackageGraph {
 
 /// Writes the channels of `cfg` as a mermaid graph. Warnings (unparsable skipRanges, which are
 /// left out) are returned alongside the text.
-pub fn write_channels(
+pub fn write_mermaid(
     cfg: &DeclarativeConfig,
     opts: &MermaidOptions,
 ) -> Result<(String, Vec<String>), MermaidError> {
@@ -389,7 +363,7 @@ mod tests {
             draw_v0_semantics: true,
             ..Default::default()
         };
-        let (graph, warnings) = write_channels(&cfg, &opts).unwrap();
+        let (graph, warnings) = write_mermaid(&cfg, &opts).unwrap();
         assert!(warnings.is_empty());
         let edges: Vec<&str> = graph.lines().filter(|l| l.contains("-->")).collect();
         let styled = graph.lines().find(|l| l.starts_with("linkStyle ")).unwrap();

@@ -8,15 +8,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ::semver::BuildMetadata;
 use base64::Engine as _;
-use fbc::declcfg::{SCHEMA_CHANNEL, SCHEMA_PACKAGE};
-use fbc::{Channel, ChannelEntry, DeclarativeConfig, Icon, Package};
+use fbc::{
+    Channel, ChannelEntry, DeclarativeConfig, Icon, Package, SCHEMA_CHANNEL, SCHEMA_PACKAGE,
+};
+use go_encoding::{DecodeError as GoDecodeError, Kind as GoKind, Node};
 use semver_ranges::{Version, parse_strict, precedence};
 use serde_json::{Map, Value};
 
-use crate::decode::{bool_field, deny_unknown, field, first_document, go_kind, string_field};
+use crate::decode::{DocumentError, first_document};
 use crate::{BundleRenderer, RenderedBundle, TemplateError};
 
-pub const SCHEMA: &str = "olm.semver";
+pub(crate) const SCHEMA: &str = "olm.semver";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Archetype {
@@ -54,89 +56,72 @@ struct Template {
     bundles: BTreeMap<Archetype, Vec<String>>,
 }
 
-const ERR_PREFIX: &str = "error unmarshaling JSON: while decoding JSON: ";
-
-fn strict<T>(r: Result<T, String>) -> Result<T, String> {
-    r.map_err(|e| format!("{ERR_PREFIX}{e}"))
+/// A template that does not decode; Go decoder messages carry sigs.k8s.io/yaml's prefix.
+#[derive(Debug, thiserror::Error)]
+enum DecodeError {
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    #[error("error unmarshaling JSON: while decoding JSON: {0}")]
+    Strict(String),
+    #[error("readFile: input file has unknown schema, should be {SCHEMA:?}")]
+    UnknownSchema,
+    /// A channel type preferred without generating channels of that type.
+    #[error(
+        "schema attribute mismatch: DefaultChannelTypePreference set to '{0}' doesn't make sense if not generating {0}-version channels"
+    )]
+    PreferenceMismatch(&'static str),
+    #[error("unknown DefaultChannelTypePreference: {0:?}\nValid values are 'major' or 'minor'")]
+    UnknownPreference(String),
 }
 
-fn decode(text: &str) -> Result<Template, String> {
-    let root = first_document(text)?;
-    let Value::Object(root) = root else {
-        return Err(format!(
-            "{ERR_PREFIX}json: cannot unmarshal {} into Go value of type semver.SemverTemplateData",
-            go_kind(&root)
-        ));
-    };
+/// Go's message for a field of `go_struct` (of Go type `go_type`).
+fn strict(go_struct: &'static str, go_type: &'static str) -> impl Fn(GoDecodeError) -> DecodeError {
+    move |e| DecodeError::Strict(e.go_message(go_struct, go_type))
+}
+
+fn decode(text: &str) -> Result<Template, DecodeError> {
+    let value = first_document(text)?;
+    let root = Node::root(&value);
+    if !value.is_object() {
+        let e = GoDecodeError::mismatch("", "an object", GoKind::of(&value));
+        return Err(strict("", "semver.SemverTemplateData")(e));
+    }
     let owner = "SemverTemplateData";
-    strict(deny_unknown(
-        &root,
-        &[
-            "schema",
-            "generateMajorChannels",
-            "generateMinorChannels",
-            "defaultChannelTypePreference",
-            "candidate",
-            "fast",
-            "stable",
-        ],
-    ))?;
-    let schema = strict(string_field(&root, "schema", owner))?;
+    root.deny_unknown(&[
+        "schema",
+        "generateMajorChannels",
+        "generateMinorChannels",
+        "defaultChannelTypePreference",
+        "candidate",
+        "fast",
+        "stable",
+    ])
+    .map_err(strict(owner, ""))?;
+    let schema = root
+        .field("schema")
+        .string()
+        .map_err(strict(owner, "string"))?;
     let mut t = Template {
-        generate_major: strict(bool_field(&root, "generateMajorChannels", owner))?,
-        generate_minor: strict(bool_field(&root, "generateMinorChannels", owner))?,
+        generate_major: root
+            .field("generateMajorChannels")
+            .bool()
+            .map_err(strict(owner, "bool"))?,
+        generate_minor: root
+            .field("generateMinorChannels")
+            .bool()
+            .map_err(strict(owner, "bool"))?,
         ..Default::default()
     };
-    let pref = strict(string_field(&root, "defaultChannelTypePreference", owner))?;
+    let pref = root
+        .field("defaultChannelTypePreference")
+        .string()
+        .map_err(strict(owner, "string"))?;
     for arch in Archetype::ALL {
-        let mut images = Vec::new();
-        match field(&root, arch.name()) {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(cb)) => {
-                strict(deny_unknown(cb, &["bundles"]))?;
-                match field(cb, "bundles") {
-                    None | Some(Value::Null) => {}
-                    Some(Value::Array(items)) => {
-                        for item in items {
-                            match item {
-                                Value::Object(b) => {
-                                    strict(deny_unknown(b, &["image"]))?;
-                                    images.push(strict(string_field(b, "image", "bundleEntry"))?);
-                                }
-                                Value::Null => images.push(String::new()),
-                                v => {
-                                    return strict(Err(format!(
-                                        "json: cannot unmarshal {} into Go struct field channelBundles.{}.bundles of type semver.bundleEntry",
-                                        go_kind(v),
-                                        arch.name()
-                                    )));
-                                }
-                            }
-                        }
-                    }
-                    Some(v) => {
-                        return strict(Err(format!(
-                            "json: cannot unmarshal {} into Go struct field channelBundles.{}.bundles of type []semver.bundleEntry",
-                            go_kind(v),
-                            arch.name()
-                        )));
-                    }
-                }
-            }
-            Some(v) => {
-                return strict(Err(format!(
-                    "json: cannot unmarshal {} into Go struct field {owner}.{} of type semver.channelBundles",
-                    go_kind(v),
-                    arch.name()
-                )));
-            }
-        }
-        t.bundles.insert(arch, images);
+        t.bundles
+            .insert(arch, archetype_images(&root.field(arch.name()))?);
     }
     if schema != SCHEMA {
-        return Err(format!(
-            "readFile: input file has unknown schema, should be {SCHEMA:?}"
-        ));
+        return Err(DecodeError::UnknownSchema);
     }
     if !t.generate_major && !t.generate_minor {
         t.generate_minor = true;
@@ -151,21 +136,17 @@ fn decode(text: &str) -> Result<Template, String> {
         }
         "minor" => {
             if !t.generate_minor {
-                return Err("schema attribute mismatch: DefaultChannelTypePreference set to 'minor' doesn't make sense if not generating minor-version channels".to_string());
+                return Err(DecodeError::PreferenceMismatch("minor"));
             }
             Some(Kind::Minor)
         }
         "major" => {
             if !t.generate_major {
-                return Err("schema attribute mismatch: DefaultChannelTypePreference set to 'major' doesn't make sense if not generating major-version channels".to_string());
+                return Err(DecodeError::PreferenceMismatch("major"));
             }
             Some(Kind::Major)
         }
-        other => {
-            return Err(format!(
-                "unknown DefaultChannelTypePreference: {other:?}\nValid values are 'major' or 'minor'"
-            ));
-        }
+        other => return Err(DecodeError::UnknownPreference(other.to_string())),
     };
     Ok(t)
 }
@@ -219,8 +200,40 @@ fn major_channel(arch: Archetype, v: &Version) -> String {
     format!("{}-v{}", arch.name(), v.major)
 }
 
+/// The images of one archetype's `channelBundles` (`null` entries are empty images).
+fn archetype_images(channel_bundles: &Node<'_>) -> Result<Vec<String>, DecodeError> {
+    let mut images = Vec::new();
+    channel_bundles
+        .object()
+        .map_err(strict("SemverTemplateData", "semver.channelBundles"))?;
+    channel_bundles
+        .deny_unknown(&["bundles"])
+        .map_err(strict("", ""))?;
+    let bundles = channel_bundles
+        .field("bundles")
+        .list()
+        .map_err(strict("channelBundles", "[]semver.bundleEntry"))?;
+    for entry in bundles {
+        if entry.is_null() {
+            images.push(String::new());
+            continue;
+        }
+        entry
+            .object()
+            .map_err(strict("channelBundles", "semver.bundleEntry"))?;
+        entry.deny_unknown(&["image"]).map_err(strict("", ""))?;
+        images.push(
+            entry
+                .field("image")
+                .string()
+                .map_err(strict("bundleEntry", "string"))?,
+        );
+    }
+    Ok(images)
+}
+
 /// Renders a semver template.
-pub fn render(
+pub(crate) fn render(
     text: &str,
     renderer: &dyn BundleRenderer,
 ) -> Result<DeclarativeConfig, TemplateError> {
@@ -302,7 +315,7 @@ pub fn render(
             }
             entries.insert(b.name.clone(), v);
         }
-        check_build_metadata(&entries).map_err(post)?;
+        check_build_metadata(&entries).map_err(|e| post(e.to_string()))?;
         versions.insert(arch, entries);
     }
 
@@ -324,8 +337,16 @@ pub fn render(
     Ok(cfg)
 }
 
+/// Versions that differ only in build metadata, each pair already worded.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "encountered bundle versions which differ only by build metadata, which cannot be ordered: {}",
+    if .0.len() == 1 { .0[0].clone() } else { format!("[{}]", .0.join(", ")) }
+)]
+struct UnorderableVersions(Vec<String>);
+
 /// Versions that differ only in build metadata cannot be ordered.
-fn check_build_metadata(entries: &BTreeMap<String, Version>) -> Result<(), String> {
+fn check_build_metadata(entries: &BTreeMap<String, Version>) -> Result<(), UnorderableVersions> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut errs = Vec::new();
     for v in entries.values() {
@@ -340,16 +361,10 @@ fn check_build_metadata(entries: &BTreeMap<String, Version>) -> Result<(), Strin
         }
     }
     if errs.is_empty() {
-        return Ok(());
-    }
-    let agg = if errs.len() == 1 {
-        errs.remove(0)
+        Ok(())
     } else {
-        format!("[{}]", errs.join(", "))
-    };
-    Err(format!(
-        "encountered bundle versions which differ only by build metadata, which cannot be ordered: {agg}"
-    ))
+        Err(UnorderableVersions(errs))
+    }
 }
 
 fn generate_channels(
@@ -511,19 +526,19 @@ fn first_icon(spec: &Map<String, Value>) -> Option<Icon> {
     };
     let mut parsed = Vec::new();
     for i in icons {
-        let Value::Object(o) = i else {
+        if !i.is_object() {
             return None;
+        }
+        let icon = Node::root(i);
+        let data = icon.field("base64data").string().ok()?;
+        let data = if data.is_empty() {
+            Vec::new()
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .ok()?
         };
-        let data = match field(o, "base64data") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => base64::engine::general_purpose::STANDARD.decode(s).ok()?,
-            Some(_) => return None,
-        };
-        let media_type = match field(o, "mediatype") {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => return None,
-        };
+        let media_type = icon.field("mediatype").string().ok()?;
         parsed.push(Icon { data, media_type });
     }
     parsed.into_iter().next()

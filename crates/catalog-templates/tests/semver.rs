@@ -1,6 +1,6 @@
 //! The semver template's channel generation and linking with a stub bundle renderer.
 
-use catalog_templates::{RenderedBundle, TemplateKind, mermaid};
+use catalog_templates::{RenderedBundle, TemplateKind, write_mermaid};
 use fbc::property::build;
 
 fn bundle(image: &str) -> Result<Vec<RenderedBundle>, String> {
@@ -57,7 +57,7 @@ fn minor_and_major_channels_are_linked_like_upstream() {
             "stable-v2.0"
         ]
     );
-    let (graph, warnings) = mermaid::write_channels(&cfg, &Default::default()).unwrap();
+    let (graph, warnings) = write_mermaid(&cfg, &Default::default()).unwrap();
     assert!(warnings.is_empty());
     assert!(graph.contains("      op-stable-v1-op.v1.0.1[\"op.v1.0.1\"]-- replace --> op-stable-v1-op.v1.1.0[\"op.v1.1.0\"]\n"), "{graph}");
 }

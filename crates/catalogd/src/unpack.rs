@@ -206,10 +206,10 @@ fn store_validated(
     if let Some(f) = failure {
         return Err(f);
     }
-    let model = fbc::validate::convert_to_model(&cfg).map_err(|e| {
+    let model = fbc::convert_to_model(&cfg).map_err(|e| {
         UnpackFailure::new(reason::INVALID_CATALOG, format!("invalid catalog: {e}"))
     })?;
-    fbc::validate::validate_model(&model).map_err(|e| {
+    fbc::validate_model(&model).map_err(|e| {
         UnpackFailure::new(reason::INVALID_CATALOG, format!("invalid catalog: {e}"))
     })?;
     writer.commit().map_err(store_err)

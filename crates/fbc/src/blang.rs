@@ -93,43 +93,50 @@ fn is_alnum_dash(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// A version or range blang rejects, with blang's message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BlangError(pub String);
+
 fn is_numeric(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn go_parse_u64(s: &str) -> Result<u64, String> {
+fn go_parse_u64(s: &str) -> Result<u64, BlangError> {
     s.parse::<u64>().map_err(|_| {
-        if s.is_empty() || !is_numeric(s) {
+        BlangError(if s.is_empty() || !is_numeric(s) {
             format!("strconv.ParseUint: parsing {s:?}: invalid syntax")
         } else {
             format!("strconv.ParseUint: parsing {s:?}: value out of range")
-        }
+        })
     })
 }
 
 /// blang `NewPRVersion`.
-pub fn parse_prerelease(s: &str) -> Result<PreRelease, String> {
+pub fn parse_prerelease(s: &str) -> Result<PreRelease, BlangError> {
     if s.is_empty() {
-        return Err("Prerelease is empty".to_string());
+        return Err(BlangError("Prerelease is empty".to_string()));
     }
     if is_numeric(s) {
         if s.len() > 1 && s.starts_with('0') {
-            return Err(format!(
+            return Err(BlangError(format!(
                 "Numeric PreRelease version must not contain leading zeroes {s:?}"
-            ));
+            )));
         }
         return go_parse_u64(s).map(PreRelease::Num);
     }
     if is_alnum_dash(s) {
         return Ok(PreRelease::Alpha(s.to_string()));
     }
-    Err(format!("Invalid character(s) found in prerelease {s:?}"))
+    Err(BlangError(format!(
+        "Invalid character(s) found in prerelease {s:?}"
+    )))
 }
 
 /// blang `semver.Parse`, through `semver_ranges::blang::parse_strict` (same rules and messages),
 /// kept in this crate's representation of pre-release identifiers.
-pub fn parse_version(s: &str) -> Result<Version, String> {
-    let v = semver_ranges::blang::parse_strict(s).map_err(|e| e.message)?;
+pub fn parse_version(s: &str) -> Result<Version, BlangError> {
+    let v = semver_ranges::blang::parse_strict(s).map_err(|e| BlangError(e.message))?;
     let pre = if v.pre.is_empty() {
         Vec::new()
     } else {
@@ -159,23 +166,23 @@ pub fn parse_version(s: &str) -> Result<Version, String> {
 
 /// Checks the syntax of a blang range expression (`semver.ParseRange`); evaluation belongs to
 /// the resolver.
-pub fn check_range(s: &str) -> Result<(), String> {
+pub fn check_range(s: &str) -> Result<(), BlangError> {
     let parts = split_and_trim(s);
     let or_parts = split_or_parts(&parts)?;
     for and_parts in or_parts {
         for ap in expand_wildcards(&and_parts)? {
             let (op, v) = split_comparator_version(&ap)?;
             if !matches!(op, "" | "=" | "==" | ">" | ">=" | "<" | "<=" | "!" | "!=") {
-                return Err(format!(
+                return Err(BlangError(format!(
                     "Could not parse Range {ap:?}: Could not parse comparator {op:?} in {:?}",
                     format!("{op}{v}")
-                ));
+                )));
             }
             if let Err(e) = parse_version(v) {
-                return Err(format!(
+                return Err(BlangError(format!(
                     "Could not parse Range {ap:?}: Could not parse version {v:?} in {:?}: {e}",
                     format!("{op}{v}")
-                ));
+                )));
             }
         }
     }
@@ -203,33 +210,35 @@ fn split_and_trim(s: &str) -> Vec<String> {
     result.into_iter().map(|p| p.replace(' ', "")).collect()
 }
 
-fn split_or_parts(parts: &[String]) -> Result<Vec<Vec<String>>, String> {
+fn split_or_parts(parts: &[String]) -> Result<Vec<Vec<String>>, BlangError> {
     let mut out = Vec::new();
     let mut last = 0;
     for (i, p) in parts.iter().enumerate() {
         if p == "||" {
             if i == 0 {
-                return Err("First element in range is '||'".to_string());
+                return Err(BlangError("First element in range is '||'".to_string()));
             }
             out.push(parts[last..i].to_vec());
             last = i + 1;
         }
     }
     if last == parts.len() {
-        return Err("Last element in range is '||'".to_string());
+        return Err(BlangError("Last element in range is '||'".to_string()));
     }
     out.push(parts[last..].to_vec());
     Ok(out)
 }
 
-fn split_comparator_version(s: &str) -> Result<(&str, &str), String> {
+fn split_comparator_version(s: &str) -> Result<(&str, &str), BlangError> {
     match s.find(|c: char| c.is_ascii_digit()) {
         Some(i) => Ok((s[..i].trim(), &s[i..])),
-        None => Err(format!("Could not get version from string: {s:?}")),
+        None => Err(BlangError(format!(
+            "Could not get version from string: {s:?}"
+        ))),
     }
 }
 
-fn expand_wildcards(parts: &[String]) -> Result<Vec<String>, String> {
+fn expand_wildcards(parts: &[String]) -> Result<Vec<String>, BlangError> {
     let mut out = Vec::new();
     for ap in parts {
         if !ap.contains('x') {
@@ -303,19 +312,19 @@ mod tests {
     fn versions() {
         assert!(parse_version("1.2.3-alpha.1+build.5").is_ok());
         assert_eq!(
-            parse_version("v1.0.0").unwrap_err(),
+            parse_version("v1.0.0").unwrap_err().to_string(),
             "Invalid character(s) found in major number \"v1\""
         );
         assert_eq!(
-            parse_version("1.0").unwrap_err(),
+            parse_version("1.0").unwrap_err().to_string(),
             "No Major.Minor.Patch elements found"
         );
         assert_eq!(
-            parse_version("01.0.0").unwrap_err(),
+            parse_version("01.0.0").unwrap_err().to_string(),
             "Major number must not contain leading zeroes \"01\""
         );
         assert_eq!(
-            parse_version("1.0.0-01").unwrap_err(),
+            parse_version("1.0.0-01").unwrap_err().to_string(),
             "Numeric PreRelease version must not contain leading zeroes \"01\""
         );
         for (input, message) in [
@@ -346,7 +355,11 @@ mod tests {
                 "strconv.ParseUint: parsing \"99999999999999999999\": value out of range",
             ),
         ] {
-            assert_eq!(parse_version(input).unwrap_err(), message, "{input:?}");
+            assert_eq!(
+                parse_version(input).unwrap_err().to_string(),
+                message,
+                "{input:?}"
+            );
         }
         let v = parse_version("1.2.3-rc.10.x-1+build.007").unwrap();
         assert_eq!(
@@ -383,7 +396,7 @@ mod tests {
         // Upstream quirks that semver-ranges' range parser doesn't share.
         assert!(check_range(">=1.0.0 || || <0.5.0").is_ok());
         assert_eq!(
-            check_range("1.0.0-x").unwrap_err(),
+            check_range("1.0.0-x").unwrap_err().to_string(),
             "Could not get version from string: \"<\""
         );
     }

@@ -4,6 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use go_encoding::{
+    Canonical, DecodeError, Fields, Kind, canonical_json_stream, decode_array, decode_base64, join,
+    push_canonical,
+};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -13,8 +17,6 @@ use crate::declcfg::{
     SCHEMA_PACKAGE,
 };
 use crate::error::LoadError;
-use crate::go_json::{Canonical, push_canonical};
-use crate::godecode::{self, DecodeError, Fields};
 use crate::property::Property;
 use crate::raw::RawJson;
 
@@ -199,23 +201,31 @@ pub(crate) fn split_yaml(text: &str) -> Vec<(usize, &str)> {
     docs
 }
 
+/// The envelope keys every blob is read for, folded.
+const ENVELOPE: [&str; 3] = ["schema", "package", "name"];
+
 /// Go `cases.Fold` is approximated by Unicode lowercase; only exotic keys differ.
 fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// A document that is not a valid catalog blob envelope.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum EnvelopeError {
+    #[error("document is {0}, expected a JSON/YAML object")]
+    NotAnObject(&'static str),
+    /// Keys that fold to the same name, each entry already worded.
+    #[error("{}", if .0.len() == 1 { .0[0].clone() } else { format!("[{}]", .0.join(", ")) })]
+    DuplicateKeys(Vec<String>),
+    #[error("expected value for key {key:?} to be a string, got {got}")]
+    NotAString { key: String, got: String },
+}
+
 /// Builds the `Meta` of a parsed document: envelope keys found case-insensitively, canonical
 /// blob.
-pub(crate) fn meta_from_value(value: &Value, origin: &Origin) -> Result<Meta, String> {
+pub(crate) fn meta_from_value(value: &Value, origin: &Origin) -> Result<Meta, EnvelopeError> {
     let Value::Object(map) = value else {
-        let kind = match value {
-            Value::Array(_) => "an array",
-            Value::String(_) => "a string",
-            Value::Number(_) => "a number",
-            Value::Bool(_) => "a boolean",
-            _ => "null",
-        };
-        return Err(format!("document is {kind}, expected a JSON/YAML object"));
+        return Err(EnvelopeError::NotAnObject(Kind::of(value).article()));
     };
     let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
     for k in map.keys() {
@@ -230,27 +240,24 @@ pub(crate) fn meta_from_value(value: &Value, origin: &Origin) -> Result<Meta, St
             format!("duplicate keys for key {f:?}: [{}]", ks.join(" "))
         })
         .collect();
-    match dups.len() {
-        0 => {}
-        1 => return Err(dups[0].clone()),
-        _ => return Err(format!("[{}]", dups.join(", "))),
+    if !dups.is_empty() {
+        return Err(EnvelopeError::DuplicateKeys(dups));
     }
-    let envelope = |name: &str| -> Result<String, String> {
+    let envelope = |name: &str| -> Result<String, EnvelopeError> {
         let Some(keys) = groups.get(name) else {
             return Ok(String::new());
         };
         let key = keys[0];
         match &map[key] {
             Value::String(s) => Ok(s.clone()),
-            other => Err(format!(
-                "expected value for key {key:?} to be a string, got {}",
-                describe(other)
-            )),
+            other => Err(EnvelopeError::NotAString {
+                key: key.to_string(),
+                got: describe(other),
+            }),
         }
     };
-    let schema = envelope("schema")?;
-    let package = envelope("package")?;
-    let name = envelope("name")?;
+    let [schema, package, name] = ENVELOPE.map(envelope);
+    let (schema, package, name) = (schema?, package?, name?);
     let mut blob = String::new();
     push_canonical(&mut blob, value, Canonical::BLOB);
     Ok(Meta {
@@ -295,14 +302,27 @@ fn blob_excerpt(blob: &str) -> String {
     format!("{}...", &blob[..cut])
 }
 
+/// A blob of a known schema that does not decode into its type.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    #[error("object '{excerpt}' is missing root schema field")]
+    MissingSchema { excerpt: String },
+    /// `what` is `package`, `channel`, `bundle` or `deprecations`.
+    #[error("parse {what}: {source}")]
+    Decode {
+        what: &'static str,
+        #[source]
+        source: DecodeError,
+    },
+}
+
 /// Decodes a `Meta` into its typed form (unknown schemas stay `Other`).
-pub fn decode_meta(meta: Meta) -> Result<Blob, String> {
+pub fn decode_meta(meta: Meta) -> Result<Blob, BlobError> {
     let what = match meta.schema.as_str() {
         "" => {
-            return Err(format!(
-                "object '{}' is missing root schema field",
-                blob_excerpt(meta.blob.get())
-            ));
+            return Err(BlobError::MissingSchema {
+                excerpt: blob_excerpt(meta.blob.get()),
+            });
         }
         SCHEMA_PACKAGE => "package",
         SCHEMA_CHANNEL => "channel",
@@ -312,16 +332,17 @@ pub fn decode_meta(meta: Meta) -> Result<Blob, String> {
     };
     let src: Arc<str> = meta.blob.shared();
     let origin = meta.origin.clone();
+    let decode_error = |source| BlobError::Decode { what, source };
     let fields = Fields::parse(&src, "")
-        .and_then(|f| f.ok_or_else(|| godecode::err("", "expected an object, found null")))
-        .map_err(|e| format!("parse {what}: {e}"))?;
+        .and_then(|f| f.ok_or_else(|| DecodeError::mismatch("", "an object", Kind::Null)))
+        .map_err(decode_error)?;
     let r = match meta.schema.as_str() {
         SCHEMA_PACKAGE => decode_package(&fields, &src).map(Blob::Package),
         SCHEMA_CHANNEL => decode_channel(&fields, &src).map(Blob::Channel),
         SCHEMA_BUNDLE => decode_bundle(&fields, &src).map(Blob::Bundle),
         _ => decode_deprecation(&fields).map(Blob::Deprecation),
     };
-    let mut blob = r.map_err(|e| format!("parse {what}: {e}"))?;
+    let mut blob = r.map_err(decode_error)?;
     match &mut blob {
         Blob::Package(p) => p.origin = origin,
         Blob::Channel(c) => c.origin = origin,
@@ -345,8 +366,8 @@ fn decode_properties(
     let Some(raw) = fields.get("properties").filter(|r| r.get() != "null") else {
         return Ok(Vec::new());
     };
-    let p = godecode::join(path, "properties");
-    let items = godecode::array(raw, &p)?;
+    let p = join(path, "properties");
+    let items = decode_array(raw, &p)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let ip = format!("{p}[{i}]");
@@ -363,23 +384,26 @@ fn decode_properties(
     Ok(out)
 }
 
-fn objects<'a>(
+/// The objects of the array `name`, each decoded by `each` (given its path); `null` items are
+/// the zero value.
+fn decode_objects<'a, T: Default>(
     fields: &Fields<'a>,
     name: &str,
-    path: &str,
-) -> Result<Vec<(String, Option<Fields<'a>>)>, DecodeError> {
+    each: impl Fn(&Fields<'a>, &str) -> Result<T, DecodeError>,
+) -> Result<Vec<T>, DecodeError> {
     let Some(raw) = fields.get(name).filter(|r| r.get() != "null") else {
         return Ok(Vec::new());
     };
-    let p = godecode::join(path, name);
-    let items = godecode::array(raw, &p)?;
+    let items = decode_array(raw, name)?;
     items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            let ip = format!("{p}[{i}]");
-            let f = Fields::parse(item.get(), &ip)?;
-            Ok((ip, f))
+            let ip = format!("{name}[{i}]");
+            match Fields::parse(item.get(), &ip)? {
+                Some(f) => each(&f, &ip),
+                None => Ok(T::default()),
+            }
         })
         .collect()
 }
@@ -392,7 +416,7 @@ fn decode_package(f: &Fields<'_>, src: &Arc<str>) -> Result<Package, DecodeError
             match icon_fields {
                 None => None,
                 Some(i) => Some(Icon {
-                    data: godecode::base64_bytes(i.get("base64data"), "icon.base64data")?,
+                    data: decode_base64(i.get("base64data"), "icon.base64data")?,
                     media_type: i.string("mediatype", "icon")?,
                 }),
             }
@@ -410,19 +434,14 @@ fn decode_package(f: &Fields<'_>, src: &Arc<str>) -> Result<Package, DecodeError
 }
 
 fn decode_channel(f: &Fields<'_>, src: &Arc<str>) -> Result<Channel, DecodeError> {
-    let mut entries = Vec::new();
-    for (ip, ef) in objects(f, "entries", "")? {
-        let Some(ef) = ef else {
-            entries.push(ChannelEntry::default());
-            continue;
-        };
-        entries.push(ChannelEntry {
-            name: ef.string("name", &ip)?,
-            replaces: ef.string("replaces", &ip)?,
-            skips: ef.strings("skips", &ip)?,
-            skip_range: ef.string("skipRange", &ip)?,
-        });
-    }
+    let entries = decode_objects(f, "entries", |ef, ip| {
+        Ok(ChannelEntry {
+            name: ef.string("name", ip)?,
+            replaces: ef.string("replaces", ip)?,
+            skips: ef.strings("skips", ip)?,
+            skip_range: ef.string("skipRange", ip)?,
+        })
+    })?;
     Ok(Channel {
         schema: f.string("schema", "")?,
         name: f.string("name", "")?,
@@ -434,17 +453,12 @@ fn decode_channel(f: &Fields<'_>, src: &Arc<str>) -> Result<Channel, DecodeError
 }
 
 fn decode_bundle(f: &Fields<'_>, src: &Arc<str>) -> Result<Bundle, DecodeError> {
-    let mut related_images = Vec::new();
-    for (ip, rf) in objects(f, "relatedImages", "")? {
-        let Some(rf) = rf else {
-            related_images.push(RelatedImage::default());
-            continue;
-        };
-        related_images.push(RelatedImage {
-            name: rf.string("name", &ip)?,
-            image: rf.string("image", &ip)?,
-        });
-    }
+    let related_images = decode_objects(f, "relatedImages", |rf, ip| {
+        Ok(RelatedImage {
+            name: rf.string("name", ip)?,
+            image: rf.string("image", ip)?,
+        })
+    })?;
     Ok(Bundle {
         schema: f.string("schema", "")?,
         name: f.string("name", "")?,
@@ -457,16 +471,11 @@ fn decode_bundle(f: &Fields<'_>, src: &Arc<str>) -> Result<Bundle, DecodeError> 
 }
 
 fn decode_deprecation(f: &Fields<'_>) -> Result<Deprecation, DecodeError> {
-    let mut entries = Vec::new();
-    for (ip, ef) in objects(f, "entries", "")? {
-        let Some(ef) = ef else {
-            entries.push(DeprecationEntry::default());
-            continue;
-        };
+    let entries = decode_objects(f, "entries", |ef, ip| {
         let reference = match ef.get("reference").filter(|r| r.get() != "null") {
             None => PackageScopedReference::default(),
             Some(raw) => {
-                let rp = godecode::join(&ip, "reference");
+                let rp = join(ip, "reference");
                 match Fields::parse(raw.get(), &rp)? {
                     None => PackageScopedReference::default(),
                     Some(rf) => PackageScopedReference {
@@ -476,11 +485,11 @@ fn decode_deprecation(f: &Fields<'_>) -> Result<Deprecation, DecodeError> {
                 }
             }
         };
-        entries.push(DeprecationEntry {
+        Ok(DeprecationEntry {
             reference,
-            message: ef.string("message", &ip)?,
-        });
-    }
+            message: ef.string("message", ip)?,
+        })
+    })?;
     Ok(Deprecation {
         schema: f.string("schema", "")?,
         package: f.string("package", "")?,
@@ -498,13 +507,15 @@ pub fn parse_metas(
     let file: Arc<Path> = Arc::from(path);
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     if is_json_stream(body)
-        && let Some(docs) = crate::json_canonical::canonical_json_stream(body)
+        && let Some(docs) = canonical_json_stream(body, &ENVELOPE)
     {
         for doc in docs {
+            let [schema, package, name]: [String; 3] =
+                doc.envelope.try_into().expect("one value per envelope key");
             cb(Meta {
-                schema: doc.schema,
-                package: doc.package,
-                name: doc.name,
+                schema,
+                package,
+                name,
                 blob: RawJson::new(doc.blob),
                 origin: Some(Origin {
                     path: Arc::clone(&file),
@@ -519,10 +530,10 @@ pub fn parse_metas(
             path: Arc::clone(&file),
             line: doc.line,
         };
-        let meta = meta_from_value(&doc.value, &origin).map_err(|message| LoadError::Document {
+        let meta = meta_from_value(&doc.value, &origin).map_err(|e| LoadError::Document {
             path: path.to_path_buf(),
             line: doc.line,
-            message,
+            message: e.to_string(),
         })?;
         drop(doc);
         cb(meta)
@@ -619,13 +630,159 @@ mod tests {
         assert_eq!(b.related_images[0].image, "img");
         let m = metas("schema: olm.channel\nname: c\npackage: p\nentries: 5\n").unwrap();
         assert_eq!(
-            decode_meta(m[0].clone()).unwrap_err(),
+            decode_meta(m[0].clone()).unwrap_err().to_string(),
             "parse channel: entries: expected an array, found a number"
         );
         let m = metas("name: x\n").unwrap();
         assert_eq!(
-            decode_meta(m[0].clone()).unwrap_err(),
+            decode_meta(m[0].clone()).unwrap_err().to_string(),
             "object '{\"name\":\"x\"}' is missing root schema field"
         );
+    }
+}
+
+/// The JSON fast path ([`canonical_json_stream`]) against the general path ([`meta_from_value`]).
+#[cfg(test)]
+mod fast_path_tests {
+    use super::tests_support::general;
+    use super::*;
+
+    fn one(text: &str) -> Option<(String, String, String, String)> {
+        let mut docs = general_fast(text)?;
+        assert_eq!(docs.len(), 1);
+        Some(docs.remove(0))
+    }
+
+    /// The fast path's documents as (schema, package, name, blob).
+    pub(super) fn general_fast(text: &str) -> Option<Vec<(String, String, String, String)>> {
+        Some(
+            canonical_json_stream(text, &ENVELOPE)?
+                .into_iter()
+                .map(|d| {
+                    let [s, p, n]: [String; 3] = d.envelope.try_into().unwrap();
+                    (s, p, n, d.blob)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn matches_the_general_path() {
+        for text in [
+            "{\n  \"schema\": \"olm.bundle\",\n  \"Name\": \"a\\u003cb\",\n  \"package\": \"p\",\n  \"n\": [1.0, 1e21, -0, -0.0, 0.0000001, 12345678901234567890, true, null, {}, []],\n  \"s\": \"x\\u2028y\\/z <&> \u{2028} \\ud83d\\ude00 \\u0001\"\n}",
+            "{\"b\":{\"z\":1,\"y\":{\"x\":[{\"k\":\"\u{e9}\",\"j\":\"\u{1F600}\"}]}},\"a\":\"\"}",
+            "{} {\"SCHEMA\":\"x\",\"PaCkAgE\":\"q\"}\n{\"\\u0073chema\":\"esc\"}",
+        ] {
+            let fast = general_fast(text).unwrap();
+            assert_eq!(fast, general(text), "{text}");
+        }
+        let (_, _, name, blob) = one("{\"name\":\"a\\u003cb\",\"v\":[1.0,1e21]}").unwrap();
+        assert_eq!(name, "a<b");
+        assert_eq!(blob, r#"{"name":"a<b","v":[1,1e+21]}"#);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::tests_support::general_checked;
+
+    fn tricky_string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 ._-]{0,12}",
+            "[<>&\"\\\\/\u{0}-\u{1f}\u{7f}\u{e9}\u{2027}-\u{202a}\u{1F600}a]{0,12}",
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => tricky_string(),
+            1 => prop_oneof![Just("name"), Just("Package"), Just("NAME"), Just("package")]
+                .prop_map(str::to_string),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            tricky_string().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((tricky_string(), inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Compact or indented, any key order: the fast path gives the general path's blob and
+        /// envelope, or defers to it.
+        #[test]
+        fn fast_path_equals_general_path(
+            docs in proptest::collection::vec(
+                (proptest::collection::vec((key(), json_value()), 0..6),
+                 prop_oneof![Just("schema"), Just("Schema")],
+                 tricky_string(),
+                 any::<bool>()),
+                1..4,
+            )
+        ) {
+            let mut text = String::new();
+            for (members, schema_key, schema, pretty) in docs {
+                let mut map: Map<String, Value> = members.into_iter().collect();
+                map.insert(schema_key.to_string(), Value::String(schema));
+                let v = Value::Object(map);
+                text.push_str(&if pretty {
+                    serde_json::to_string_pretty(&v).unwrap()
+                } else {
+                    serde_json::to_string(&v).unwrap()
+                });
+                text.push('\n');
+            }
+            let fast = super::fast_path_tests::general_fast(&text);
+            // Never accept what the general path rejects; never defer valid documents.
+            prop_assert_eq!(fast, general_checked(&text));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    /// [`general`], or `None` when it rejects a document.
+    pub(super) fn general_checked(text: &str) -> Option<Vec<(String, String, String, String)>> {
+        let mut out = Vec::new();
+        for v in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
+            let origin = crate::declcfg::Origin {
+                path: std::sync::Arc::from(std::path::Path::new("f.json")),
+                line: 1,
+            };
+            let m = super::meta_from_value(&v.ok()?, &origin).ok()?;
+            out.push((m.schema, m.package, m.name, m.blob.get().to_string()));
+        }
+        Some(out)
+    }
+
+    /// The general path: a value tree, then canonical encoding and the envelope.
+    pub(super) fn general(text: &str) -> Vec<(String, String, String, String)> {
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<serde_json::Value>()
+            .map(|v| {
+                let origin = crate::declcfg::Origin {
+                    path: std::sync::Arc::from(std::path::Path::new("f.json")),
+                    line: 1,
+                };
+                let m = super::meta_from_value(&v.unwrap(), &origin).unwrap();
+                (m.schema, m.package, m.name, m.blob.get().to_string())
+            })
+            .collect()
     }
 }

@@ -15,14 +15,14 @@ struct Pattern {
 
 /// All patterns collected from the `.indexignore` files of a tree, in walk order.
 #[derive(Clone, Debug, Default)]
-pub struct IgnoreMatcher {
+pub(crate) struct IgnoreMatcher {
     patterns: Vec<Pattern>,
 }
 
 impl IgnoreMatcher {
     /// Adds the contents of an ignore file found in directory `dir` (components relative to the
     /// catalog root).
-    pub fn add_file(&mut self, dir: &[String], contents: &str) {
+    pub(crate) fn add_file(&mut self, dir: &[String], contents: &str) {
         for line in contents.lines() {
             let line = line.strip_suffix('\r').unwrap_or(line);
             if line.starts_with('#') || line.trim().is_empty() {
@@ -33,7 +33,7 @@ impl IgnoreMatcher {
     }
 
     /// True when `path` (components relative to the root) is ignored.
-    pub fn is_ignored(&self, path: &[String], is_dir: bool) -> bool {
+    pub(crate) fn is_ignored(&self, path: &[String], is_dir: bool) -> bool {
         for p in self.patterns.iter().rev() {
             if let Some(include) = p.matches(path, is_dir) {
                 return !include;
@@ -152,7 +152,7 @@ impl Pattern {
 }
 
 /// Go `filepath.Match` for one path component: `Some(matched)`, or `None` for a malformed pattern.
-pub fn glob_component(pattern: &str, name: &str) -> Option<bool> {
+pub(crate) fn glob_component(pattern: &str, name: &str) -> Option<bool> {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     glob_at(&p, &n)

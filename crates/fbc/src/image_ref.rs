@@ -99,9 +99,14 @@ fn valid_tag(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
-fn check_digest(d: &str) -> Result<(), String> {
+/// A pull spec `reference.ParseNormalizedNamed` rejects, with the library's message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PullSpecError(pub String);
+
+fn check_digest(d: &str) -> Result<(), PullSpecError> {
     let Some((alg, hex)) = d.split_once(':') else {
-        return Err("invalid reference format".to_string());
+        return Err(PullSpecError("invalid reference format".to_string()));
     };
     let alg_ok = !alg.is_empty()
         && alg.split(['-', '_', '+', '.']).all(|c| {
@@ -109,35 +114,35 @@ fn check_digest(d: &str) -> Result<(), String> {
             !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(u8::is_ascii_alphanumeric)
         });
     if !alg_ok || hex.len() < 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err("invalid reference format".to_string());
+        return Err(PullSpecError("invalid reference format".to_string()));
     }
     let want = match alg {
         "sha256" => 64,
         "sha384" => 96,
         "sha512" => 128,
-        _ => return Err("unsupported digest algorithm".to_string()),
+        _ => return Err(PullSpecError("unsupported digest algorithm".to_string())),
     };
     if !hex
         .bytes()
         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
-        return Err("invalid checksum digest format".to_string());
+        return Err(PullSpecError("invalid checksum digest format".to_string()));
     }
     if hex.len() != want {
-        return Err("invalid checksum digest length".to_string());
+        return Err(PullSpecError("invalid checksum digest length".to_string()));
     }
     Ok(())
 }
 
 /// Validates `s` like `reference.ParseNormalizedNamed`; the error text is the library's.
-pub fn validate_pull_spec(s: &str) -> Result<(), String> {
+pub fn validate_pull_spec(s: &str) -> Result<(), PullSpecError> {
     if s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
-        return Err(format!(
+        return Err(PullSpecError(format!(
             "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
-        ));
+        )));
     }
     let (rest, digest) = match s.split_once('@') {
         Some((r, d)) => (r, Some(d)),
@@ -150,7 +155,9 @@ pub fn validate_pull_spec(s: &str) -> Result<(), String> {
         None => (rest, None),
     };
     if name.is_empty() {
-        return Err("repository name must have at least one component".to_string());
+        return Err(PullSpecError(
+            "repository name must have at least one component".to_string(),
+        ));
     }
     let (domain, path) = match name.split_once('/') {
         Some((d, p))
@@ -161,25 +168,27 @@ pub fn validate_pull_spec(s: &str) -> Result<(), String> {
         _ => (None, name),
     };
     if path.to_lowercase() != path {
-        return Err(format!(
+        return Err(PullSpecError(format!(
             "invalid reference format: repository name ({path}) must be lowercase"
-        ));
+        )));
     }
     if let Some(d) = domain
         && !valid_domain(d)
     {
-        return Err("invalid reference format".to_string());
+        return Err(PullSpecError("invalid reference format".to_string()));
     }
     if !path.split('/').all(valid_path_component) {
-        return Err("invalid reference format".to_string());
+        return Err(PullSpecError("invalid reference format".to_string()));
     }
     if let Some(t) = tag
         && !valid_tag(t)
     {
-        return Err("invalid reference format".to_string());
+        return Err(PullSpecError("invalid reference format".to_string()));
     }
     if name.len() > 255 {
-        return Err("repository name must not be more than 255 characters".to_string());
+        return Err(PullSpecError(
+            "repository name must not be more than 255 characters".to_string(),
+        ));
     }
     if let Some(d) = digest {
         check_digest(d)?;
@@ -208,18 +217,23 @@ mod tests {
     #[test]
     fn rejects_bad_refs() {
         assert_eq!(
-            validate_pull_spec("quay.io/Foo/bar").unwrap_err(),
+            validate_pull_spec("quay.io/Foo/bar")
+                .unwrap_err()
+                .to_string(),
             "invalid reference format: repository name (Foo/bar) must be lowercase"
         );
         assert!(validate_pull_spec("quay.io/foo/bar:").is_err());
         assert!(validate_pull_spec("quay.io/foo bar").is_err());
         assert_eq!(
-            validate_pull_spec("quay.io/a@sha256:abc").unwrap_err(),
+            validate_pull_spec("quay.io/a@sha256:abc")
+                .unwrap_err()
+                .to_string(),
             "invalid reference format"
         );
         assert_eq!(
             validate_pull_spec("quay.io/a@sha256:0123456789abcdef0123456789abcdef0123")
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             "invalid checksum digest length"
         );
     }

@@ -1,46 +1,54 @@
 //! File-Based Catalogs (FBC) as `opm` understands them: the typed model, a loader that walks a
 //! catalog directory, canonical JSON/YAML writers byte-compatible with upstream `opm`, conversion
 //! to the package/channel/bundle model with upstream's validation rules, and rendering of
-//! registry+v1 bundle directories into `olm.bundle` blobs.
+//! registry+v1 bundle directories into `olm.bundle` blobs. Reading and writing JSON and YAML the
+//! way Go does is the `go-encoding` crate's job; this crate applies it to catalogs.
+//!
+//! Layout: `declcfg` (the blobs), `decode` (one file into blobs), `load` (directories,
+//! `.indexignore`), [`write`](mod@write) (canonical output), `model` + `validate` (the
+//! package/channel/bundle model and its rules), [`property`] (typed property values), [`blang`]
+//! (Go blang semver), `registry_bundle` (registry+v1 directories: reading files, parsing, the
+//! typed CSV view, rendering, the `olm.csv.metadata` writer), `image_ref` (pull-spec syntax).
+//! Modules are private except the three namespaces whose functions are named relative to them;
+//! everything else is re-exported below.
 //!
 //! See `docs/fbc.md` for the format as implemented and every validation message.
 
 pub mod blang;
-pub mod declcfg;
-pub mod decode;
-pub mod error;
-pub mod go_json;
-pub mod go_number;
-mod godecode;
-pub mod goyaml;
-pub mod ignore;
-pub mod image_ref;
-mod json_canonical;
-pub mod load;
-pub mod model;
+mod declcfg;
+mod decode;
+mod error;
+mod ignore;
+mod image_ref;
+mod load;
+mod model;
 pub mod property;
-pub mod raw;
-pub mod registry_bundle;
-pub mod validate;
+mod raw;
+mod registry_bundle;
+mod validate;
 pub mod write;
 
 pub use declcfg::{
     Bundle, Channel, ChannelEntry, DeclarativeConfig, Deprecation, DeprecationEntry, Icon, Meta,
-    Origin, Package, PackageScopedReference, RelatedImage,
+    Origin, Package, PackageScopedReference, RelatedImage, SCHEMA_BUNDLE, SCHEMA_CHANNEL,
+    SCHEMA_DEPRECATIONS, SCHEMA_PACKAGE,
 };
-pub use decode::{Blob, decode_meta, parse_metas};
+pub use decode::{Blob, BlobError, decode_meta, parse_metas};
 pub use error::{LoadError, WriteError};
-pub use godecode::DecodeError;
+pub use go_encoding::DecodeError;
+pub use image_ref::{PullSpecError, validate_pull_spec};
 pub use load::{
-    LoadOptions, StreamError, for_each_package, list_files, load_file, load_fs, load_fs_with,
-    load_str, walk_metas,
+    INDEX_IGNORE_FILENAME, LoadOptions, StreamError, for_each_package, list_files, load_file,
+    load_fs, load_fs_with, load_str, walk_metas,
 };
-pub use model::Model;
-pub use property::Property;
+pub use model::{HeadError, Model, ModelBundle, ModelChannel, ModelDeprecation, ModelPackage};
+pub use property::{Property, PropertyError};
 pub use raw::RawJson;
 pub use registry_bundle::{
-    BundleError, BundleFile, ObjectProfile, RegistryBundle, parse_bundle_dir, parse_bundle_files,
-    parse_bundle_tree, render_bundle_dir,
+    ANNOTATION_CHANNELS, ANNOTATION_DEFAULT_CHANNEL, ANNOTATION_MEDIATYPE, ANNOTATION_PACKAGE,
+    Annotations, BundleError, BundleFile, CSV_ANNOTATION_PROPERTIES, CSV_ANNOTATION_SKIP_RANGE,
+    CsvError, Manifest, ObjectProfile, RegistryBundle, csv_metadata_json, parse_bundle_dir,
+    parse_bundle_files, parse_bundle_tree, render_bundle_dir,
 };
 pub use validate::{ValidationError, convert_to_model, validate_model};
 pub use write::{Format, write_fs};

@@ -122,10 +122,10 @@ pub fn load_str(path: &Path, text: &str) -> Result<DeclarativeConfig, LoadError>
     let mut cfg = DeclarativeConfig::default();
     decode::parse_metas(path, text, |meta| {
         let line = meta.origin.as_ref().map(|o| o.line).unwrap_or(0);
-        let blob = decode::decode_meta(meta).map_err(|message| LoadError::Document {
+        let blob = decode::decode_meta(meta).map_err(|e| LoadError::Document {
             path: path.to_path_buf(),
             line,
-            message,
+            message: e.to_string(),
         })?;
         push_blob(&mut cfg, blob);
         Ok(())
@@ -418,24 +418,39 @@ fn route(
     cfg: &mut DeclarativeConfig,
     stash: &mut HashMap<String, DeclarativeConfig>,
 ) {
-    for p in file_cfg.packages {
-        let key = p.name.clone();
-        bucket(&key, current, cfg, stash).packages.push(p);
-    }
-    for ch in file_cfg.channels {
-        let key = ch.package.clone();
-        bucket(&key, current, cfg, stash).channels.push(ch);
-    }
-    for b in file_cfg.bundles {
-        let key = b.package.clone();
-        bucket(&key, current, cfg, stash).bundles.push(b);
-    }
-    for d in file_cfg.deprecations {
-        let key = d.package.clone();
-        bucket(&key, current, cfg, stash).deprecations.push(d);
-    }
-    for m in file_cfg.others {
-        let key = m.package.clone();
-        bucket(&key, current, cfg, stash).others.push(m);
+    let mut to = Router {
+        current,
+        cfg,
+        stash,
+    };
+    to.route(file_cfg.packages, |p| &p.name, |c| &mut c.packages);
+    to.route(file_cfg.channels, |c| &c.package, |c| &mut c.channels);
+    to.route(file_cfg.bundles, |b| &b.package, |c| &mut c.bundles);
+    to.route(
+        file_cfg.deprecations,
+        |d| &d.package,
+        |c| &mut c.deprecations,
+    );
+    to.route(file_cfg.others, |m| &m.package, |c| &mut c.others);
+}
+
+/// Sends blobs to the current package's config or to the stash of the package they belong to.
+struct Router<'a> {
+    current: &'a str,
+    cfg: &'a mut DeclarativeConfig,
+    stash: &'a mut HashMap<String, DeclarativeConfig>,
+}
+
+impl Router<'_> {
+    fn route<T>(
+        &mut self,
+        items: Vec<T>,
+        package: fn(&T) -> &String,
+        list: fn(&mut DeclarativeConfig) -> &mut Vec<T>,
+    ) {
+        for item in items {
+            let key = package(&item).clone();
+            list(bucket(&key, self.current, self.cfg, self.stash)).push(item);
+        }
     }
 }

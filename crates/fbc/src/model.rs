@@ -71,9 +71,18 @@ pub struct ModelDeprecation {
     pub message: String,
 }
 
+/// A channel without exactly one head.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error("no channel head found in graph")]
+    None,
+    #[error("multiple channel heads found in graph: {}", .0.join(", "))]
+    Multiple(Vec<String>),
+}
+
 impl ModelChannel {
     /// The single bundle no other bundle replaces or skips (upstream `Channel.Head`).
-    pub fn head(&self) -> Result<&ModelBundle, String> {
+    pub fn head(&self) -> Result<&ModelBundle, HeadError> {
         let mut incoming: std::collections::HashSet<&str> = Default::default();
         for b in self.bundles.values() {
             if !b.replaces.is_empty() {
@@ -89,15 +98,10 @@ impl ModelChannel {
             .filter(|b| !incoming.contains(b.name.as_str()))
             .collect();
         match heads.len() {
-            0 => Err("no channel head found in graph".to_string()),
+            0 => Err(HeadError::None),
             1 => Ok(heads[0]),
-            _ => Err(format!(
-                "multiple channel heads found in graph: {}",
-                heads
-                    .iter()
-                    .map(|b| b.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            _ => Err(HeadError::Multiple(
+                heads.iter().map(|b| b.name.clone()).collect(),
             )),
         }
     }

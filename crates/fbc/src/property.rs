@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use go_encoding::{
+    DecodeError, Fields, decode_array, decode_base64, decode_int, decode_string, join,
+};
 use serde_json::value::RawValue;
 
-use crate::godecode::{self, DecodeError, Fields};
 use crate::raw::RawJson;
 
 pub const TYPE_PACKAGE: &str = "olm.package";
@@ -40,17 +42,28 @@ impl Property {
     }
 
     /// Upstream `Property.Validate`: type and value set, value valid JSON.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PropertyError> {
         if self.r#type.is_empty() {
-            return Err("type must be set".to_string());
+            return Err(PropertyError::TypeUnset);
         }
         if self.value.is_empty() {
-            return Err("value must be set".to_string());
+            return Err(PropertyError::ValueUnset);
         }
         serde_json::from_str::<&RawValue>(self.value.get())
             .map(|_| ())
-            .map_err(|e| format!("value is not valid json: {e}"))
+            .map_err(PropertyError::InvalidJson)
     }
+}
+
+/// A property upstream's `Property.Validate` rejects.
+#[derive(Debug, thiserror::Error)]
+pub enum PropertyError {
+    #[error("type must be set")]
+    TypeUnset,
+    #[error("value must be set")]
+    ValueUnset,
+    #[error("value is not valid json: {0}")]
+    InvalidJson(#[source] serde_json::Error),
 }
 
 /// `olm.package`.
@@ -144,10 +157,10 @@ pub struct ParsedProperties {
 
 fn raw_of(value: &RawJson) -> Result<&RawValue, DecodeError> {
     if value.is_empty() {
-        return Err(godecode::err("", "unexpected end of JSON input"));
+        return Err(DecodeError::new("", "unexpected end of JSON input"));
     }
     serde_json::from_str::<&RawValue>(value.get())
-        .map_err(|e| godecode::err("", format!("invalid JSON: {e}")))
+        .map_err(|e| DecodeError::new("", format!("invalid JSON: {e}")))
 }
 
 fn fields_of<'a>(raw: &'a RawValue) -> Result<Option<Fields<'a>>, DecodeError> {
@@ -203,9 +216,9 @@ pub fn parse_bundle_object(value: &RawJson) -> Result<BundleObject, DecodeError>
         return Ok(BundleObject::Data(Vec::new()));
     };
     let reference = f.string("ref", "")?;
-    let data = godecode::base64_bytes(f.get("data"), "data")?;
+    let data = decode_base64(f.get("data"), "data")?;
     if !reference.is_empty() && !data.is_empty() {
-        return Err(godecode::err(
+        return Err(DecodeError::new(
             "",
             "fields 'ref' and 'data' are mutually exclusive",
         ));
@@ -224,21 +237,21 @@ pub fn parse_channel_priority(value: &RawJson) -> Result<ChannelPriority, Decode
     };
     Ok(ChannelPriority {
         channel_name: f.string("channelName", "")?,
-        priority: godecode::int(f.get("priority"), "priority")?,
+        priority: decode_int(f.get("priority"), "priority")?,
     })
 }
 
 /// `olm.bundle.mediatype`: a JSON string such as `"registry+v1"` or `"plain+v0"`.
 pub fn parse_bundle_mediatype(value: &RawJson) -> Result<String, DecodeError> {
     let raw = raw_of(value)?;
-    godecode::string(Some(raw), "")
+    decode_string(Some(raw), "")
 }
 
 /// `olm.constraint`, decoded strictly (unknown fields rejected, size capped) as
 /// operator-framework/api does.
 pub fn parse_constraint(value: &RawJson) -> Result<Constraint, DecodeError> {
     if value.get().len() > MAX_CONSTRAINT_SIZE {
-        return Err(godecode::err(
+        return Err(DecodeError::new(
             "",
             format!("v is greater than {MAX_CONSTRAINT_SIZE} bytes"),
         ));
@@ -249,7 +262,7 @@ pub fn parse_constraint(value: &RawJson) -> Result<Constraint, DecodeError> {
 
 fn constraint_from(raw: &RawValue, path: &str) -> Result<Constraint, DecodeError> {
     let Some(f) = Fields::parse(raw.get(), path)? else {
-        return Err(godecode::err(path, "constraint must be an object"));
+        return Err(DecodeError::new(path, "constraint must be an object"));
     };
     const KNOWN: &[&str] = &[
         "failureMessage",
@@ -263,20 +276,20 @@ fn constraint_from(raw: &RawValue, path: &str) -> Result<Constraint, DecodeError
     ];
     for (k, _) in f.iter() {
         if !KNOWN.iter().any(|n| n.eq_ignore_ascii_case(k)) {
-            return Err(godecode::err(path, format!("json: unknown field {k:?}")));
+            return Err(DecodeError::new(path, format!("json: unknown field {k:?}")));
         }
     }
     let failure_message = f.string("failureMessage", path)?;
     let mut kinds = Vec::new();
     let present = |name: &str| f.get(name).filter(|r| r.get().trim() != "null");
     if let Some(r) = present("cel") {
-        let p = godecode::join(path, "cel");
+        let p = join(path, "cel");
         let Some(cf) = Fields::parse(r.get(), &p)? else {
-            return Err(godecode::err(&p, "expected an object, found null"));
+            return Err(DecodeError::new(&p, "expected an object, found null"));
         };
         for (k, _) in cf.iter() {
             if !k.eq_ignore_ascii_case("rule") {
-                return Err(godecode::err(&p, format!("json: unknown field {k:?}")));
+                return Err(DecodeError::new(&p, format!("json: unknown field {k:?}")));
             }
         }
         kinds.push(ConstraintKind::Cel {
@@ -286,14 +299,11 @@ fn constraint_from(raw: &RawValue, path: &str) -> Result<Constraint, DecodeError
     if let Some(r) = present("package") {
         kinds.push(ConstraintKind::Package(package_required_from(
             r,
-            &godecode::join(path, "package"),
+            &join(path, "package"),
         )?));
     }
     if let Some(r) = present("gvk") {
-        kinds.push(ConstraintKind::Gvk(gvk_from(
-            r,
-            &godecode::join(path, "gvk"),
-        )?));
+        kinds.push(ConstraintKind::Gvk(gvk_from(r, &join(path, "gvk"))?));
     }
     for (name, make) in [
         (
@@ -305,14 +315,14 @@ fn constraint_from(raw: &RawValue, path: &str) -> Result<Constraint, DecodeError
         ("none", ConstraintKind::None),
     ] {
         if let Some(r) = present(name) {
-            let p = godecode::join(path, name);
+            let p = join(path, name);
             let Some(cf) = Fields::parse(r.get(), &p)? else {
-                return Err(godecode::err(&p, "expected an object, found null"));
+                return Err(DecodeError::new(&p, "expected an object, found null"));
             };
             let mut children = Vec::new();
             if let Some(list) = cf.get("constraints").filter(|r| r.get().trim() != "null") {
-                let lp = godecode::join(&p, "constraints");
-                for (i, item) in godecode::array(list, &lp)?.into_iter().enumerate() {
+                let lp = join(&p, "constraints");
+                for (i, item) in decode_array(list, &lp)?.into_iter().enumerate() {
                     children.push(constraint_from(item, &format!("{lp}[{i}]"))?);
                 }
             }
@@ -324,11 +334,14 @@ fn constraint_from(raw: &RawValue, path: &str) -> Result<Constraint, DecodeError
             failure_message,
             kind: kinds.remove(0),
         }),
-        0 => Err(godecode::err(
+        0 => Err(DecodeError::new(
             path,
             "constraint has no type (cel, package, gvk, all, any, not or none)",
         )),
-        _ => Err(godecode::err(path, "constraint must have exactly one type")),
+        _ => Err(DecodeError::new(
+            path,
+            "constraint must have exactly one type",
+        )),
     }
 }
 
@@ -366,7 +379,7 @@ pub fn parse_properties(props: &[Property]) -> Result<ParsedProperties, Property
 /// Builds the canonical value JSON of well-known property kinds (Go struct field order, compact).
 pub mod build {
     use super::*;
-    use crate::go_json::push_string;
+    use go_encoding::push_string;
 
     fn obj(fields: &[(&str, &str)]) -> RawJson {
         let mut s = String::from("{");

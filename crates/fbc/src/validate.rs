@@ -6,10 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
+use go_encoding::format_go_list;
+
 use crate::blang;
 use crate::declcfg::{DeclarativeConfig, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_PACKAGE};
 use crate::image_ref::validate_pull_spec;
-use crate::model::{Model, ModelBundle, ModelChannel, ModelDeprecation, ModelPackage};
+use crate::model::{HeadError, Model, ModelBundle, ModelChannel, ModelDeprecation, ModelPackage};
 use crate::property::{TYPE_PACKAGE, parse_properties};
 
 /// A node of the validation report: a message with optional children.
@@ -100,7 +102,7 @@ impl std::error::Error for ValidationError {}
 const DNS1123_LABEL_MAX: usize = 63;
 
 /// `k8s.io/apimachinery` `IsDNS1123Label`.
-pub fn dns1123_label_errors(name: &str) -> Vec<String> {
+fn dns1123_label_errors(name: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if name.len() > DNS1123_LABEL_MAX {
         errs.push(format!(
@@ -124,15 +126,25 @@ pub fn dns1123_label_errors(name: &str) -> Vec<String> {
     errs
 }
 
+/// A bundle release that is not a valid pre-release.
+#[derive(Debug, thiserror::Error)]
+enum ReleaseError {
+    #[error("invalid release {0:?}: exceeds maximum length of 20 characters")]
+    TooLong(String),
+    #[error("invalid release {release:?}: {}", errors.join("\n"))]
+    Segments {
+        release: String,
+        errors: Vec<String>,
+    },
+}
+
 /// v1.73 `NewRelease`: dot-separated pre-release identifiers, at most 20 characters.
-pub fn check_release(release: &str) -> Result<(), String> {
+fn check_release(release: &str) -> Result<(), ReleaseError> {
     if release.is_empty() {
         return Ok(());
     }
     if release.len() > 20 {
-        return Err(format!(
-            "invalid release {release:?}: exceeds maximum length of 20 characters"
-        ));
+        return Err(ReleaseError::TooLong(release.to_string()));
     }
     let errs: Vec<String> = release
         .split('.')
@@ -146,12 +158,11 @@ pub fn check_release(release: &str) -> Result<(), String> {
     if errs.is_empty() {
         Ok(())
     } else {
-        Err(format!("invalid release {release:?}: {}", errs.join("\n")))
+        Err(ReleaseError::Segments {
+            release: release.to_string(),
+            errors: errs,
+        })
     }
-}
-
-fn go_list(items: &[String]) -> String {
-    format!("[{}]", items.join(" "))
 }
 
 /// Converts a loaded catalog into the model and validates it (`opm validate`). On failure the
@@ -175,7 +186,7 @@ pub fn convert_to_model(cfg: &DeclarativeConfig) -> Result<Model, ValidationErro
             errs.leaf(format!(
                 "invalid package name {:?}: {}",
                 p.name,
-                go_list(&dns)
+                format_go_list(&dns)
             ));
         }
         default_channels.insert(p.name.clone(), p.default_channel.clone());
@@ -382,7 +393,7 @@ pub fn convert_to_model(cfg: &DeclarativeConfig) -> Result<Model, ValidationErro
             let list: Vec<String> = entries.iter().cloned().collect();
             errs.leaf(format!(
                 "no olm.bundle blobs found in package {pkg:?} for olm.channel entries {}",
-                go_list(&list)
+                format_go_list(&list)
             ));
         }
     }
@@ -581,7 +592,7 @@ fn unique_bundle_versions(pkg: &ModelPackage) -> Option<String> {
     } else {
         Some(format!(
             "duplicate versions found in bundles: {}",
-            go_list(&dups)
+            format_go_list(&dups)
         ))
     }
 }
@@ -594,7 +605,7 @@ fn validate_channel(ch: &ModelChannel) -> Option<ValidationError> {
     if ch.bundles.is_empty() {
         r.leaf("channel must contain at least one bundle");
     } else if let Err(e) = validate_replaces_chain(ch) {
-        r.leaf(e);
+        r.leaf(e.to_string());
     }
     for b in ch.bundles.values() {
         if let Some(e) = validate_bundle(b) {
@@ -607,10 +618,21 @@ fn validate_channel(ch: &ModelChannel) -> Option<ValidationError> {
     r.or_none()
 }
 
+/// A channel whose upgrade graph is not one chain from its head.
+#[derive(Debug, thiserror::Error)]
+enum ChainError {
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    #[error("detected cycle in replaces chain of upgrade graph: {0}")]
+    Cycle(String),
+    #[error("channel contains one or more stranded bundles: {}", .0.join(", "))]
+    Stranded(Vec<String>),
+}
+
 /// Exactly one head; the `replaces` chain from it has no cycle; every entry is on the chain or
 /// skipped. The walk stops at a `replaces` target that is skipped (v1.58+), so bundles reachable
 /// only through a skipped bundle are stranded.
-fn validate_replaces_chain(ch: &ModelChannel) -> Result<(), String> {
+fn validate_replaces_chain(ch: &ModelChannel) -> Result<(), ChainError> {
     let head = ch.head()?;
     let all: BTreeSet<&str> = ch.bundles.keys().map(String::as_str).collect();
     let skipped: HashSet<&str> = ch
@@ -637,9 +659,7 @@ fn validate_replaces_chain(ch: &ModelChannel) -> Result<(), String> {
                 .find(|(k, _)| k == &b.replaces)
                 .map(|(_, c)| c.join(" -> "))
                 .unwrap_or_default();
-            return Err(format!(
-                "detected cycle in replaces chain of upgrade graph: {chain}"
-            ));
+            return Err(ChainError::Cycle(chain));
         }
         on_chain.insert(b.replaces.clone());
         cur = ch.bundles.get(&b.replaces);
@@ -651,9 +671,8 @@ fn validate_replaces_chain(ch: &ModelChannel) -> Result<(), String> {
     if stranded.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "channel contains one or more stranded bundles: {}",
-            stranded.join(", ")
+        Err(ChainError::Stranded(
+            stranded.into_iter().map(str::to_string).collect(),
         ))
     }
 }

@@ -9,12 +9,12 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path};
 
+use go_encoding::{GoObject, push_compact, push_indented, push_string_array, to_yaml_document};
+
 use crate::declcfg::{
     Bundle, Channel, DeclarativeConfig, Deprecation, Meta, Package, RelatedImage,
 };
 use crate::error::WriteError;
-use crate::go_json::{GoObject, push_compact, push_indented, push_string_array};
-use crate::goyaml::to_yaml_document;
 use crate::property::Property;
 
 /// Output format.

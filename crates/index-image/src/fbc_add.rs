@@ -12,11 +12,11 @@ use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 
 use fbc::blang;
-use fbc::declcfg::{SCHEMA_CHANNEL, SCHEMA_PACKAGE};
 use fbc::property::{self, TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA, TYPE_PACKAGE};
 use fbc::{
     Bundle, Channel, ChannelEntry, DeclarativeConfig, ObjectProfile, Package, RegistryBundle,
 };
+use fbc::{SCHEMA_CHANNEL, SCHEMA_PACKAGE};
 
 use sqlite_index::Mode;
 

@@ -1,8 +1,8 @@
 //! `--migrate-level`: upstream's ordered catalog migrations (v1.73.0 `alpha/action/migrations`).
 
 use anyhow::{Result, bail};
+use fbc::csv_metadata_json;
 use fbc::property::{self, TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
-use fbc::registry_bundle::csv_metadata_json;
 use fbc::{DeclarativeConfig, Property, RawJson};
 use serde_json::Value;
 

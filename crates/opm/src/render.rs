@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use catalog_templates::RenderedBundle;
 use fbc::DeclarativeConfig;
 use fbc::property::{TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
-use fbc::registry_bundle::{ObjectProfile, RegistryBundle, parse_bundle_dir};
+use fbc::{ObjectProfile, RegistryBundle, parse_bundle_dir};
 
 use crate::migrations::Migrations;
 

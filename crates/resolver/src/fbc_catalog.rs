@@ -141,18 +141,18 @@ fn bundles_of(source: &FbcSource<'_>) -> Result<(Vec<BundleInput>, PackageInfos)
     for d in &cfg.deprecations {
         for e in &d.entries {
             match e.reference.schema.as_str() {
-                fbc::declcfg::SCHEMA_BUNDLE => {
+                fbc::SCHEMA_BUNDLE => {
                     bundle_deprecations
                         .insert((d.package.as_str(), e.reference.name.as_str()), &e.message);
                 }
-                fbc::declcfg::SCHEMA_CHANNEL => {
+                fbc::SCHEMA_CHANNEL => {
                     infos
                         .entry(d.package.clone())
                         .or_default()
                         .channel_deprecations
                         .insert(e.reference.name.clone(), e.message.clone());
                 }
-                fbc::declcfg::SCHEMA_PACKAGE => {
+                fbc::SCHEMA_PACKAGE => {
                     infos.entry(d.package.clone()).or_default().deprecation =
                         Some(e.message.clone());
                 }

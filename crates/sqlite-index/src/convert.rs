@@ -5,15 +5,15 @@
 use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine as _;
-use fbc::model::{Model, ModelBundle, ModelChannel, ModelPackage};
 use fbc::property::{self, Property};
 use fbc::{DeclarativeConfig, Icon, RawJson, RelatedImage};
+use fbc::{Model, ModelBundle, ModelChannel, ModelPackage};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::IndexError;
 use crate::read::{BundleRow, Index};
-use fbc::go_json::go_kind;
+use go_encoding::go_kind;
 
 const DEPRECATED_TYPE: &str = "olm.deprecated";
 const GVK_TYPE: &str = "olm.gvk";
@@ -55,7 +55,10 @@ enum BundleError {
     RelatedImages(Box<BundleError>),
     /// `reason` is blang's message.
     #[error("parse version {version:?}: {reason}")]
-    Version { version: String, reason: String },
+    Version {
+        version: String,
+        reason: fbc::blang::BlangError,
+    },
 }
 
 impl BundleError {
@@ -108,7 +111,7 @@ fn normalized(value: &str) -> RawJson {
         return RawJson::new(value.to_string());
     }
     let mut out = String::with_capacity(value.len());
-    fbc::go_json::push_compact(&mut out, value);
+    go_encoding::push_compact(&mut out, value);
     RawJson::new(out)
 }
 

@@ -1,7 +1,7 @@
 //! `opm alpha render-graph`: the upgrade graph of catalogs in mermaid.
 
 use anyhow::Result;
-use catalog_templates::mermaid::MermaidOptions;
+use catalog_templates::MermaidOptions;
 use index_image::RegistryAccess;
 
 use super::graph;

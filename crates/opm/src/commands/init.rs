@@ -10,7 +10,7 @@ use crate::outcome::Outcome;
 pub(crate) fn run(a: InitArgs) -> Result<Outcome> {
     let format = catalog_format(a.output.get()?);
     let mut pkg = fbc::Package {
-        schema: fbc::declcfg::SCHEMA_PACKAGE.to_string(),
+        schema: fbc::SCHEMA_PACKAGE.to_string(),
         name: a.package,
         default_channel: a.default_channel,
         ..Default::default()

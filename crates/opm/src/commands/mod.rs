@@ -11,7 +11,7 @@ pub(crate) mod render;
 pub(crate) mod validate;
 
 use anyhow::Result;
-use catalog_templates::mermaid::{self, MermaidOptions};
+use catalog_templates::{MermaidOptions, write_mermaid};
 use fbc::{DeclarativeConfig, Format};
 
 use crate::cli::{CatalogFormat, GraphFormat};
@@ -52,7 +52,7 @@ fn catalog_or_graph(
 
 /// The upgrade graph of `cfg` in mermaid.
 fn graph(cfg: &DeclarativeConfig, options: &MermaidOptions) -> Result<Outcome> {
-    let (text, warnings) = mermaid::write_channels(cfg, options)?;
+    let (text, warnings) = write_mermaid(cfg, options)?;
     Ok(Outcome {
         stdout: text.into_bytes(),
         warnings,

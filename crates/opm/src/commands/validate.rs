@@ -53,7 +53,7 @@ fn json_report(error: Option<&str>) -> String {
     text.push_str(if error.is_none() { "true" } else { "false" });
     if let Some(e) = error {
         text.push_str(",\n  \"error\": {\n    \"message\": ");
-        fbc::go_json::push_string(&mut text, e, true);
+        go_encoding::push_string(&mut text, e, true);
         text.push_str("\n  }");
     }
     text.push_str("\n}\n");
@@ -69,7 +69,7 @@ fn yaml_report(error: Option<&str>) -> String {
         doc.insert("error".into(), serde_json::Value::Object(m));
     }
     doc.insert("passed".into(), serde_json::Value::Bool(error.is_none()));
-    let mut text = fbc::goyaml::to_yaml_document(&serde_json::Value::Object(doc));
+    let mut text = go_encoding::to_yaml_document(&serde_json::Value::Object(doc));
     // Upstream prints the marshalled YAML (which ends in a newline) with Println.
     text.push('\n');
     text

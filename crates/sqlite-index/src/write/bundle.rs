@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use fbc::go_json::{Canonical, push_canonical};
-use fbc::registry_bundle::{ANNOTATION_CHANNELS, RegistryBundle};
+use fbc::{ANNOTATION_CHANNELS, RegistryBundle};
+use go_encoding::{Canonical, push_canonical};
 use serde_json::Value;
 
 use super::csv::{self, ApiKey, CsvError};
@@ -219,7 +219,7 @@ fn encode_object(v: &Value) -> String {
 /// escaped. Invalid JSON is kept as is (upstream would fail; the caller validates first).
 pub(crate) fn marshal_raw(raw: &str) -> String {
     let mut compact = String::with_capacity(raw.len());
-    fbc::go_json::push_compact(&mut compact, raw);
+    go_encoding::push_compact(&mut compact, raw);
     // Outside strings valid JSON has none of these characters, so replacing everywhere only
     // touches string contents.
     let mut out = String::with_capacity(compact.len());

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use fbc::go_json::go_kind;
+use go_encoding::go_kind;
 use serde_json::{Map, Value};
 
 /// A CSV that Go's `encoding/json` would fail to decode into upstream's structs, with Go's

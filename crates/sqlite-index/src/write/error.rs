@@ -20,10 +20,7 @@ pub(crate) fn aggregate_message(messages: impl IntoIterator<Item = String>) -> S
     }
 }
 
-/// Go's `%v` of a `[]string`.
-pub(crate) fn go_string_list(items: &[String]) -> String {
-    format!("[{}]", items.join(" "))
-}
+pub(crate) use go_encoding::format_go_list as go_string_list;
 
 /// A failure of opening, migrating, changing or committing an index database.
 #[derive(Debug, thiserror::Error)]

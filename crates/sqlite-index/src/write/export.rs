@@ -53,7 +53,7 @@ pub struct ExportPlan {
 
 fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
-        && fbc::goyaml::resolve_plain(s) == fbc::goyaml::Resolved::Str
+        && go_encoding::resolve_plain(s) == go_encoding::Resolved::Str
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
         && !s.starts_with(['-', '.']);
@@ -61,7 +61,7 @@ fn yaml_scalar(s: &str) -> String {
         s.to_string()
     } else {
         let mut out = String::new();
-        fbc::go_json::push_string(&mut out, s, false);
+        go_encoding::push_string(&mut out, s, false);
         out
     }
 }

@@ -268,7 +268,7 @@ pub(crate) struct PackageManifest {
 #[error("failed to convert build-id of {version} to prerelease version for comparison: {reason}")]
 pub(crate) struct BuildIdError {
     version: String,
-    reason: String,
+    reason: blang::BlangError,
 }
 
 /// upstream `libsemver.BuildIdCompare`: semver order, then build ids compared as pre-releases
@@ -283,7 +283,7 @@ pub(crate) fn build_id_compare(a: &Version, b: &Version) -> Result<Ordering, Bui
             .build
             .iter()
             .map(|b| blang::parse_prerelease(b))
-            .collect::<Result<Vec<PreRelease>, String>>()
+            .collect::<Result<Vec<PreRelease>, _>>()
             .map_err(|reason| BuildIdError {
                 version: v.to_string(),
                 reason,

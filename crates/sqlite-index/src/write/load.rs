@@ -13,7 +13,7 @@ use super::error::{AddError, WriteError};
 use super::graph::{BundleKey, PackageGraph, PackageManifest};
 use super::query::{self, bundle_skips_replaces_version, deprecated};
 use crate::column::text;
-use fbc::go_json::go_kind;
+use go_encoding::go_kind;
 
 /// Go's `sql.NullString{String: s, Valid: s != ""}`.
 fn null_if_empty(s: &str) -> Option<&str> {
@@ -28,11 +28,11 @@ const TYPE_DEPRECATED: &str = "olm.deprecated";
 /// `{"group":…,"kind":…,"version":…}` (upstream `GVKProperty`/`GVKDependency` field order).
 fn gvk_json(group: &str, kind: &str, version: &str) -> String {
     let mut s = String::from("{\"group\":");
-    fbc::go_json::push_string(&mut s, group, true);
+    go_encoding::push_string(&mut s, group, true);
     s.push_str(",\"kind\":");
-    fbc::go_json::push_string(&mut s, kind, true);
+    go_encoding::push_string(&mut s, kind, true);
     s.push_str(",\"version\":");
-    fbc::go_json::push_string(&mut s, version, true);
+    go_encoding::push_string(&mut s, version, true);
     s.push('}');
     s
 }
@@ -40,9 +40,9 @@ fn gvk_json(group: &str, kind: &str, version: &str) -> String {
 /// `{"packageName":…,"version":…}` (upstream `PackageProperty`, release omitted when empty).
 fn package_json(pkg: &str, version: &str) -> String {
     let mut s = String::from("{\"packageName\":");
-    fbc::go_json::push_string(&mut s, pkg, true);
+    go_encoding::push_string(&mut s, pkg, true);
     s.push_str(",\"version\":");
-    fbc::go_json::push_string(&mut s, version, true);
+    go_encoding::push_string(&mut s, version, true);
     s.push('}');
     s
 }

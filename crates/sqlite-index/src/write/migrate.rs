@@ -541,9 +541,9 @@ fn json_map(pairs: &[(&str, &str)]) -> Vec<u8> {
         if i > 0 {
             s.push(',');
         }
-        fbc::go_json::push_string(&mut s, k, true);
+        go_encoding::push_string(&mut s, k, true);
         s.push(':');
-        fbc::go_json::push_string(&mut s, v, true);
+        go_encoding::push_string(&mut s, v, true);
     }
     s.push('}');
     s.into_bytes()

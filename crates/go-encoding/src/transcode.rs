@@ -1,33 +1,35 @@
-//! Fast path for JSON catalog files: each document is transcoded straight from the input text to
-//! its canonical blob (keys sorted by bytes, compact, Go escaping, numbers through float64)
-//! without building a value tree. Strings are copied with a word-at-a-time scan, and an object is
-//! reordered only when its keys aren't already sorted.
+//! Fast path for streams of JSON objects: each document is transcoded straight from the input text
+//! to its canonical encoding (keys sorted by bytes, compact, Go escaping, numbers through float64,
+//! as Go re-encodes a decoded `interface{}`) without building a value tree. Strings are copied
+//! with a word-at-a-time scan, and an object is reordered only when its keys aren't already
+//! sorted. The string values of a few top-level "envelope" keys, matched case-insensitively, are
+//! picked up on the way.
 //!
-//! Anything out of the ordinary returns `None`: a syntax error, a duplicate key, envelope keys that
-//! fold together or hold a non-string, a non-object document, deep nesting. The caller then runs the
-//! general parser over the whole file, which gives the same result or the precise error. So this
-//! path never has to reproduce an error message.
+//! Anything out of the ordinary returns `None`: a syntax error, a duplicate key, top-level keys
+//! that fold together, an envelope key holding a non-string, a non-object document, deep nesting.
+//! The caller then runs its general parser over the whole input, which gives the same result or
+//! the precise error. So this path never has to reproduce an error message.
 
 use std::borrow::Cow;
 
-use crate::go_json::{find_string_special, push_float64_number, push_string, string_end};
+use crate::json::{find_string_special, push_float64_number, push_string, string_end};
 
 /// Nesting beyond this is left to the general parser and its recursion limit.
 const MAX_DEPTH: usize = 100;
 
 /// One document of a JSON stream, already canonical.
-pub(crate) struct CanonicalDoc {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanonicalDoc {
     /// 1-based line the document starts on.
     pub line: usize,
-    pub schema: String,
-    pub package: String,
-    pub name: String,
+    /// The string value of each envelope key, in the order asked for ("" when absent).
+    pub envelope: Vec<String>,
     pub blob: String,
 }
 
-/// Transcodes a JSON stream of objects (after any byte-order mark), or `None` if the general
-/// parser must handle the file.
-pub(crate) fn canonical_json_stream(text: &str) -> Option<Vec<CanonicalDoc>> {
+/// Transcodes a JSON stream of objects (after any byte-order mark), picking up the top-level
+/// `envelope` keys (given in lower case), or `None` if the general parser must handle the input.
+pub fn canonical_json_stream(text: &str, envelope: &[&str]) -> Option<Vec<CanonicalDoc>> {
     let mut p = Transcoder {
         text,
         bytes: text.as_bytes(),
@@ -49,12 +51,10 @@ pub(crate) fn canonical_json_stream(text: &str) -> Option<Vec<CanonicalDoc>> {
         line += memchr::memchr_iter(b'\n', &p.bytes[counted_to..p.pos]).count();
         counted_to = p.pos;
         p.out = String::with_capacity(estimate_blob_len(p.bytes, p.pos));
-        let envelope = p.top_object()?;
+        let values = p.top_object(envelope)?;
         docs.push(CanonicalDoc {
             line,
-            schema: envelope.schema,
-            package: envelope.package,
-            name: envelope.name,
+            envelope: values,
             blob: std::mem::take(&mut p.out),
         });
     }
@@ -66,11 +66,10 @@ fn estimate_blob_len(bytes: &[u8], pos: usize) -> usize {
     (bytes.len() - pos).min(1 << 20)
 }
 
-#[derive(Default)]
-struct Envelope {
-    schema: String,
-    package: String,
-    name: String,
+/// The envelope keys asked for and their values found so far.
+struct Envelope<'k> {
+    keys: &'k [&'k str],
+    values: Vec<String>,
 }
 
 struct Member<'a> {
@@ -210,22 +209,25 @@ impl<'a> Transcoder<'a> {
     /// The top-level object, with its envelope. Envelope keys match case-insensitively and their
     /// values must be strings; no two keys may fold to the same name. Otherwise the general path
     /// reports the problem.
-    fn top_object(&mut self) -> Option<Envelope> {
-        let mut envelope = Envelope::default();
+    fn top_object(&mut self, keys: &[&str]) -> Option<Vec<String>> {
+        let mut envelope = Envelope {
+            keys,
+            values: vec![String::new(); keys.len()],
+        };
         let keys = self.object(1, Some(&mut envelope))?;
         let mut folded: Vec<String> = keys.iter().map(|k| fold(k)).collect();
         folded.sort_unstable();
         if folded.windows(2).any(|w| w[0] == w[1]) {
             return None;
         }
-        Some(envelope)
+        Some(envelope.values)
     }
 
     /// Transcodes an object at `pos`; returns its keys.
     fn object(
         &mut self,
         depth: usize,
-        mut envelope: Option<&mut Envelope>,
+        mut envelope: Option<&mut Envelope<'_>>,
     ) -> Option<Vec<Cow<'a, str>>> {
         if depth > MAX_DEPTH {
             return None;
@@ -250,14 +252,11 @@ impl<'a> Transcoder<'a> {
             let start = self.out.len();
             push_string(&mut self.out, &key, false);
             self.out.push(':');
-            let slot = envelope
-                .as_deref_mut()
-                .and_then(|e| match fold(&key).as_str() {
-                    "schema" => Some(&mut e.schema),
-                    "package" => Some(&mut e.package),
-                    "name" => Some(&mut e.name),
-                    _ => None,
-                });
+            let slot = envelope.as_deref_mut().and_then(|e| {
+                let folded = fold(&key);
+                let i = e.keys.iter().position(|k| *k == folded)?;
+                Some(&mut e.values[i])
+            });
             match slot {
                 Some(slot) => {
                     self.skip_ws();
@@ -309,47 +308,41 @@ impl<'a> Transcoder<'a> {
     }
 }
 
-/// The envelope's key matching (`decode::fold`).
+/// Key matching for the envelope: Unicode lower case, approximating Go's `cases.Fold`.
 fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::tests_support::general;
     use super::*;
 
-    fn one(text: &str) -> Option<(String, String, String, String)> {
-        let mut docs = canonical_json_stream(text)?;
-        assert_eq!(docs.len(), 1);
-        let d = docs.remove(0);
-        Some((d.schema, d.package, d.name, d.blob))
-    }
+    const ENVELOPE: &[&str] = &["schema", "package", "name"];
 
     #[test]
-    fn matches_the_general_path() {
-        for text in [
-            "{\n  \"schema\": \"olm.bundle\",\n  \"Name\": \"a\\u003cb\",\n  \"package\": \"p\",\n  \"n\": [1.0, 1e21, -0, -0.0, 0.0000001, 12345678901234567890, true, null, {}, []],\n  \"s\": \"x\\u2028y\\/z <&> \u{2028} \\ud83d\\ude00 \\u0001\"\n}",
-            "{\"b\":{\"z\":1,\"y\":{\"x\":[{\"k\":\"\u{e9}\",\"j\":\"\u{1F600}\"}]}},\"a\":\"\"}",
-            "{} {\"SCHEMA\":\"x\",\"PaCkAgE\":\"q\"}\n{\"\\u0073chema\":\"esc\"}",
-        ] {
-            let fast: Vec<_> = canonical_json_stream(text)
-                .unwrap()
-                .into_iter()
-                .map(|d| (d.schema, d.package, d.name, d.blob))
-                .collect();
-            assert_eq!(fast, general(text), "{text}");
-        }
-        let (_, _, name, blob) = one("{\"name\":\"a\\u003cb\",\"v\":[1.0,1e21]}").unwrap();
-        assert_eq!(name, "a<b");
-        assert_eq!(blob, r#"{"name":"a<b","v":[1,1e+21]}"#);
+    fn transcodes_to_canonical_json_and_picks_up_the_envelope() {
+        let docs = canonical_json_stream(
+            "{\"Name\":\"a\\u003cb\",\"v\":[1.0,1e21],\"SCHEMA\":\"s\"}",
+            ENVELOPE,
+        )
+        .unwrap();
+        assert_eq!(
+            docs,
+            [CanonicalDoc {
+                line: 1,
+                envelope: vec!["s".into(), String::new(), "a<b".into()],
+                blob: r#"{"Name":"a<b","SCHEMA":"s","v":[1,1e+21]}"#.into(),
+            }]
+        );
     }
 
     #[test]
     fn tracks_lines_of_concatenated_documents() {
-        let docs =
-            canonical_json_stream("{\"schema\":\"a\"}\n\n{\"schema\":\"b\"}{\"schema\":\"c\"}")
-                .unwrap();
+        let docs = canonical_json_stream(
+            "{\"schema\":\"a\"}\n\n{\"schema\":\"b\"}{\"schema\":\"c\"}",
+            ENVELOPE,
+        )
+        .unwrap();
         let lines: Vec<usize> = docs.iter().map(|d| d.line).collect();
         assert_eq!(lines, [1, 3, 3]);
     }
@@ -366,119 +359,9 @@ mod tests {
             "{\"schema\":\"a\"",
             "\u{a0}{}",
         ] {
-            assert!(canonical_json_stream(text).is_none(), "{text:?}");
+            assert!(canonical_json_stream(text, ENVELOPE).is_none(), "{text:?}");
         }
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert!(canonical_json_stream(&format!("{{\"a\":{deep}}}")).is_none());
-    }
-}
-
-#[cfg(test)]
-mod proptests {
-    use proptest::prelude::*;
-    use serde_json::{Map, Value};
-
-    use super::tests_support::general_checked;
-    use super::*;
-
-    fn tricky_string() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[a-zA-Z0-9 ._-]{0,12}",
-            "[<>&\"\\\\/\u{0}-\u{1f}\u{7f}\u{e9}\u{2027}-\u{202a}\u{1F600}a]{0,12}",
-        ]
-    }
-
-    fn key() -> impl Strategy<Value = String> {
-        prop_oneof![
-            4 => tricky_string(),
-            1 => prop_oneof![Just("name"), Just("Package"), Just("NAME"), Just("package")]
-                .prop_map(str::to_string),
-        ]
-    }
-
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            tricky_string().prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                proptest::collection::vec((tricky_string(), inner), 0..5)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
-            ]
-        })
-    }
-
-    proptest! {
-        /// Compact or indented, any key order: the fast path gives the general path's blob and
-        /// envelope, or defers to it.
-        #[test]
-        fn fast_path_equals_general_path(
-            docs in proptest::collection::vec(
-                (proptest::collection::vec((key(), json_value()), 0..6),
-                 prop_oneof![Just("schema"), Just("Schema")],
-                 tricky_string(),
-                 any::<bool>()),
-                1..4,
-            )
-        ) {
-            let mut text = String::new();
-            for (members, schema_key, schema, pretty) in docs {
-                let mut map: Map<String, Value> = members.into_iter().collect();
-                map.insert(schema_key.to_string(), Value::String(schema));
-                let v = Value::Object(map);
-                text.push_str(&if pretty {
-                    serde_json::to_string_pretty(&v).unwrap()
-                } else {
-                    serde_json::to_string(&v).unwrap()
-                });
-                text.push('\n');
-            }
-            let fast = canonical_json_stream(&text).map(|docs| {
-                docs.into_iter()
-                    .map(|d| (d.schema, d.package, d.name, d.blob))
-                    .collect::<Vec<_>>()
-            });
-            // Never accept what the general path rejects; never defer valid documents.
-            prop_assert_eq!(fast, general_checked(&text));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests_support {
-    /// [`general`], or `None` when it rejects a document.
-    pub(super) fn general_checked(text: &str) -> Option<Vec<(String, String, String, String)>> {
-        let mut out = Vec::new();
-        for v in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
-            let origin = crate::declcfg::Origin {
-                path: std::sync::Arc::from(std::path::Path::new("f.json")),
-                line: 1,
-            };
-            let m = crate::decode::meta_from_value(&v.ok()?, &origin).ok()?;
-            out.push((m.schema, m.package, m.name, m.blob.get().to_string()));
-        }
-        Some(out)
-    }
-
-    /// The general path: a value tree, then canonical encoding and the envelope.
-    pub(super) fn general(text: &str) -> Vec<(String, String, String, String)> {
-        serde_json::Deserializer::from_str(text)
-            .into_iter::<serde_json::Value>()
-            .map(|v| {
-                let origin = crate::declcfg::Origin {
-                    path: std::sync::Arc::from(std::path::Path::new("f.json")),
-                    line: 1,
-                };
-                let m = crate::decode::meta_from_value(&v.unwrap(), &origin).unwrap();
-                (m.schema, m.package, m.name, m.blob.get().to_string())
-            })
-            .collect()
+        assert!(canonical_json_stream(&format!("{{\"a\":{deep}}}"), ENVELOPE).is_none());
     }
 }

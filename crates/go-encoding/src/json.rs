@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::go_number::push_json_f64;
+use crate::number::push_json_f64;
 
 /// How numbers are re-emitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,19 +290,19 @@ pub fn push_indented(out: &mut String, compact: &str, indent: &str) {
 
 /// Writes one JSON object key by key, as Go's encoder lays out a struct: no spaces, fields
 /// in the order they are written.
-pub(crate) struct GoObject<'a> {
+pub struct GoObject<'a> {
     out: &'a mut String,
     first: bool,
 }
 
 impl<'a> GoObject<'a> {
-    pub(crate) fn new(out: &'a mut String) -> Self {
+    pub fn new(out: &'a mut String) -> Self {
         out.push('{');
         GoObject { out, first: true }
     }
 
     /// Writes `"k":` and returns the output for the value.
-    pub(crate) fn key(&mut self, k: &str) -> &mut String {
+    pub fn key(&mut self, k: &str) -> &mut String {
         if !self.first {
             self.out.push(',');
         }
@@ -312,25 +312,25 @@ impl<'a> GoObject<'a> {
         self.out
     }
 
-    pub(crate) fn str(&mut self, k: &str, v: &str) {
+    pub fn str(&mut self, k: &str, v: &str) {
         let out = self.key(k);
         push_string(out, v, false);
     }
 
     /// A string field tagged `omitempty`.
-    pub(crate) fn str_omitempty(&mut self, k: &str, v: &str) {
+    pub fn str_omitempty(&mut self, k: &str, v: &str) {
         if !v.is_empty() {
             self.str(k, v);
         }
     }
 
-    pub(crate) fn end(self) {
+    pub fn end(self) {
         self.out.push('}');
     }
 }
 
 /// A JSON array of strings.
-pub(crate) fn push_string_array(out: &mut String, items: &[String]) {
+pub fn push_string_array(out: &mut String, items: &[String]) {
     out.push('[');
     for (i, s) in items.iter().enumerate() {
         if i > 0 {
@@ -344,14 +344,7 @@ pub(crate) fn push_string_array(out: &mut String, items: &[String]) {
 /// Go's name for a JSON value's kind (`null`, `bool`, `number`, `string`, `array`,
 /// `object`), as in its type errors.
 pub fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
+    crate::decode::Kind::of(v).go_name()
 }
 
 #[cfg(test)]

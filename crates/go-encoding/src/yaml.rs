@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::go_number::format_go_g;
+use crate::number::format_go_g;
 
 const BEST_INDENT: i64 = 2;
 const BEST_WIDTH: usize = 80;
@@ -785,44 +785,23 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = value.chars().collect();
-        let mut spaces = false;
-        let mut breaks = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && chars.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
+        self.write_folded(value, allow_breaks, false);
         self.whitespace = false;
         self.indention = false;
     }
 
     fn write_single_quoted(&mut self, value: &str, allow_breaks: bool) {
         self.write_indicator("'", true, false, false);
+        self.write_folded(value, allow_breaks, true);
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The text of a plain or single-quoted scalar: a space past the best width becomes a line
+    /// break (never the first or last character of a quoted scalar), line breaks are doubled,
+    /// quotes inside a quoted scalar are doubled.
+    fn write_folded(&mut self, value: &str, allow_breaks: bool, quoted: bool) {
         let chars: Vec<char> = value.chars().collect();
         let n = chars.len();
         let mut spaces = false;
@@ -832,8 +811,7 @@ impl Emitter {
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
-                    && i > 0
-                    && i + 1 < n
+                    && (!quoted || (i > 0 && i + 1 < n))
                     && chars.get(i + 1) != Some(&' ')
                 {
                     self.write_indent();
@@ -852,7 +830,7 @@ impl Emitter {
                 if breaks {
                     self.write_indent();
                 }
-                if c == '\'' {
+                if quoted && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -861,9 +839,6 @@ impl Emitter {
                 breaks = false;
             }
         }
-        self.write_indicator("'", false, false, false);
-        self.whitespace = false;
-        self.indention = false;
     }
 
     fn write_double_quoted(&mut self, value: &str, allow_breaks: bool) {

@@ -1,13 +1,13 @@
 //! Write tests on the real corpus: loading an upstream-written catalog.yaml and writing it back
 //! must reproduce the file byte for byte.
 
-mod common;
+use crate::corpus;
 
 use fbc::write::{Format, to_string};
 
 #[test]
 fn corpus_yaml_catalogs_round_trip_byte_for_byte() {
-    let files = common::corpus_catalog_files();
+    let files = corpus::catalog_files();
     assert!(
         files.len() >= 20,
         "expected the corpus catalogs, found {}",

@@ -1,9 +1,8 @@
-//! Shared test helpers: the read-only corpus at `<workspace>/../shared/corpus`.
-#![allow(dead_code)]
+//! The read-only corpus at `<workspace>/../shared/corpus`.
 
 use std::path::PathBuf;
 
-pub fn corpus_root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     match std::env::var_os("OLMRS_CORPUS") {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
@@ -11,10 +10,10 @@ pub fn corpus_root() -> PathBuf {
 }
 
 /// `catalogs/<ocp>/<package>/catalog.yaml`, sorted.
-pub fn corpus_catalog_files() -> Vec<PathBuf> {
+pub(crate) fn catalog_files() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for ocp in ["v4.15", "v4.22"] {
-        let dir = corpus_root().join("catalogs").join(ocp);
+        let dir = root().join("catalogs").join(ocp);
         let mut pkgs: Vec<_> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|e| e.unwrap().path())

@@ -1,6 +1,5 @@
-//! Typed decoding with Go `encoding/json` struct semantics, which upstream relies on for every
-//! known schema: field names match case-insensitively, unknown fields are ignored, `null` leaves
-//! the zero value, and for repeated keys the last one wins.
+//! [`Fields`]: the Go-struct reader over raw JSON text, borrowing members from the source so that
+//! property values and megabytes of base64 are read in place.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,50 +7,17 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// A typed-decoding failure, with a JSON path such as `properties[2].value.packageName`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DecodeError {
-    pub path: String,
-    pub message: String,
+use super::{DecodeError, Kind, join};
+
+fn err(path: &str, message: impl Into<String>) -> DecodeError {
+    DecodeError::new(path, message)
 }
 
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl std::error::Error for DecodeError {}
-
-pub(crate) fn err(path: &str, message: impl Into<String>) -> DecodeError {
-    DecodeError {
-        path: path.to_string(),
-        message: message.into(),
-    }
-}
-
-pub(crate) fn join(path: &str, field: &str) -> String {
-    if path.is_empty() {
-        field.to_string()
-    } else {
-        format!("{path}.{field}")
-    }
-}
-
-/// "a string", "a number", … for the JSON value starting `raw`.
-pub(crate) fn kind_of(raw: &str) -> &'static str {
-    match raw.trim_start().as_bytes().first() {
-        Some(b'"') => "a string",
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b't') | Some(b'f') => "a boolean",
-        Some(b'n') => "null",
-        Some(_) => "a number",
-        None => "nothing",
+/// `expected <what>, found <kind>` for the JSON value starting `raw`.
+fn mismatch(path: &str, expected: &'static str, raw: &str) -> DecodeError {
+    match Kind::of_raw(raw) {
+        Some(found) => DecodeError::mismatch(path, expected, found),
+        None => err(path, format!("expected {expected}, found nothing")),
     }
 }
 
@@ -60,7 +26,7 @@ fn is_null(raw: &RawValue) -> bool {
 }
 
 /// The members of a JSON object, borrowed from the source text.
-pub(crate) struct Fields<'a> {
+pub struct Fields<'a> {
     entries: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
@@ -85,15 +51,12 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
 impl<'a> Fields<'a> {
     /// Parses `raw` as an object; `Ok(None)` for `null`.
-    pub(crate) fn parse(raw: &'a str, path: &str) -> Result<Option<Fields<'a>>, DecodeError> {
+    pub fn parse(raw: &'a str, path: &str) -> Result<Option<Fields<'a>>, DecodeError> {
         if raw.trim() == "null" {
             return Ok(None);
         }
         if !raw.trim_start().starts_with('{') {
-            return Err(err(
-                path,
-                format!("expected an object, found {}", kind_of(raw)),
-            ));
+            return Err(mismatch(path, "an object", raw));
         }
         let mut de = serde_json::Deserializer::from_str(raw);
         let fields = de
@@ -103,7 +66,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The value of the last member whose key equals `name` ignoring ASCII case.
-    pub(crate) fn get(&self, name: &str) -> Option<&'a RawValue> {
+    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
         self.entries
             .iter()
             .rev()
@@ -111,75 +74,68 @@ impl<'a> Fields<'a> {
             .map(|(_, v)| *v)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
         self.entries.iter().map(|(k, v)| (k.as_ref(), *v))
     }
 
-    pub(crate) fn string(&self, name: &str, path: &str) -> Result<String, DecodeError> {
-        string(self.get(name), &join(path, name))
+    pub fn string(&self, name: &str, path: &str) -> Result<String, DecodeError> {
+        decode_string(self.get(name), &join(path, name))
     }
 
-    pub(crate) fn strings(&self, name: &str, path: &str) -> Result<Vec<String>, DecodeError> {
+    pub fn strings(&self, name: &str, path: &str) -> Result<Vec<String>, DecodeError> {
         let p = join(path, name);
         match self.get(name) {
             None => Ok(Vec::new()),
             Some(raw) if is_null(raw) => Ok(Vec::new()),
             Some(raw) => {
-                let items = array(raw, &p)?;
+                let items = decode_array(raw, &p)?;
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| string(Some(item), &format!("{p}[{i}]")))
+                    .map(|(i, item)| decode_string(Some(item), &format!("{p}[{i}]")))
                     .collect()
             }
         }
     }
 }
 
-pub(crate) fn string(raw: Option<&RawValue>, path: &str) -> Result<String, DecodeError> {
+/// Go `string` decoding (`null` and absent are "").
+pub fn decode_string(raw: Option<&RawValue>, path: &str) -> Result<String, DecodeError> {
     match raw {
         None => Ok(String::new()),
         Some(r) if is_null(r) => Ok(String::new()),
-        Some(r) => serde_json::from_str::<String>(r.get()).map_err(|_| {
-            err(
-                path,
-                format!("expected a string, found {}", kind_of(r.get())),
-            )
-        }),
+        Some(r) => {
+            serde_json::from_str::<String>(r.get()).map_err(|_| mismatch(path, "a string", r.get()))
+        }
     }
 }
 
-pub(crate) fn array<'a>(raw: &'a RawValue, path: &str) -> Result<Vec<&'a RawValue>, DecodeError> {
+/// The items of a JSON array.
+pub fn decode_array<'a>(raw: &'a RawValue, path: &str) -> Result<Vec<&'a RawValue>, DecodeError> {
     if !raw.get().trim_start().starts_with('[') {
-        return Err(err(
-            path,
-            format!("expected an array, found {}", kind_of(raw.get())),
-        ));
+        return Err(mismatch(path, "an array", raw.get()));
     }
     serde_json::from_str::<Vec<&RawValue>>(raw.get())
         .map_err(|e| err(path, format!("invalid JSON: {e}")))
 }
 
 /// Go `int` decoding: integral JSON numbers only.
-pub(crate) fn int(raw: Option<&RawValue>, path: &str) -> Result<i64, DecodeError> {
+pub fn decode_int(raw: Option<&RawValue>, path: &str) -> Result<i64, DecodeError> {
     match raw {
         None => Ok(0),
         Some(r) if is_null(r) => Ok(0),
         Some(r) => serde_json::from_str::<i64>(r.get()).map_err(|_| {
-            if kind_of(r.get()) == "a number" {
+            if Kind::of_raw(r.get()) == Some(Kind::Number) {
                 err(path, format!("expected an integer, found {}", r.get()))
             } else {
-                err(
-                    path,
-                    format!("expected an integer, found {}", kind_of(r.get())),
-                )
+                mismatch(path, "an integer", r.get())
             }
         }),
     }
 }
 
 /// Go `[]byte` decoding: standard base64 (newlines ignored).
-pub(crate) fn base64_bytes(raw: Option<&RawValue>, path: &str) -> Result<Vec<u8>, DecodeError> {
+pub fn decode_base64(raw: Option<&RawValue>, path: &str) -> Result<Vec<u8>, DecodeError> {
     use base64::Engine as _;
     // Bundle manifests are megabytes of base64 without escapes: read them in place.
     let s: Cow<'_, str> = match raw.map(RawValue::get) {
@@ -191,7 +147,7 @@ pub(crate) fn base64_bytes(raw: Option<&RawValue>, path: &str) -> Result<Vec<u8>
         {
             Cow::Borrowed(&text[1..text.len() - 1])
         }
-        _ => Cow::Owned(string(raw, path)?),
+        _ => Cow::Owned(decode_string(raw, path)?),
     };
     let cleaned: Cow<'_, [u8]> = if memchr::memchr2(b'\r', b'\n', s.as_bytes()).is_some() {
         Cow::Owned(s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect())
@@ -222,21 +178,21 @@ mod tests {
             r#""\u0061GVsbG8=""#,
         ] {
             assert_eq!(
-                base64_bytes(Some(&raw(text)), "data").unwrap(),
+                decode_base64(Some(&raw(text)), "data").unwrap(),
                 b"hello",
                 "{text}"
             );
         }
-        assert_eq!(base64_bytes(None, "data").unwrap(), b"");
-        assert_eq!(base64_bytes(Some(&raw("null")), "data").unwrap(), b"");
+        assert_eq!(decode_base64(None, "data").unwrap(), b"");
+        assert_eq!(decode_base64(Some(&raw("null")), "data").unwrap(), b"");
         assert_eq!(
-            base64_bytes(Some(&raw("5")), "data")
+            decode_base64(Some(&raw("5")), "data")
                 .unwrap_err()
                 .to_string(),
             "data: expected a string, found a number"
         );
         assert!(
-            base64_bytes(Some(&raw(r#""a*b""#)), "data")
+            decode_base64(Some(&raw(r#""a*b""#)), "data")
                 .unwrap_err()
                 .to_string()
                 .starts_with("data: invalid base64 data: ")

@@ -38,7 +38,7 @@ fn property() -> impl Strategy<Value = Property> {
         |(t, s, n, b, f)| {
             let v = serde_json::json!({"s": s, "n": n, "b": b, "f": f, "list": [s.clone(), null, {}], "empty": []});
             let mut text = String::new();
-            fbc::go_json::push_canonical(&mut text, &v, fbc::go_json::Canonical::BLOB);
+            go_encoding::push_canonical(&mut text, &v, go_encoding::Canonical::BLOB);
             Property::new(format!("x.{}", t.len()) + &t.replace(['\n', '\t'], ""), RawJson::new(text))
         },
     )

@@ -2,13 +2,13 @@
 //! put in the corpus catalogs (name, package, properties in order, relatedImages; the image is
 //! passed in since the bundle images live on a registry).
 
-mod common;
+use crate::corpus;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fbc::go_json::{Canonical, to_canonical};
 use fbc::{Bundle, ObjectProfile};
+use go_encoding::{Canonical, to_canonical};
 
 fn canonical_props(b: &Bundle) -> Vec<(String, String)> {
     b.properties
@@ -31,7 +31,7 @@ fn catalog_bundles_by_version(path: &Path) -> BTreeMap<String, Bundle> {
 }
 
 fn compare(ocp: &str, profile: ObjectProfile) -> (usize, Vec<String>) {
-    let corpus = common::corpus_root();
+    let corpus = corpus::root();
     let mut compared = 0;
     let mut mismatches = Vec::new();
     let mut pkgs: Vec<_> = std::fs::read_dir(corpus.join("catalogs").join(ocp))

@@ -1,7 +1,7 @@
 //! Every corpus catalog loads, converts to the model and validates; write-then-load round trips
 //! are lossless in both formats.
 
-mod common;
+use crate::corpus;
 
 use fbc::write::{Format, to_string};
 
@@ -9,7 +9,7 @@ use fbc::write::{Format, to_string};
 fn every_corpus_catalog_validates() {
     let mut validated = 0;
     for ocp in ["v4.15", "v4.22"] {
-        let root = common::corpus_root().join("catalogs").join(ocp);
+        let root = corpus::root().join("catalogs").join(ocp);
         let cfg = fbc::load_fs(&root).unwrap_or_else(|e| panic!("{e}"));
         let model = fbc::convert_to_model(&cfg).unwrap_or_else(|e| panic!("{ocp}: {e}"));
         assert!(!model.packages.is_empty());
@@ -30,7 +30,7 @@ fn every_corpus_catalog_validates() {
 
 #[test]
 fn write_then_load_round_trips_are_lossless() {
-    for path in common::corpus_catalog_files() {
+    for path in corpus::catalog_files() {
         let cfg = fbc::load_file(&path).unwrap();
         for format in [Format::Json, Format::Yaml] {
             let text = to_string(&cfg, format);
