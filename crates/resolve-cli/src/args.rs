@@ -194,7 +194,7 @@ pub enum Format {
 
 /// A usage error (exit status 2), phrased for the command line.
 #[derive(Debug)]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub(crate) String);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -205,7 +205,10 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// The requests given with `--package` and its qualifiers, in command-line order.
-pub fn requests_from_flags(cli: &Cli, matches: &ArgMatches) -> Result<Vec<Request>, UsageError> {
+pub(crate) fn requests_from_flags(
+    cli: &Cli,
+    matches: &ArgMatches,
+) -> Result<Vec<Request>, UsageError> {
     let starts: Vec<usize> = matches
         .indices_of("packages")
         .map(Iterator::collect)
@@ -261,7 +264,7 @@ pub fn requests_from_flags(cli: &Cli, matches: &ArgMatches) -> Result<Vec<Reques
 }
 
 /// Splits `NAME=VALUE`, naming the flag in the error.
-pub fn name_value<'a>(flag: &str, text: &'a str) -> Result<(&'a str, &'a str), UsageError> {
+pub(crate) fn name_value<'a>(flag: &str, text: &'a str) -> Result<(&'a str, &'a str), UsageError> {
     match text.split_once('=') {
         Some((n, v)) if !n.is_empty() && !v.is_empty() => Ok((n, v)),
         _ => Err(UsageError(format!(

@@ -1,5 +1,6 @@
 //! Loading the catalogs named on the command line: FBC directories and catalog images.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -7,26 +8,41 @@ use anyhow::Context;
 use fbc::DeclarativeConfig;
 use oci::{Credentials, ExtractOptions, ImageRef, ImageStore, RegistryOptions};
 
+/// The catalogs named on the command line, in load order (directories, then images).
+pub(crate) struct CatalogSources {
+    pub(crate) dirs: Vec<(String, PathBuf)>,
+    pub(crate) images: Vec<(String, String)>,
+    pub(crate) priorities: BTreeMap<String, i32>,
+    pub(crate) access: ImageAccess,
+}
+
+impl CatalogSources {
+    /// The priority of a catalog (0 unless `--priority` set one).
+    pub(crate) fn priority(&self, name: &str) -> i32 {
+        self.priorities.get(name).copied().unwrap_or(0)
+    }
+}
+
 /// One loaded catalog.
-pub struct LoadedCatalog {
-    pub name: String,
+pub(crate) struct LoadedCatalog {
+    pub(crate) name: String,
     /// The directory or image reference it came from.
-    pub source: String,
-    pub priority: i32,
-    pub config: DeclarativeConfig,
+    pub(crate) source: String,
+    pub(crate) priority: i32,
+    pub(crate) config: DeclarativeConfig,
 }
 
 /// Where images are fetched from and cached.
-pub struct ImageAccess {
-    pub cache: Option<PathBuf>,
-    pub use_http: bool,
-    pub skip_tls_verify: bool,
-    pub ca_file: Option<PathBuf>,
-    pub auth_file: Option<PathBuf>,
+pub(crate) struct ImageAccess {
+    pub(crate) cache: Option<PathBuf>,
+    pub(crate) use_http: bool,
+    pub(crate) skip_tls_verify: bool,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) auth_file: Option<PathBuf>,
 }
 
 /// Reads an FBC directory (or single file).
-pub fn load_dir(name: &str, dir: &Path) -> anyhow::Result<DeclarativeConfig> {
+fn load_dir(name: &str, dir: &Path) -> anyhow::Result<DeclarativeConfig> {
     if !dir.exists() {
         anyhow::bail!("catalog {name}: {} does not exist", dir.display());
     }
@@ -57,7 +73,7 @@ fn default_cache() -> PathBuf {
 
 /// Unpacks the configs directory of each image and loads it. Images are fetched one after the
 /// other; blobs are cached, so a second run reads nothing from the registry.
-pub fn load_images(
+fn load_images(
     images: &[(String, String)],
     access: &ImageAccess,
 ) -> anyhow::Result<Vec<(DeclarativeConfig, Duration)>> {
@@ -101,6 +117,30 @@ pub fn load_images(
             .with_context(|| format!("catalog {name}: unpacking {reference}"))?;
         let config = load_dir(name, &dest)?;
         out.push((config, started.elapsed()));
+    }
+    Ok(out)
+}
+
+/// Loads every catalog: directories first, then images, in command-line order.
+pub(crate) fn load(sources: &CatalogSources) -> anyhow::Result<Vec<LoadedCatalog>> {
+    let mut out = Vec::new();
+    for (name, dir) in &sources.dirs {
+        out.push(LoadedCatalog {
+            priority: sources.priority(name),
+            source: dir.display().to_string(),
+            name: name.clone(),
+            config: load_dir(name, dir)?,
+        });
+    }
+    let loaded = load_images(&sources.images, &sources.access)?;
+    for ((name, reference), (config, took)) in sources.images.iter().zip(loaded) {
+        tracing::info!(catalog = %name, image = %reference, ms = took.as_secs_f64() * 1e3, "catalog image loaded");
+        out.push(LoadedCatalog {
+            priority: sources.priority(name),
+            source: reference.clone(),
+            name: name.clone(),
+            config,
+        });
     }
     Ok(out)
 }

@@ -24,38 +24,38 @@ use crate::args::UsageError;
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InputFile {
+struct InputFile {
     #[serde(default)]
-    pub requests: Vec<RequestEntry>,
+    requests: Vec<RequestEntry>,
     #[serde(default)]
-    pub installed: Vec<InstalledEntry>,
+    installed: Vec<InstalledEntry>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RequestEntry {
-    pub package: String,
-    pub channel: Option<String>,
-    pub version: Option<String>,
-    pub upgrade_policy: Option<PolicyName>,
-    pub catalogs: Option<Vec<String>>,
+struct RequestEntry {
+    package: String,
+    channel: Option<String>,
+    version: Option<String>,
+    upgrade_policy: Option<PolicyName>,
+    catalogs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
-pub enum PolicyName {
+enum PolicyName {
     Enforce,
     Ignore,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InstalledEntry {
-    pub package: String,
-    pub version: Option<String>,
-    pub bundle: Option<String>,
-    pub image: Option<String>,
+struct InstalledEntry {
+    package: String,
+    version: Option<String>,
+    bundle: Option<String>,
+    image: Option<String>,
     #[serde(rename = "for")]
-    pub owner: Option<String>,
+    owner: Option<String>,
 }
 
 impl RequestEntry {
@@ -96,7 +96,7 @@ impl InstalledEntry {
 }
 
 /// Reads a request/installed file; `.json` files are JSON, anything else YAML.
-pub fn read_file(path: &Path) -> anyhow::Result<(Vec<Request>, Vec<Installed>)> {
+pub(crate) fn read_file(path: &Path) -> anyhow::Result<(Vec<Request>, Vec<Installed>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let file: InputFile = if path.extension().is_some_and(|e| e == "json") {
@@ -106,24 +106,23 @@ pub fn read_file(path: &Path) -> anyhow::Result<(Vec<Request>, Vec<Installed>)> 
         serde_saphyr::from_str(&text)
             .with_context(|| format!("parsing {} as YAML", path.display()))?
     };
-    let requests = file
-        .requests
-        .into_iter()
-        .map(RequestEntry::into_request)
-        .collect::<anyhow::Result<Vec<_>>>()
-        .with_context(|| format!("in {}", path.display()))?;
-    let installed = file
-        .installed
-        .into_iter()
-        .map(InstalledEntry::into_installed)
-        .collect::<anyhow::Result<Vec<_>>>()
-        .with_context(|| format!("in {}", path.display()))?;
-    Ok((requests, installed))
+    let entries = || -> anyhow::Result<_> {
+        let requests = file.requests.into_iter().map(RequestEntry::into_request);
+        let installed = file
+            .installed
+            .into_iter()
+            .map(InstalledEntry::into_installed);
+        Ok((
+            requests.collect::<Result<_, _>>()?,
+            installed.collect::<Result<_, _>>()?,
+        ))
+    };
+    entries().with_context(|| format!("in {}", path.display()))
 }
 
 /// `PACKAGE=VERSION|BUNDLE[,for=OWNER]`: a strict SemVer value is a version, anything else a
 /// bundle name.
-pub fn parse_installed_flag(text: &str) -> Result<Installed, UsageError> {
+pub(crate) fn parse_installed_flag(text: &str) -> Result<Installed, UsageError> {
     let (main, owner) = match text.split_once(",for=") {
         Some((m, o)) if !o.is_empty() => (m, Some(o)),
         Some(_) => {

@@ -2,51 +2,112 @@
 //! text or JSON.
 
 use std::fmt::Write as _;
+use std::io;
 
+use anyhow::Context;
 use resolver::{
     BundleLocator, BundleSummary, Catalog, Installed, Plan, Rejection, Request, ResolveError,
     Selection, Why,
 };
 use serde::Serialize;
 
+use crate::args::Format;
+use crate::execute::Execution;
+use crate::invocation::Invocation;
+
+/// Exit status when every request resolved.
+pub const EXIT_RESOLVED: u8 = 0;
+/// Exit status when a request is unsatisfiable (or the timeout passed).
+pub const EXIT_UNSATISFIABLE: u8 = 1;
+/// Exit status for usage and input errors.
+pub const EXIT_INPUT: u8 = 2;
+
+/// Writes the report of a run in the requested format; returns the exit status.
+pub(crate) fn write(
+    invocation: &Invocation,
+    execution: &Execution<'_>,
+    out: &mut dyn io::Write,
+) -> anyhow::Result<u8> {
+    let report = Report::new(invocation, execution);
+    match invocation.output {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &report).context("writing JSON")?;
+            writeln!(out).context("writing output")?;
+        }
+        Format::Text => {
+            let labels = labels(invocation, execution);
+            out.write_all(render_text(&report, &labels, invocation.why_not).as_bytes())
+                .context("writing output")?;
+            if let Some(t) = &report.timing {
+                eprintln!(
+                    "timing: {} runs, resolve median {:.1} µs, p95 {:.1} µs, min {:.1} µs; \
+                     load {:.1} ms, index {:.1} ms",
+                    t.runs, t.median_us, t.p95_us, t.min_us, t.load_ms, t.index_ms
+                );
+            }
+        }
+    }
+    Ok(report.exit_status())
+}
+
+/// The request descriptions of each problem, for the text form.
+fn labels(invocation: &Invocation, execution: &Execution<'_>) -> Vec<String> {
+    execution
+        .outcomes
+        .iter()
+        .map(|(rs, _)| {
+            let list = rs
+                .iter()
+                .map(|r| describe(r))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if invocation.joint {
+                format!("requests {list} (joint)")
+            } else {
+                format!("request {list}")
+            }
+        })
+        .collect()
+}
+
 /// The whole output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Report {
+struct Report {
     /// `isolated` (one problem per request) or `joint`.
-    pub mode: &'static str,
-    pub catalogs: Vec<CatalogReport>,
-    pub results: Vec<ResultReport>,
+    mode: &'static str,
+    catalogs: Vec<CatalogReport>,
+    results: Vec<ResultReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timing: Option<Timing>,
+    timing: Option<Timing>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CatalogReport {
-    pub name: String,
-    pub source: String,
-    pub priority: i32,
-    pub packages: usize,
-    pub bundles: usize,
+struct CatalogReport {
+    name: String,
+    source: String,
+    priority: i32,
+    packages: usize,
+    bundles: usize,
 }
 
 /// The outcome of one problem (one request, or all of them with `--joint`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ResultReport {
+struct ResultReport {
     /// The requested packages of this problem.
-    pub requests: Vec<String>,
-    pub status: Status,
+    requests: Vec<String>,
+    status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Vec<Step>>,
+    plan: Option<Vec<Step>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorReport>,
+    error: Option<ErrorReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Status {
+enum Status {
     Resolved,
     Unsatisfiable,
     /// An input error: unknown package, channel or version, invalid range, duplicate request,
@@ -57,7 +118,7 @@ pub enum Status {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Action {
+enum Action {
     Install,
     Upgrade,
     Downgrade,
@@ -69,39 +130,39 @@ pub enum Action {
 /// One selected bundle and what it means for the cluster.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Step {
-    pub package: String,
-    pub action: Action,
-    pub catalog: String,
-    pub bundle: String,
-    pub version: Option<String>,
-    pub image: String,
+struct Step {
+    package: String,
+    action: Action,
+    catalog: String,
+    bundle: String,
+    version: Option<String>,
+    image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub installed: Option<InstalledRef>,
-    pub why: Vec<String>,
+    installed: Option<InstalledRef>,
+    why: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    pub not_chosen: Vec<NotChosen>,
+    warnings: Vec<String>,
+    not_chosen: Vec<NotChosen>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InstalledRef {
+struct InstalledRef {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<String>,
+    bundle: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    image: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NotChosen {
-    pub catalog: String,
-    pub bundle: String,
-    pub version: Option<String>,
-    pub reasons: Vec<String>,
+struct NotChosen {
+    catalog: String,
+    bundle: String,
+    version: Option<String>,
+    reasons: Vec<String>,
 }
 
 impl From<&Rejection> for NotChosen {
@@ -117,41 +178,90 @@ impl From<&Rejection> for NotChosen {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ErrorReport {
+struct ErrorReport {
     /// The full message, as the text output prints it.
-    pub message: String,
+    message: String,
     /// deppy-style constraint lines of an irreducible conflict.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub lines: Vec<String>,
+    lines: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub summary: Option<String>,
+    summary: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<String>,
+    details: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conflicting_requests: Vec<String>,
+    conflicting_requests: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub not_candidates: Vec<NotChosen>,
+    not_candidates: Vec<NotChosen>,
 }
 
 /// Latency of `--repeat` runs.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Timing {
-    pub runs: usize,
+struct Timing {
+    runs: usize,
     /// Loading the catalogs (files or images), milliseconds.
-    pub load_ms: f64,
+    load_ms: f64,
     /// Building the resolver index, milliseconds.
-    pub index_ms: f64,
+    index_ms: f64,
     /// One resolution of all requests (every problem of the mode), microseconds.
-    pub min_us: f64,
-    pub median_us: f64,
-    pub p95_us: f64,
-    pub mean_us: f64,
-    pub max_us: f64,
+    min_us: f64,
+    median_us: f64,
+    p95_us: f64,
+    mean_us: f64,
+    max_us: f64,
+}
+
+impl Report {
+    fn new(invocation: &Invocation, execution: &Execution<'_>) -> Report {
+        Report {
+            mode: if invocation.joint {
+                "joint"
+            } else {
+                "isolated"
+            },
+            catalogs: execution
+                .catalogs
+                .iter()
+                .map(|c| CatalogReport {
+                    name: c.name.clone(),
+                    source: c.source.clone(),
+                    priority: c.priority,
+                    packages: c.config.packages.len(),
+                    bundles: c.config.bundles.len(),
+                })
+                .collect(),
+            results: execution
+                .outcomes
+                .iter()
+                .map(|(rs, result)| {
+                    result_report(&execution.catalog, rs, &invocation.installed, result)
+                })
+                .collect(),
+            timing: (invocation.repeat > 1).then(|| {
+                Timing::from_samples(
+                    execution.load_ms,
+                    execution.index_ms,
+                    execution.samples_us.clone(),
+                )
+            }),
+        }
+    }
+
+    /// Input errors win over conflicts, conflicts over success.
+    fn exit_status(&self) -> u8 {
+        let statuses: Vec<Status> = self.results.iter().map(|r| r.status).collect();
+        if statuses.contains(&Status::Invalid) {
+            EXIT_INPUT
+        } else if statuses.iter().any(|s| *s != Status::Resolved) {
+            EXIT_UNSATISFIABLE
+        } else {
+            EXIT_RESOLVED
+        }
+    }
 }
 
 impl Timing {
-    pub fn from_samples(load_ms: f64, index_ms: f64, mut samples_us: Vec<f64>) -> Timing {
+    fn from_samples(load_ms: f64, index_ms: f64, mut samples_us: Vec<f64>) -> Timing {
         samples_us.sort_by(f64::total_cmp);
         let n = samples_us.len().max(1);
         let at = |q: f64| {
@@ -174,7 +284,7 @@ impl Timing {
 }
 
 /// Turns one problem's result into its report.
-pub fn result_report(
+fn result_report(
     catalog: &Catalog,
     requests: &[&Request],
     installed: &[Installed],
@@ -319,7 +429,7 @@ fn step(catalog: &Catalog, installed: &[Installed], s: &Selection) -> Step {
 }
 
 /// `a (channel "stable", version "1.x")`.
-pub fn describe(r: &Request) -> String {
+fn describe(r: &Request) -> String {
     let mut parts = Vec::new();
     if let Some(c) = &r.channel {
         parts.push(format!("channel {c:?}"));
@@ -351,7 +461,7 @@ fn indent(out: &mut String, text: &str, by: &str) {
 }
 
 /// The text form. `labels` are the request descriptions, one per result.
-pub fn render_text(report: &Report, labels: &[String], why_not: bool) -> String {
+fn render_text(report: &Report, labels: &[String], why_not: bool) -> String {
     let mut out = String::new();
     for (i, (result, label)) in report.results.iter().zip(labels).enumerate() {
         if i > 0 {

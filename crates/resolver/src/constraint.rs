@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use semver_ranges::{BlangRange, parse_tolerant};
+use semver_ranges::{BlangRange, BlangRangeError, parse_tolerant};
 use serde_json::{Map, Value};
 
-use crate::catalog::{Bundle, Gvk};
+use crate::input::Gvk;
 
 /// Upstream's raw size limit (`2<<16` bytes).
 pub const MAX_CONSTRAINT_BYTES: usize = 2 << 16;
@@ -49,55 +49,189 @@ pub enum ConstraintExpr {
     Not(Vec<ConstraintExpr>),
 }
 
-fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+/// Why an `olm.constraint` property is invalid (the bundle is then not installable).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConstraintError {
+    /// The raw property is larger than upstream accepts.
+    #[error("constraint is {size} bytes, more than the limit of {MAX_CONSTRAINT_BYTES}")]
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+    },
+    /// Nesting deeper than [`MAX_DEPTH`].
+    #[error("constraint nesting deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// A node that is not a JSON object.
+    #[error("{what} must be an object, found {found}")]
+    NotAnObject {
+        /// Which node.
+        what: String,
+        /// What was there instead.
+        found: Value,
+    },
+    /// A field the node does not have.
+    #[error("unknown field {field:?} in {what} (allowed: {})", allowed.join(", "))]
+    UnknownField {
+        /// The field.
+        field: String,
+        /// Which node.
+        what: String,
+        /// The fields it may have.
+        allowed: Vec<&'static str>,
+    },
+    /// A field that must be a string.
+    #[error("{what}.{field} must be a string, found {found}")]
+    NotAString {
+        /// Which node.
+        what: String,
+        /// The field.
+        field: &'static str,
+        /// What was there instead.
+        found: Value,
+    },
+    /// A required field is absent.
+    #[error("{what} is missing {field:?}")]
+    Missing {
+        /// Which node.
+        what: String,
+        /// The field.
+        field: &'static str,
+    },
+    /// `failureMessage` is not a string.
+    #[error("failureMessage must be a string, found {0}")]
+    FailureMessageNotAString(Value),
+    /// A node with none of `package`, `gvk`, `cel`, `all`, `any`, `not`.
+    #[error("constraint is empty")]
+    Empty,
+    /// A node with several of them.
+    #[error("constraint must have exactly one of package, gvk, cel, all, any, not; found {}", found.join(", "))]
+    SeveralKinds {
+        /// The kinds it has.
+        found: Vec<String>,
+    },
+    /// `all`/`any`/`not` whose `constraints` is not a list.
+    #[error("{what}.constraints must be a list, found {found}")]
+    NotAList {
+        /// Which node.
+        what: String,
+        /// What was there instead.
+        found: Value,
+    },
+    /// A `package` constraint whose range blang rejects.
+    #[error("package {package:?}: invalid versionRange: {error}")]
+    InvalidRange {
+        /// The package.
+        package: String,
+        /// blang's error.
+        error: BlangRangeError,
+    },
+    /// A CEL rule longer than [`MAX_CEL_RULE_BYTES`].
+    #[error("cel rule is {len} bytes, more than the limit of {MAX_CEL_RULE_BYTES}")]
+    RuleTooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A CEL rule that does not compile.
+    #[error(transparent)]
+    Cel(#[from] CelCompileError),
+}
+
+/// A CEL rule that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cel rule {rule:?} does not compile: {message}")]
+pub struct CelCompileError {
+    /// The rule.
+    pub rule: String,
+    /// The CEL parser's message.
+    pub message: String,
+}
+
+/// Why a CEL rule could not be evaluated over the catalog (it then matches no bundle).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CelError {
+    #[error(transparent)]
+    Compile(#[from] CelCompileError),
+    #[error("could not start CEL evaluation: {0}")]
+    Spawn(std::io::Error),
+    #[error("evaluation of CEL rule {rule:?} took longer than {ms} ms")]
+    Timeout { rule: String, ms: u128 },
+    #[error("evaluation of CEL rule {rule:?} failed unexpectedly")]
+    Disconnected { rule: String },
+}
+
+fn compile(rule: &str) -> Result<cel::Program, CelCompileError> {
+    cel::Program::compile(rule).map_err(|e| CelCompileError {
+        rule: rule.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, ConstraintError> {
     value
         .as_object()
-        .ok_or_else(|| format!("{what} must be an object, found {value}"))
+        .ok_or_else(|| ConstraintError::NotAnObject {
+            what: what.to_string(),
+            found: value.clone(),
+        })
 }
 
-fn only_fields(map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), String> {
-    for key in map.keys() {
-        if !allowed.contains(&key.as_str()) {
-            return Err(format!(
-                "unknown field {key:?} in {what} (allowed: {})",
-                allowed.join(", ")
-            ));
-        }
+fn only_fields(
+    map: &Map<String, Value>,
+    allowed: &[&'static str],
+    what: &str,
+) -> Result<(), ConstraintError> {
+    match map.keys().find(|key| !allowed.contains(&key.as_str())) {
+        Some(key) => Err(ConstraintError::UnknownField {
+            field: key.clone(),
+            what: what.to_string(),
+            allowed: allowed.to_vec(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-fn string_field(map: &Map<String, Value>, name: &str, what: &str) -> Result<String, String> {
-    match map.get(name) {
+fn string_field(
+    map: &Map<String, Value>,
+    field: &'static str,
+    what: &str,
+) -> Result<String, ConstraintError> {
+    match map.get(field) {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(format!("{what}.{name} must be a string, found {other}")),
-        None => Err(format!("{what} is missing {name:?}")),
+        Some(found) => Err(ConstraintError::NotAString {
+            what: what.to_string(),
+            field,
+            found: found.clone(),
+        }),
+        None => Err(ConstraintError::Missing {
+            what: what.to_string(),
+            field,
+        }),
     }
 }
 
 impl ConstraintExpr {
     /// Parses an `olm.constraint` property value; returns the tree and its `failureMessage`.
-    pub fn from_property(value: &Value) -> Result<(ConstraintExpr, Option<String>), String> {
+    pub fn from_property(
+        value: &Value,
+    ) -> Result<(ConstraintExpr, Option<String>), ConstraintError> {
         let size = serde_json::to_string(value)
             .map(|s| s.len())
             .unwrap_or(usize::MAX);
         if size > MAX_CONSTRAINT_BYTES {
-            return Err(format!(
-                "constraint is {size} bytes, more than the limit of {MAX_CONSTRAINT_BYTES}"
-            ));
+            return Err(ConstraintError::TooLarge { size });
         }
         let map = object(value, "olm.constraint")?;
         let failure_message = match map.get("failureMessage") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => return Err(format!("failureMessage must be a string, found {other}")),
+            Some(other) => return Err(ConstraintError::FailureMessageNotAString(other.clone())),
         };
         Ok((Self::node(value, 0)?, failure_message))
     }
 
-    fn node(value: &Value, depth: usize) -> Result<ConstraintExpr, String> {
+    fn node(value: &Value, depth: usize) -> Result<ConstraintExpr, ConstraintError> {
         if depth > MAX_DEPTH {
-            return Err(format!("constraint nesting deeper than {MAX_DEPTH} levels"));
+            return Err(ConstraintError::TooDeep);
         }
         let map = object(value, "constraint")?;
         only_fields(
@@ -115,7 +249,7 @@ impl ConstraintExpr {
         )?;
         let kinds: Vec<&String> = map.keys().filter(|k| *k != "failureMessage").collect();
         match kinds.as_slice() {
-            [] => Err("constraint is empty".to_string()),
+            [] => Err(ConstraintError::Empty),
             [kind] => {
                 let body = &map[kind.as_str()];
                 match kind.as_str() {
@@ -124,8 +258,11 @@ impl ConstraintExpr {
                         only_fields(m, &["packageName", "versionRange"], "package")?;
                         let package = string_field(m, "packageName", "package")?;
                         let range_text = string_field(m, "versionRange", "package")?;
-                        let range = BlangRange::parse(&range_text).map_err(|e| {
-                            format!("package {package:?}: invalid versionRange: {e}")
+                        let range = BlangRange::parse(&range_text).map_err(|error| {
+                            ConstraintError::InvalidRange {
+                                package: package.clone(),
+                                error,
+                            }
                         })?;
                         Ok(ConstraintExpr::Package {
                             package,
@@ -147,13 +284,9 @@ impl ConstraintExpr {
                         only_fields(m, &["rule"], "cel")?;
                         let rule = string_field(m, "rule", "cel")?;
                         if rule.len() > MAX_CEL_RULE_BYTES {
-                            return Err(format!(
-                                "cel rule is {} bytes, more than the limit of {MAX_CEL_RULE_BYTES}",
-                                rule.len()
-                            ));
+                            return Err(ConstraintError::RuleTooLong { len: rule.len() });
                         }
-                        cel::Program::compile(&rule)
-                            .map_err(|e| format!("cel rule {rule:?} does not compile: {e}"))?;
+                        compile(&rule)?;
                         Ok(ConstraintExpr::Cel { rule })
                     }
                     compound => {
@@ -162,11 +295,17 @@ impl ConstraintExpr {
                         let list = match m.get("constraints") {
                             Some(Value::Array(items)) => items,
                             Some(other) => {
-                                return Err(format!(
-                                    "{compound}.constraints must be a list, found {other}"
-                                ));
+                                return Err(ConstraintError::NotAList {
+                                    what: compound.to_string(),
+                                    found: other.clone(),
+                                });
                             }
-                            None => return Err(format!("{compound} is missing \"constraints\"")),
+                            None => {
+                                return Err(ConstraintError::Missing {
+                                    what: compound.to_string(),
+                                    field: "constraints",
+                                });
+                            }
                         };
                         let children = list
                             .iter()
@@ -180,14 +319,9 @@ impl ConstraintExpr {
                     }
                 }
             }
-            _ => Err(format!(
-                "constraint must have exactly one of package, gvk, cel, all, any, not; found {}",
-                kinds
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            _ => Err(ConstraintError::SeveralKinds {
+                found: kinds.iter().map(|k| k.to_string()).collect(),
+            }),
         }
     }
 
@@ -199,26 +333,6 @@ impl ConstraintExpr {
                 c.iter().for_each(|c| c.rules(out))
             }
             _ => {}
-        }
-    }
-
-    /// Whether the bundle satisfies the predicate; `cel` looks up precomputed rule results.
-    pub(crate) fn holds(
-        &self,
-        index: usize,
-        bundle: &Bundle,
-        cel: &dyn Fn(&str, usize) -> bool,
-    ) -> bool {
-        match self {
-            ConstraintExpr::Package { package, range, .. } => {
-                bundle.input.package == *package
-                    && bundle.version.as_ref().is_some_and(|v| range.matches(v))
-            }
-            ConstraintExpr::Gvk(g) => bundle.provides.contains(g),
-            ConstraintExpr::Cel { rule } => cel(rule, index),
-            ConstraintExpr::All(c) => c.iter().all(|c| c.holds(index, bundle, cel)),
-            ConstraintExpr::Any(c) => c.iter().any(|c| c.holds(index, bundle, cel)),
-            ConstraintExpr::Not(c) => !c.iter().any(|c| c.holds(index, bundle, cel)),
         }
     }
 }
@@ -290,7 +404,7 @@ pub(crate) fn evaluate_rule(
     rule: &str,
     inputs: Vec<Value>,
     budget: Duration,
-) -> Result<CelOutcome, String> {
+) -> Result<CelOutcome, CelError> {
     let (tx, rx) = mpsc::channel();
     let rule_owned = rule.to_string();
     let spawned = std::thread::Builder::new()
@@ -299,23 +413,22 @@ pub(crate) fn evaluate_rule(
             let _ = tx.send(run_rule(&rule_owned, inputs));
         });
     if let Err(e) = spawned {
-        return Err(format!("could not start CEL evaluation: {e}"));
+        return Err(CelError::Spawn(e));
     }
     match rx.recv_timeout(budget) {
         Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
-            "evaluation of CEL rule {rule:?} took longer than {} ms",
-            budget.as_millis()
-        )),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(format!(
-            "evaluation of CEL rule {rule:?} failed unexpectedly"
-        )),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(CelError::Timeout {
+            rule: rule.to_string(),
+            ms: budget.as_millis(),
+        }),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(CelError::Disconnected {
+            rule: rule.to_string(),
+        }),
     }
 }
 
-fn run_rule(rule: &str, inputs: Vec<Value>) -> Result<CelOutcome, String> {
-    let program = cel::Program::compile(rule)
-        .map_err(|e| format!("cel rule {rule:?} does not compile: {e}"))?;
+fn run_rule(rule: &str, inputs: Vec<Value>) -> Result<CelOutcome, CelError> {
+    let program = compile(rule)?;
     let mut context = cel::Context::default();
     context.add_function("semver_compare", semver_compare);
     context.add_function("semverCompare", semver_compare);
@@ -368,7 +481,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_constraints() {
-        let err = |v: Value| ConstraintExpr::from_property(&v).expect_err("invalid");
+        let err = |v: Value| {
+            ConstraintExpr::from_property(&v)
+                .expect_err("invalid")
+                .to_string()
+        };
         assert_eq!(err(json!({})), "constraint is empty");
         assert!(err(json!({"package": {"name": "blue"}})).contains("unknown field \"name\""));
         assert!(

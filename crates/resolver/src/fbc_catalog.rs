@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use fbc::DeclarativeConfig;
 use serde_json::Value;
 
-use crate::catalog::{BundleInput, Catalog, CatalogError, ChannelEntry, PackageInfo, Property};
+use crate::catalog::{Catalog, CatalogError, PackageInfo};
+use crate::input::{BundleInput, ChannelEntry, Property};
 
 /// One catalog to index: its name, priority and content.
 #[derive(Debug, Clone, Copy)]

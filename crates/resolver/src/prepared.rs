@@ -2,14 +2,19 @@
 //! preference order of all bundles, channel heads, the candidates of each bundle requirement and
 //! provided-API ids. Computed once per catalog (and priorities), then shared by every solve.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 
-use crate::catalog::{Catalog, Gvk, Requirement};
+use rustc_hash::{FxHashMap, FxHashSet};
+use semver_ranges::build_id_compare;
+
+use crate::bundle::{Bundle, Requirement};
+use crate::input::Gvk;
 
 /// Marks a requirement whose candidates depend on the solve (`olm.constraint`, CEL).
 const PER_SOLVE: u32 = u32::MAX;
 
-/// Request-independent indexes of a [`Catalog`].
+/// Request-independent indexes of a catalog's bundles.
 #[derive(Debug, Default)]
 pub(crate) struct PreparedCatalog {
     /// Position of each bundle in the global preference order (package name, then preference
@@ -46,20 +51,20 @@ pub(crate) struct PreparedCatalog {
 }
 
 impl PreparedCatalog {
-    pub(crate) fn new(catalog: &Catalog) -> Self {
-        let bundles = &catalog.bundles;
+    /// Indexes `bundles`, given each bundle's catalog priority and the providers of each GVK.
+    pub(crate) fn new(
+        bundles: &[Bundle],
+        priority: &[i32],
+        by_gvk: &HashMap<Gvk, Vec<usize>>,
+    ) -> Self {
         let n = bundles.len();
-        let priority: Vec<i32> = bundles
-            .iter()
-            .map(|b| catalog.priority(&b.input.catalog))
-            .collect();
         let mut order: Vec<u32> = (0..n as u32).collect();
         order.sort_by(|&a, &b| {
             let (x, y) = (&bundles[a as usize], &bundles[b as usize]);
             x.input
                 .package
                 .cmp(&y.input.package)
-                .then_with(|| catalog.cmp_preference_with(a as usize, b as usize, &priority))
+                .then_with(|| cmp_preference(bundles, a as usize, b as usize, priority))
         });
         let mut rank = vec![0u32; n];
         for (position, &b) in order.iter().enumerate() {
@@ -182,8 +187,7 @@ impl PreparedCatalog {
                             (lists.len() - 1) as u32
                         }),
                     Requirement::Gvk(g) => *gvk_lists.entry(g).or_insert_with(|| {
-                        let mut list: Vec<u32> = catalog
-                            .by_gvk
+                        let mut list: Vec<u32> = by_gvk
                             .get(g)
                             .map(|l| l.iter().map(|&c| c as u32).collect())
                             .unwrap_or_default();
@@ -243,9 +247,9 @@ impl PreparedCatalog {
     }
 
     /// Whether bundle `b` is listed in `channel` and heads it there.
-    pub(crate) fn is_head(&self, catalog: &Catalog, b: usize, channel: &str) -> bool {
+    pub(crate) fn is_head(&self, bundles: &[Bundle], b: usize, channel: &str) -> bool {
         let start = self.head_start[b] as usize;
-        catalog.bundles[b]
+        bundles[b]
             .input
             .channels
             .iter()
@@ -263,5 +267,30 @@ impl PreparedCatalog {
     /// GVK ids bundle `b` provides, in property order.
     pub(crate) fn provides(&self, b: usize) -> &[u32] {
         &self.provides[self.provides_start[b] as usize..self.provides_start[b + 1] as usize]
+    }
+}
+
+/// Preference inside one package with no channel given: not deprecated, version descending
+/// (none last), build metadata, release, catalog priority (`priority[b]` of each bundle),
+/// catalog name, bundle name.
+fn cmp_preference(bundles: &[Bundle], a: usize, b: usize, priority: &[i32]) -> Ordering {
+    let (x, y) = (&bundles[a], &bundles[b]);
+    x.deprecated
+        .is_some()
+        .cmp(&y.deprecated.is_some())
+        .then_with(|| cmp_version(x, y))
+        .then_with(|| y.release.cmp(&x.release))
+        .then_with(|| priority[b].cmp(&priority[a]))
+        .then_with(|| x.input.catalog.cmp(&y.input.catalog))
+        .then_with(|| x.input.name.cmp(&y.input.name))
+}
+
+/// Version descending (build metadata compared), no version last.
+fn cmp_version(x: &Bundle, y: &Bundle) -> Ordering {
+    match (&x.version, &y.version) {
+        (Some(v), Some(w)) => build_id_compare(w, v),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
     }
 }

@@ -36,6 +36,22 @@ impl Request {
         }
     }
 
+    /// How the request is qualified, for sentences: `channel "stable", version "1.2.x"`, or
+    /// empty.
+    pub(crate) fn qualifiers(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = &self.channel {
+            parts.push(format!("channel {c:?}"));
+        }
+        if let Some(v) = &self.version {
+            parts.push(format!("version {v:?}"));
+        }
+        if let Some(c) = &self.catalogs {
+            parts.push(format!("catalogs {}", c.join(", ")));
+        }
+        parts.join(", ")
+    }
+
     /// Sets the channel.
     pub fn channel(mut self, channel: impl Into<String>) -> Self {
         self.channel = Some(channel.into());

@@ -15,6 +15,8 @@ use std::fmt;
 
 use semver::{BuildMetadata, Prerelease, Version};
 
+use crate::groups::write_groups;
+
 /// A parsed blang range: an OR of AND-groups of comparators.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlangRange {
@@ -563,17 +565,13 @@ impl fmt::Display for BlangRange {
     /// The expanded form, e.g. `1.x` prints as `>=1.0.0 <2.0.0`; it parses back to the same
     /// range.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (gi, group) in self.groups.iter().enumerate() {
-            if gi > 0 {
-                f.write_str(" || ")?;
-            }
-            for (ci, c) in group.iter().enumerate() {
-                if ci > 0 {
-                    f.write_str(" ")?;
-                }
-                write!(f, "{}{}", c.op.as_str(), c.version)?;
-            }
-        }
-        Ok(())
+        write_groups(f, &self.groups)
+    }
+}
+
+impl fmt::Display for BlangComparator {
+    /// `>=1.0.0`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.op.as_str(), self.version)
     }
 }

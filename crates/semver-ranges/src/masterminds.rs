@@ -17,6 +17,8 @@ use std::fmt;
 
 use semver::Version;
 
+use crate::groups::write_groups;
+
 /// A parsed Masterminds constraint: an OR of AND-groups of comparators.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Constraints {
@@ -364,18 +366,7 @@ impl std::str::FromStr for Constraints {
 impl fmt::Display for Constraints {
     /// Upstream's `String()`: comparators joined by a space, groups by ` || `.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (gi, group) in self.groups.iter().enumerate() {
-            if gi > 0 {
-                f.write_str(" || ")?;
-            }
-            for (ci, c) in group.iter().enumerate() {
-                if ci > 0 {
-                    f.write_str(" ")?;
-                }
-                write!(f, "{c}")?;
-            }
-        }
-        Ok(())
+        write_groups(f, &self.groups)
     }
 }
 

@@ -1,0 +1,62 @@
+//! operator-controller's admission tables for `spec.version` (v0.8.0
+//! `TestOperatorValidSemver` and `TestOperatorInvalidSemver`), used by the pattern tests and
+//! by the API server tests.
+
+/// Versions and ranges the `spec.version` pattern admits.
+pub(crate) const VALID_SEMVER: &[&str] = &[
+    ">=1.2.3",
+    "=>1.2.3",
+    ">= 1.2.3",
+    ">=v1.2.3",
+    ">= v1.2.3",
+    "<=1.2.3",
+    "=<1.2.3",
+    "=1.2.3",
+    "!=1.2.3",
+    "<1.2.3",
+    ">1.2.3",
+    "~1.2.2",
+    "~>1.2.3",
+    "^1.2.3",
+    "1.2.3",
+    "v1.2.3",
+    "1.x",
+    "1.X",
+    "1.*",
+    "1.2.x",
+    "1.2.X",
+    "1.2.*",
+    ">=1.2.3 <2.3.4",
+    ">=1.2.3,<2.3.4",
+    ">=1.2.3, <2.3.4",
+    "<1.2.3||>2.3.4",
+    "<1.2.3|| >2.3.4",
+    "<1.2.3 ||>2.3.4",
+    "<1.2.3 || >2.3.4",
+    ">1.0.0,<1.2.3 || >2.1.0",
+    "<1.2.3-abc >2.3.4-def",
+    "<1.2.3-abc+def >2.3.4-ghi+jkl",
+];
+
+/// Versions and ranges the `spec.version` pattern rejects.
+pub(crate) const INVALID_SEMVER: &[&str] = &[
+    "1.2.3.4",
+    "1.02.3",
+    "1.2.03",
+    "1.2.3-beta!",
+    "1.2.3.alpha",
+    "1..2.3",
+    "1.2.3-pre+bad_metadata",
+    "1.2.-3",
+    ".1.2.3",
+    "<<1.2.3",
+    ">>1.2.3",
+    ">~1.2.3",
+    "==1.2.3",
+    "=!1.2.3",
+    "!1.2.3",
+    "1.Y",
+    ">1.2.3 && <2.3.4",
+    ">1.2.3;<2.3.4",
+    "1.2.3 - 2.3.4",
+];
