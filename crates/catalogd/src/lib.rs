@@ -10,8 +10,6 @@
 //! - `server`: the content routes ([`ContentServer`]); `metrics`: catalogd's metrics,
 //!   registered into the registry the runtime serves.
 
-#![warn(unreachable_pub)]
-
 mod args;
 mod controller;
 #[cfg(test)]

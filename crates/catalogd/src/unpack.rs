@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use fbc::{Blob, DeclarativeConfig};
-use oci::{CONFIGS_LABEL, ExtractOptions, ImageError, ImageRef, ImageStore, RegistryRef};
+use oci::{ExtractOptions, ImageError, ImageRef, ImageStore, RegistryRef};
+use olm_labels::INDEX_CONFIGS;
 
 use crate::store::{Store, StoredCatalog, StoredSource};
 
@@ -113,10 +114,10 @@ pub(crate) async fn unpack(
         .fetch(&by_digest)
         .await
         .map_err(|e| with_permanence(classify(&e)))?;
-    let Some(configs) = image.labels().get(CONFIGS_LABEL).cloned() else {
+    let Some(configs) = image.labels().get(INDEX_CONFIGS).cloned() else {
         return Err(with_permanence(UnpackFailure::new(
             reason::MISSING_LABEL,
-            format!("catalog image {spec_ref:?} is missing the required label {CONFIGS_LABEL:?}"),
+            format!("catalog image {spec_ref:?} is missing the required label {INDEX_CONFIGS:?}"),
         )));
     };
     let dest = fresh_unpack_dir(unpack_root, name, &digest)?;

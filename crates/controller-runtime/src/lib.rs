@@ -14,8 +14,6 @@
 //!   write-stall timeout.
 //! - `probes` and `metrics`: `/healthz`, `/readyz` and `/metrics` (a registry passed in).
 
-#![warn(unreachable_pub)]
-
 mod args;
 mod events;
 mod flag;

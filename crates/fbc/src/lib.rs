@@ -45,7 +45,6 @@ pub use model::{HeadError, Model, ModelBundle, ModelChannel, ModelDeprecation, M
 pub use property::{Property, PropertyError};
 pub use raw::RawJson;
 pub use registry_bundle::{
-    ANNOTATION_CHANNELS, ANNOTATION_DEFAULT_CHANNEL, ANNOTATION_MEDIATYPE, ANNOTATION_PACKAGE,
     Annotations, BundleError, BundleFile, CSV_ANNOTATION_PROPERTIES, CSV_ANNOTATION_SKIP_RANGE,
     CsvError, Manifest, ObjectProfile, RegistryBundle, csv_metadata_json, parse_bundle_dir,
     parse_bundle_files, parse_bundle_tree, render_bundle_dir,

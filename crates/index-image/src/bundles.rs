@@ -5,7 +5,7 @@ use futures::{StreamExt, TryStreamExt};
 use oci::{ExtractLimits, Image, ImageStore};
 
 use crate::error::{IndexImageError, describe_labels};
-use crate::kind::{BUNDLE_PACKAGE_LABEL, fetch};
+use crate::kind::fetch;
 
 /// Bundle images pulled at once.
 const PARALLEL_BUNDLES: usize = 8;
@@ -38,7 +38,7 @@ pub async fn pull_bundle(
 ) -> Result<PulledBundle, IndexImageError> {
     let image = fetch(store, reference).await?;
     let labels = image.labels();
-    if !labels.contains_key(BUNDLE_PACKAGE_LABEL) {
+    if !labels.contains_key(olm_labels::BUNDLE_PACKAGE) {
         return Err(IndexImageError::NotABundle {
             image: reference.to_string(),
             labels: describe_labels(&labels),

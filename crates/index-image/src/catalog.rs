@@ -11,7 +11,7 @@ use crate::dockerfile;
 use crate::error::IndexImageError;
 use crate::fbc_tree::{origin_files, plan_rewrite, prevailing_format};
 use crate::image_out::{binary_base, build_and_push, on_base};
-use crate::kind::{CONFIGS_LABEL, DEFAULT_CONFIGS_PATH, FromIndex, unpack_dir};
+use crate::kind::{DEFAULT_CONFIGS_PATH, FromIndex, unpack_dir};
 use crate::output::{IndexOutput, Outcome, Output, write_dockerfile};
 
 /// A catalog loaded from a from-index (or empty for a new index), and where it lives on disk.
@@ -125,7 +125,7 @@ pub(crate) async fn write_fbc(
                         None => ImageBuilder::scratch().layer(layer, created_by),
                     };
                     builder
-                        .label(CONFIGS_LABEL, DEFAULT_CONFIGS_PATH)
+                        .label(olm_labels::INDEX_CONFIGS, DEFAULT_CONFIGS_PATH)
                         .entrypoint(vec!["/bin/opm".into()])
                         .cmd(vec!["serve".into(), DEFAULT_CONFIGS_PATH.into()])
                 }

@@ -1,7 +1,9 @@
 //! The Dockerfiles `--generate` writes, byte-compatible with upstream v1.73.0's generators
 //! (`pkg/containertools/dockerfilegenerator.go`).
 
-use crate::kind::{CONFIGS_LABEL, DATABASE_LABEL, DEFAULT_CONFIGS_PATH, DEFAULT_DATABASE_PATH};
+use olm_labels::{INDEX_CONFIGS, INDEX_DATABASE};
+
+use crate::kind::{DEFAULT_CONFIGS_PATH, DEFAULT_DATABASE_PATH};
 
 /// Upstream's default `--binary-image` for generated index Dockerfiles.
 pub(crate) const DEFAULT_BINARY_IMAGE: &str = "quay.io/operator-framework/opm:latest";
@@ -17,7 +19,7 @@ pub(crate) fn sqlite_index(binary_image: &str, database_path: &str) -> String {
         binary_image
     };
     format!(
-        "FROM {binary}\nLABEL {DATABASE_LABEL}={DEFAULT_DATABASE_PATH}\nADD {database_path} {DEFAULT_DATABASE_PATH}\nEXPOSE 50051\nENTRYPOINT [\"/bin/opm\"]\nCMD [\"registry\", \"serve\", \"--database\", \"{DEFAULT_DATABASE_PATH}\"]\n"
+        "FROM {binary}\nLABEL {INDEX_DATABASE}={DEFAULT_DATABASE_PATH}\nADD {database_path} {DEFAULT_DATABASE_PATH}\nEXPOSE 50051\nENTRYPOINT [\"/bin/opm\"]\nCMD [\"registry\", \"serve\", \"--database\", \"{DEFAULT_DATABASE_PATH}\"]\n"
     )
 }
 
@@ -30,6 +32,6 @@ pub(crate) fn fbc_index(binary_image: &str, configs_path: &str) -> String {
         binary_image
     };
     format!(
-        "FROM {binary}\nLABEL {CONFIGS_LABEL}={DEFAULT_CONFIGS_PATH}\nADD {configs_path} {DEFAULT_CONFIGS_PATH}\nEXPOSE 50051\nENTRYPOINT [\"/bin/opm\"]\nCMD [\"serve\",\"{DEFAULT_CONFIGS_PATH}\"]\n"
+        "FROM {binary}\nLABEL {INDEX_CONFIGS}={DEFAULT_CONFIGS_PATH}\nADD {configs_path} {DEFAULT_CONFIGS_PATH}\nEXPOSE 50051\nENTRYPOINT [\"/bin/opm\"]\nCMD [\"serve\",\"{DEFAULT_CONFIGS_PATH}\"]\n"
     )
 }

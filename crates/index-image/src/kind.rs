@@ -8,10 +8,6 @@ use oci::{ExtractOptions, Image, ImageRef, ImageStore};
 
 use crate::error::{IndexImageError, describe_labels};
 
-pub(crate) use oci::{CONFIGS_LABEL, DATABASE_LABEL};
-
-/// The bundle label whose presence marks a bundle image.
-pub(crate) const BUNDLE_PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
 /// Where upstream images keep the database and the catalog.
 pub(crate) const DEFAULT_DATABASE_PATH: &str = "/database/index.db";
 pub(crate) const DEFAULT_CONFIGS_PATH: &str = "/configs";
@@ -32,15 +28,15 @@ pub enum ImageKind {
 
 impl ImageKind {
     pub fn of(labels: &BTreeMap<String, String>) -> ImageKind {
-        if let Some(db) = labels.get(DATABASE_LABEL) {
+        if let Some(db) = labels.get(olm_labels::INDEX_DATABASE) {
             ImageKind::Sqlite {
                 database: db.clone(),
             }
-        } else if let Some(dir) = labels.get(CONFIGS_LABEL) {
+        } else if let Some(dir) = labels.get(olm_labels::INDEX_CONFIGS) {
             ImageKind::Fbc {
                 configs: dir.clone(),
             }
-        } else if labels.contains_key(BUNDLE_PACKAGE_LABEL) {
+        } else if labels.contains_key(olm_labels::BUNDLE_PACKAGE) {
             ImageKind::Bundle
         } else {
             ImageKind::Unknown

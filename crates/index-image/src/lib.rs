@@ -15,8 +15,6 @@
 //! (building and pushing the result), `output` (where results go), `dockerfile`, `access`
 //! (registry flags) and `error`. No module uses one above it.
 
-#![warn(unreachable_pub)]
-
 mod access;
 mod add;
 mod bundles;

@@ -10,7 +10,7 @@ use sqlite_index::IndexWriter;
 use crate::dockerfile;
 use crate::error::IndexImageError;
 use crate::image_out::{binary_base, build_and_push, on_base};
-use crate::kind::{DATABASE_LABEL, DEFAULT_DATABASE_PATH, FromIndex, unpack_database};
+use crate::kind::{DEFAULT_DATABASE_PATH, FromIndex, unpack_database};
 use crate::output::{IndexOutput, Outcome, Output, write_dockerfile};
 
 /// Where the database is changed: `<dir>/database/index.db` for `--generate` (as upstream),
@@ -110,7 +110,7 @@ pub(crate) async fn output(
                         None => ImageBuilder::scratch().layer(layer, created_by),
                     };
                     builder
-                        .label(DATABASE_LABEL, DEFAULT_DATABASE_PATH)
+                        .label(olm_labels::INDEX_DATABASE, DEFAULT_DATABASE_PATH)
                         .entrypoint(vec!["/bin/opm".into()])
                         .cmd(
                             ["registry", "serve", "--database", DEFAULT_DATABASE_PATH]

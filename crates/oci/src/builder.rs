@@ -13,15 +13,11 @@ use crate::layer::LayerContent;
 use crate::manifest::{
     Descriptor, ImageManifest, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Platform, oci_media_type,
 };
-use crate::store::{CONFIGS_LABEL, Image, ImageStore, blocking};
+use crate::store::{Image, ImageStore, blocking};
 
 /// Built images carry no timestamps, so the same inputs give the same digests.
 const EPOCH: &str = "1970-01-01T00:00:00Z";
 const BUNDLE_ANNOTATIONS: &str = "metadata/annotations.yaml";
-const BUNDLE_MANIFESTS_LABEL: &str = "operators.operatorframework.io.bundle.manifests.v1";
-const BUNDLE_METADATA_LABEL: &str = "operators.operatorframework.io.bundle.metadata.v1";
-const BUNDLE_PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
-const BUNDLE_TEST_CONFIG_LABEL: &str = "operators.operatorframework.io.test.config.v1";
 
 pub struct ImageBuilder {
     base: Option<Image>,
@@ -249,7 +245,7 @@ pub fn catalog_image(base: Option<Image>, fbc_dir: &Path) -> Result<ImageBuilder
     };
     Ok(builder
         .layer(content, "COPY configs /configs # olm-rs catalog")
-        .label(CONFIGS_LABEL, "/configs")
+        .label(olm_labels::INDEX_CONFIGS, "/configs")
         .entrypoint(vec!["/bin/opm".into()])
         .cmd(vec![
             "serve".into(),
@@ -282,21 +278,22 @@ pub fn bundle_annotations(bundle_dir: &Path) -> Result<BTreeMap<String, String>,
 /// every `metadata/annotations.yaml` annotation as a label, as `bundle.Dockerfile` does.
 pub fn bundle_image(bundle_dir: &Path) -> Result<ImageBuilder, ImageError> {
     let annotations = bundle_annotations(bundle_dir)?;
-    if !annotations.contains_key(BUNDLE_PACKAGE_LABEL) {
+    if !annotations.contains_key(olm_labels::BUNDLE_PACKAGE) {
         return Err(ImageError::Build(format!(
-            "{}: missing annotation {BUNDLE_PACKAGE_LABEL:?}",
-            bundle_dir.join(BUNDLE_ANNOTATIONS).display()
+            "{}: missing annotation {:?}",
+            bundle_dir.join(BUNDLE_ANNOTATIONS).display(),
+            olm_labels::BUNDLE_PACKAGE
         )));
     }
     let mut content = LayerContent::new();
     for (label, default) in [
-        (BUNDLE_MANIFESTS_LABEL, "manifests/"),
-        (BUNDLE_METADATA_LABEL, "metadata/"),
+        (olm_labels::BUNDLE_MANIFESTS, "manifests/"),
+        (olm_labels::BUNDLE_METADATA, "metadata/"),
     ] {
         let dir = annotations.get(label).map_or(default, String::as_str);
         content.add_dir_tree(&bundle_dir.join(dir.trim_matches('/')), dir)?;
     }
-    if let Some(tests) = annotations.get(BUNDLE_TEST_CONFIG_LABEL) {
+    if let Some(tests) = annotations.get(olm_labels::TEST_CONFIG) {
         let host = bundle_dir.join(tests.trim_matches('/'));
         if host.is_dir() {
             content.add_dir_tree(&host, tests)?;

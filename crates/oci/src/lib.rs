@@ -13,8 +13,6 @@
 //! `reference`, `credentials`, `manifest`, `cache`, `layout`, `parallel_gzip`, `layer`,
 //! `store`, `builder`.
 
-#![warn(unreachable_pub)]
-
 mod builder;
 mod cache;
 mod credentials;
@@ -43,6 +41,4 @@ pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, ManifestDocument, OCI_INDEX, OCI_MANIFEST, Platform,
 };
 pub use reference::{ImageRef, LayoutRef, RegistryRef};
-pub use store::{
-    CONFIGS_LABEL, DATABASE_LABEL, Image, ImageStore, PushReport, RegistryOptions, Unpacked,
-};
+pub use store::{Image, ImageStore, PushReport, RegistryOptions, Unpacked};

@@ -25,11 +25,6 @@ use crate::manifest::{
 };
 use crate::reference::{ImageRef, RegistryRef};
 
-/// The label naming a catalog image's FBC directory.
-pub const CONFIGS_LABEL: &str = "operators.operatorframework.io.index.configs.v1";
-/// The label naming a sqlite index image's database file.
-pub const DATABASE_LABEL: &str = "operators.operatorframework.io.index.database.v1";
-
 /// Manifests and configs are read into memory; anything claiming more is refused.
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
 const PARALLEL_BLOBS: usize = 4;
@@ -521,7 +516,7 @@ impl ImageStore {
         self.unpack_image(&image, dest, options).await
     }
 
-    /// Unpacks only the directory a label names (e.g. [`CONFIGS_LABEL`] → `/configs`).
+    /// Unpacks only the directory a label names (e.g. [`olm_labels::INDEX_CONFIGS`] → `/configs`).
     pub async fn unpack_labelled_dir(
         &self,
         reference: &ImageRef,

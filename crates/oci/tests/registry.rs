@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use oci::{
-    CONFIGS_LABEL, Credential, Credentials, ExtractOptions, ImageBuilder, ImageError, ImageRef,
-    ImageStore, LayerContent, OciLayout, Platform, RegistryOptions, bundle_image, catalog_image,
+    Credential, Credentials, ExtractOptions, ImageBuilder, ImageError, ImageRef, ImageStore,
+    LayerContent, OciLayout, Platform, RegistryOptions, bundle_image, catalog_image,
 };
 use oci::{Descriptor, ImageIndex, OCI_INDEX, OCI_MANIFEST};
 use testenv::fixtures::corpus;
@@ -260,7 +260,7 @@ async fn catalog_image_push_twice_pull_cached_and_offline() {
     );
 
     let inspect = skopeo_inspect(&registry, "olm/catalog:v4.15", None);
-    assert_eq!(inspect["Labels"][CONFIGS_LABEL], "/configs");
+    assert_eq!(inspect["Labels"][olm_labels::INDEX_CONFIGS], "/configs");
     assert_eq!(inspect["Digest"], image.digest.as_str());
 
     // Unpack just the labelled directory with a cold cache: equals the FBC tree.
@@ -270,7 +270,7 @@ async fn catalog_image_push_twice_pull_cached_and_offline() {
     reader
         .unpack_labelled_dir(
             &dest,
-            CONFIGS_LABEL,
+            olm_labels::INDEX_CONFIGS,
             &out.path().join("configs"),
             &ExtractOptions::default(),
         )
@@ -296,7 +296,7 @@ async fn catalog_image_push_twice_pull_cached_and_offline() {
     reader
         .unpack_labelled_dir(
             &pinned,
-            CONFIGS_LABEL,
+            olm_labels::INDEX_CONFIGS,
             &out2.path().join("c"),
             &ExtractOptions::default(),
         )
@@ -744,7 +744,7 @@ async fn catalog_update_on_a_base_replaces_configs() {
 
     let labels = s.labels(&out_ref).await.unwrap();
     assert_eq!(labels["keep.me"], "yes");
-    assert_eq!(labels[CONFIGS_LABEL], "/configs");
+    assert_eq!(labels[olm_labels::INDEX_CONFIGS], "/configs");
     let out = tempfile::tempdir().unwrap();
     let root = out.path().join("root");
     s.unpack(&out_ref, &root, &ExtractOptions::default())

@@ -7,8 +7,6 @@
 //! (`--migrate-level`), `icon`, `runtime` (the tokio runtime for image I/O) and `outcome`.
 //! `cli` is public for the binary; the other modules are private behind the `pub use` list.
 
-#![warn(unreachable_pub)]
-
 pub mod cli;
 mod commands;
 mod icon;

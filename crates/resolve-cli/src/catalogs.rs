@@ -110,7 +110,7 @@ fn load_images(
         runtime
             .block_on(store.unpack_labelled_dir(
                 &parsed,
-                oci::CONFIGS_LABEL,
+                olm_labels::INDEX_CONFIGS,
                 &dest,
                 &ExtractOptions::default(),
             ))

@@ -15,8 +15,6 @@
 //! - `write`: [`IndexWriter`] and its parts (CSV accessors, graphs, queries, the loader's
 //!   table operations, migrations, the add modes, export).
 
-#![warn(unreachable_pub)]
-
 mod column;
 mod convert;
 mod error;

@@ -1,8 +1,6 @@
 //! catalogd's integration tests, one binary: the controller and its replicas against a real
 //! kube-apiserver and registry, the deploy manifests, and the content server over HTTP.
 
-#![warn(unreachable_pub)]
-
 mod controller;
 mod deploy;
 mod ha;

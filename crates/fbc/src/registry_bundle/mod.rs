@@ -24,11 +24,6 @@ pub use files::{BundleFile, parse_bundle_dir, parse_bundle_tree};
 pub use parse::{Annotations, Manifest, RegistryBundle, parse_bundle_files};
 pub use render::{ObjectProfile, render_bundle_dir};
 
-pub const ANNOTATION_PACKAGE: &str = "operators.operatorframework.io.bundle.package.v1";
-pub const ANNOTATION_CHANNELS: &str = "operators.operatorframework.io.bundle.channels.v1";
-pub const ANNOTATION_DEFAULT_CHANNEL: &str =
-    "operators.operatorframework.io.bundle.channel.default.v1";
-pub const ANNOTATION_MEDIATYPE: &str = "operators.operatorframework.io.bundle.mediatype.v1";
 /// CSV annotation carrying extra properties as a JSON list.
 pub const CSV_ANNOTATION_PROPERTIES: &str = "olm.properties";
 /// CSV annotation with the bundle's skip range.

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use go_encoding::{Canonical, Node, push_canonical};
+use olm_labels::{BUNDLE_CHANNELS, BUNDLE_DEFAULT_CHANNEL, BUNDLE_PACKAGE};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::csv::Csv;
+
 use super::{
-    ANNOTATION_CHANNELS, ANNOTATION_DEFAULT_CHANNEL, ANNOTATION_PACKAGE, BundleError, BundleFile,
-    CSV_ANNOTATION_PROPERTIES, CSV_ANNOTATION_SKIP_RANGE, invalid,
+    BundleError, BundleFile, CSV_ANNOTATION_PROPERTIES, CSV_ANNOTATION_SKIP_RANGE, invalid,
 };
 use crate::decode::{self, yaml_options};
 use crate::error::LoadError;
@@ -270,9 +271,9 @@ fn check_annotations_agree(
     path: &Path,
 ) -> Result<(), BundleError> {
     for (key, x, y) in [
-        (ANNOTATION_PACKAGE, &first.package, &a.package),
+        (BUNDLE_PACKAGE, &first.package, &a.package),
         (
-            ANNOTATION_DEFAULT_CHANNEL,
+            BUNDLE_DEFAULT_CHANNEL,
             &first.default_channel,
             &a.default_channel,
         ),
@@ -291,7 +292,7 @@ fn check_annotations_agree(
         return Err(invalid(
             path,
             format!(
-                "conflicting annotations: {ANNOTATION_CHANNELS} is {:?} here but {:?} in {}",
+                "conflicting annotations: {BUNDLE_CHANNELS} is {:?} here but {:?} in {}",
                 a.channels.join(","),
                 first.channels.join(","),
                 first.path.display()
@@ -342,9 +343,9 @@ fn annotations_of(doc: &Value, path: &Path) -> Option<Annotations> {
     // Upstream decodes into a struct of strings: a non-string value makes the file "not an
     // annotations file".
     let all = inner.string_map().ok()?;
-    let package = inner.field(ANNOTATION_PACKAGE).string().ok()?;
-    let channels_raw = inner.field(ANNOTATION_CHANNELS).string().ok()?;
-    let default_channel = inner.field(ANNOTATION_DEFAULT_CHANNEL).string().ok()?;
+    let package = inner.field(BUNDLE_PACKAGE).string().ok()?;
+    let channels_raw = inner.field(BUNDLE_CHANNELS).string().ok()?;
+    let default_channel = inner.field(BUNDLE_DEFAULT_CHANNEL).string().ok()?;
     if package.is_empty() && channels_raw.is_empty() && default_channel.is_empty() {
         return None;
     }

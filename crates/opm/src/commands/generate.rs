@@ -34,7 +34,7 @@ fn dockerfile(
     s.push_str(
         "# Set FBC-specific label for the location of the FBC root directory\n# in the image\n",
     );
-    s.push_str("LABEL operators.operatorframework.io.index.configs.v1=/configs\n");
+    s.push_str(&format!("LABEL {}=/configs\n", olm_labels::INDEX_CONFIGS));
     if !extra_labels.is_empty() {
         s.push_str("\n# Set other custom labels\n");
         for (k, v) in extra_labels {

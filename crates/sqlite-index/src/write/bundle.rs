@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use fbc::{ANNOTATION_CHANNELS, RegistryBundle};
+use fbc::RegistryBundle;
 use go_encoding::{Canonical, push_canonical};
 use serde_json::Value;
 
@@ -143,7 +143,7 @@ impl BundleToAdd {
         let raw_channels = bundle
             .annotations
             .all
-            .get(ANNOTATION_CHANNELS)
+            .get(olm_labels::BUNDLE_CHANNELS)
             .cloned()
             .unwrap_or_else(|| bundle.annotations.channels.join(","));
         let annotations = BundleAnnotations {
