@@ -16,15 +16,15 @@ use crate::tls::{CertificateAuthority, key_pair_pem};
 
 /// Where the Go-built binaries are.
 #[derive(Clone, Debug)]
-pub struct Binaries {
-    pub etcd: PathBuf,
-    pub kube_apiserver: PathBuf,
-    pub kubectl: PathBuf,
+pub(crate) struct Binaries {
+    pub(crate) etcd: PathBuf,
+    pub(crate) kube_apiserver: PathBuf,
+    pub(crate) kubectl: PathBuf,
 }
 
 impl Binaries {
     /// Finds the binaries, or says which one is missing and how to get it.
-    pub fn find() -> Result<Self> {
+    pub(crate) fn find() -> Result<Self> {
         let dirs = asset_dirs();
         let find = |env: &str, name: &str| -> Result<PathBuf> {
             if let Some(p) = std::env::var_os(env) {
@@ -84,7 +84,7 @@ pub struct ControlPlane {
     // Declared first so they drop before `dir` removes their data.
     apiserver: Option<Child>,
     etcd: Option<Child>,
-    pub binaries: Binaries,
+    pub(crate) binaries: Binaries,
     pub server_url: String,
     kubeconfig: PathBuf,
     dir: tempfile::TempDir,
@@ -284,7 +284,7 @@ current-context: olmrs-test
 }
 
 /// A client for the cluster a kubeconfig file names (its current context).
-pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client> {
+pub(crate) async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client> {
     crate::install_crypto_provider();
     let kubeconfig = kube::config::Kubeconfig::read_from(path)
         .with_context(|| format!("reading kubeconfig {}", path.display()))?;

@@ -1,17 +1,41 @@
-//! Real services for tests: a control plane (etcd + kube-apiserver), a loopback OCI
-//! registry (Debian's `docker-registry`) and git servers (`file://`, `git daemon`, HTTPS).
+//! The shared test harness. Real services, never mocks: tests talk to the same binaries users
+//! run against.
 //!
-//! Nothing here is a mock: tests talk to the same binaries users run against.
+//! - [`cluster()`] and [`Cluster`]: the test run's control plane, or a private one;
+//!   [`controlplane::ControlPlane`] starts etcd + kube-apiserver;
+//!   [`unique_name`] isolates cluster-scoped objects.
+//! - [`registry::Registry`]: a loopback OCI registry (Debian's `docker-registry`), with
+//!   skopeo command builders and [`registry::write_oci_layout`].
+//! - [`RegistryEnv`]: a plain-HTTP registry, an image store reaching it and a private home,
+//!   with corpus bundles pushed on request ([`PushedBundle`]).
+//! - [`FaultProxy`]: a TCP proxy that records requests and can cut connections mid-response.
+//! - [`git`]: git repositories and servers (`file://`, `git daemon`, HTTPS with Basic auth).
+//! - [`tls::CertificateAuthority`]: a throwaway CA issuing server and client certificates.
+//! - [`fixtures`]: the shared corpus of real catalogs and bundles, and upstream `opm`.
+//! - [`cli_snapshot!`], [`format_cli_output`] and [`SnapshotFilters`]: insta snapshots of a
+//!   command's exit code, stdout and stderr, with paths, digests and times filtered.
+//! - [`process::stop_child`], [`install_crypto_provider`], and the missing-component policy
+//!   [`unavailable`] / [`in_ci`].
 
-pub mod cluster;
+mod cli_snapshot;
+mod cluster;
 pub mod controlplane;
+mod fault_proxy;
 pub mod fixtures;
 pub mod git;
 pub mod process;
 pub mod registry;
+mod registry_env;
 pub mod tls;
 
+pub use cli_snapshot::{SnapshotFilters, format_cli_output};
 pub use cluster::{Cluster, cluster, unique_name};
+pub use fault_proxy::FaultProxy;
+pub use registry_env::{PushedBundle, RegistryEnv};
+
+/// For [`cli_snapshot!`]: the insta its expansion calls.
+#[doc(hidden)]
+pub use insta;
 
 /// Installs aws-lc-rs as the process-wide rustls provider. With more than one provider
 /// compiled in, rustls has no default and the first TLS handshake panics otherwise.

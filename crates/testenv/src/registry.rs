@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::process::{SERVICE_START_TIMEOUT, free_port, spawn_logged, wait_until};
 use crate::tls::CertificateAuthority;
 
+/// Everything a registry test may run: the registry, skopeo, and htpasswd for Basic auth.
+pub const REGISTRY_BINARIES: &[&str] = &["docker-registry", "skopeo", "htpasswd"];
+
 /// The missing-binary policy: true when every binary is on `PATH`. Otherwise fails the test
 /// when `CI=true`, else prints `SKIP: <reason>` and returns false so the caller can `return`.
 pub fn require_binaries(names: &[&str]) -> bool {
@@ -35,7 +38,7 @@ pub fn require_binaries(names: &[&str]) -> bool {
     false
 }
 
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
+fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))

@@ -91,7 +91,7 @@ impl CertificateAuthority {
 }
 
 /// A bare key pair (PEM), e.g. for service-account token signing.
-pub fn key_pair_pem() -> Result<(String, String)> {
+pub(crate) fn key_pair_pem() -> Result<(String, String)> {
     let key = KeyPair::generate().context("generating key pair")?;
     Ok((key.serialize_pem(), key.public_key_pem()))
 }

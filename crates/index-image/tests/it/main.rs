@@ -1,0 +1,6 @@
+//! index-image's integration tests: one binary, a module per area.
+
+mod fbc_add;
+mod fbc_plan;
+mod interrupted;
+mod support;

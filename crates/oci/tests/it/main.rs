@@ -1,0 +1,3 @@
+//! oci's integration tests: one binary, a module per area.
+
+mod registry;
