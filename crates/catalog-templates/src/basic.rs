@@ -67,9 +67,7 @@ pub(crate) fn render(
                 "unexpected fields present in basic template bundle".to_string(),
             ));
         }
-        let rendered = renderer
-            .render_bundle(&b.image)
-            .map_err(TemplateError::Render)?;
+        let rendered = renderer.render_bundle(&b.image)?;
         out.extend(rendered.into_iter().map(|r| r.bundle));
     }
     cfg.bundles = out;

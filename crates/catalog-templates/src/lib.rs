@@ -32,17 +32,23 @@ pub struct RenderedBundle {
 
 /// Renders a bundle image reference into `olm.bundle` blobs.
 pub trait BundleRenderer {
-    fn render_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, String>;
+    fn render_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, BundleRenderError>;
 }
 
 impl<F> BundleRenderer for F
 where
-    F: Fn(&str) -> Result<Vec<RenderedBundle>, String>,
+    F: Fn(&str) -> Result<Vec<RenderedBundle>, BundleRenderError>,
 {
-    fn render_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, String> {
+    fn render_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, BundleRenderError> {
         self(image)
     }
 }
+
+/// A bundle the renderer could not render. The renderer (opm's, which pulls images) owns the
+/// message; templates report it as it is, as upstream does.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BundleRenderError(pub String);
 
 /// A template that could not be rendered; messages follow upstream's.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +57,8 @@ pub enum TemplateError {
     Decode(String),
     #[error("{0}")]
     Render(String),
+    #[error(transparent)]
+    Bundle(#[from] BundleRenderError),
 }
 
 /// The template kinds `render-template` knows, by type name (`basic`, `semver`).

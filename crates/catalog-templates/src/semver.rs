@@ -252,7 +252,7 @@ pub(crate) fn render(
     let mut rendered: Vec<RenderedBundle> = Vec::new();
     let mut image_of: HashMap<&str, String> = HashMap::new();
     for img in &images {
-        let mut out = renderer.render_bundle(img).map_err(TemplateError::Render)?;
+        let mut out = renderer.render_bundle(img)?;
         if out.len() != 1 {
             return Err(TemplateError::Render(format!(
                 "bundle reference {img:?} resulted in {} bundles, expected 1",

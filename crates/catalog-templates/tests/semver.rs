@@ -1,9 +1,9 @@
 //! The semver template's channel generation and linking with a stub bundle renderer.
 
-use catalog_templates::{RenderedBundle, TemplateKind, write_mermaid};
+use catalog_templates::{BundleRenderError, RenderedBundle, TemplateKind, write_mermaid};
 use fbc::property::build;
 
-fn bundle(image: &str) -> Result<Vec<RenderedBundle>, String> {
+fn bundle(image: &str) -> Result<Vec<RenderedBundle>, BundleRenderError> {
     let version = image.rsplit(':').next().unwrap();
     Ok(vec![RenderedBundle {
         bundle: fbc::Bundle {

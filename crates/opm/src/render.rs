@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use catalog_templates::RenderedBundle;
+use catalog_templates::{BundleRenderError, RenderedBundle};
 use fbc::DeclarativeConfig;
 use fbc::property::{TYPE_BUNDLE_OBJECT, TYPE_CSV_METADATA};
 use fbc::{ObjectProfile, RegistryBundle, parse_bundle_dir};
@@ -289,7 +289,10 @@ impl Render {
     }
 
     /// A bundle image for a template, post-processed and migrated like any render.
-    pub fn render_template_bundle(&self, image: &str) -> Result<Vec<RenderedBundle>, String> {
+    pub fn render_template_bundle(
+        &self,
+        image: &str,
+    ) -> Result<Vec<RenderedBundle>, BundleRenderError> {
         let inner = || -> Result<Vec<RenderedBundle>> {
             let rendered = match self.bundle_dirs.get(image) {
                 Some(d) => self.render_bundle_dir(d, Some(image))?,
@@ -320,7 +323,7 @@ impl Render {
                 })
                 .collect())
         };
-        inner().map_err(|e| format!("render reference {image:?}: {e:#}"))
+        inner().map_err(|e| BundleRenderError(format!("render reference {image:?}: {e:#}")))
     }
 }
 
