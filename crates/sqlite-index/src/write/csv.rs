@@ -397,3 +397,249 @@ pub(super) fn related_images(csv: &Value) -> Result<BTreeSet<String>, CsvError> 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).expect("test JSON")
+    }
+
+    fn message<T: std::fmt::Debug>(result: Result<T, CsvError>) -> String {
+        result.expect_err("a decoding error").to_string()
+    }
+
+    fn api(group: &str, version: &str, kind: &str, plural: &str) -> ApiKey {
+        ApiKey {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+        }
+    }
+
+    fn images(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn struct_fields_match_case_insensitively_and_the_last_duplicate_wins() {
+        let csv = parse(
+            r#"{"spec":{
+                "apiservicedefinitions":{"owned":[{"Group":"g","KIND":"K","name":"first","Name":"ps","version":"v1"}],
+                                         "Owned":[{"name":"last","group":"h"}]},
+                "customresourcedefinitions":{"REQUIRED":[{"NAME":"cs.example.com","Version":"v2","kind":"C"}]},
+                "Install":{"Strategy":"deployment","SPEC":{"Deployments":[{"Spec":{"template":{"spec":{"containers":[{"image":"op:1"}]}}}}]}},
+                "relatedImages":[{"image":"a:1","IMAGE":"b:1"}]}}"#,
+        );
+        assert_eq!(
+            provided_apis(&[], &csv).unwrap(),
+            BTreeSet::from([api("h", "", "", "last")])
+        );
+        assert_eq!(
+            required_apis(&csv).unwrap(),
+            BTreeSet::from([api("example.com", "v2", "C", "cs")])
+        );
+        assert_eq!(operator_images(&csv).unwrap(), images(&["op:1"]));
+        assert_eq!(related_images(&csv).unwrap(), images(&["b:1"]));
+    }
+
+    #[test]
+    fn null_is_the_zero_value() {
+        let csv = parse(
+            r#"{"spec":{"version":null,"replaces":null,"skips":["a",null],
+                "apiservicedefinitions":{"owned":[null,{"group":null,"name":"ps","kind":"K","version":"v1"}],"required":null},
+                "customresourcedefinitions":null,
+                "relatedImages":[null,{"image":null},{"image":"x:1"}]}}"#,
+        );
+        assert_eq!(version(&csv).unwrap(), "");
+        assert_eq!(replaces(&csv).unwrap(), "");
+        assert_eq!(skips(&csv).unwrap(), ["a", ""]);
+        assert_eq!(
+            provided_apis(&[], &csv).unwrap(),
+            BTreeSet::from([api("", "v1", "K", "ps")])
+        );
+        assert_eq!(required_apis(&csv).unwrap(), BTreeSet::new());
+        assert_eq!(related_images(&csv).unwrap(), images(&["", "x:1"]));
+        let null_spec = parse(r#"{"spec":null}"#);
+        assert_eq!(message(version(&null_spec)), "unexpected end of JSON input");
+    }
+
+    #[test]
+    fn spec_members_are_looked_up_by_exact_key() {
+        let csv = parse(
+            r#"{"spec":{"Version":"1.0.0","REPLACES":"a","Skips":["b"],"RelatedImages":[{"image":"x:1"}],
+                "apiServiceDefinitions":{"owned":[{"name":"ps"}]}}}"#,
+        );
+        assert_eq!(version(&csv).unwrap(), "");
+        assert_eq!(replaces(&csv).unwrap(), "");
+        assert_eq!(skips(&csv).unwrap(), Vec::<String>::new());
+        assert_eq!(related_images(&csv).unwrap(), BTreeSet::new());
+        assert_eq!(provided_apis(&[], &csv).unwrap(), BTreeSet::new());
+        assert_eq!(
+            message(version(&parse(r#"{"Spec":{"version":"1.0.0"}}"#))),
+            "unexpected end of JSON input"
+        );
+        // Inside the install strategy's pod template, keys are exact too.
+        let exact = parse(
+            r#"{"spec":{"install":{"strategy":"deployment","spec":{"deployments":[
+                {"spec":{"Template":{"spec":{"containers":[{"image":"a:1"}]}}}},
+                {"spec":{"template":{"spec":{"Containers":[{"image":"b:1"}],"initContainers":[{"Image":"c:1"},3]}}}}]}}}}"#,
+        );
+        assert_eq!(operator_images(&exact).unwrap(), images(&[""]));
+    }
+
+    #[test]
+    fn crd_manifests_provide_every_served_version() {
+        let crd = |api_version: &str, spec: &str| {
+            parse(&format!(
+                r#"{{"apiVersion":"apiextensions.k8s.io/{api_version}","kind":"CustomResourceDefinition","spec":{spec}}}"#
+            ))
+        };
+        let objects = [
+            crd(
+                "v1",
+                r#"{"group":"g","names":{"kind":"K","plural":"ks"},"versions":[{"name":"v1"},7]}"#,
+            ),
+            crd(
+                "v1beta1",
+                r#"{"group":"b","names":"odd","version":"v2","versions":{"name":"ignored"}}"#,
+            ),
+            crd("v2", r#"{"group":3}"#),
+            crd("v1", "null"),
+        ];
+        assert_eq!(
+            provided_apis(&objects, &parse(r#"{"spec":{}}"#)).unwrap(),
+            BTreeSet::from([
+                api("g", "v1", "K", "ks"),
+                api("g", "", "K", "ks"),
+                api("b", "v2", "", ""),
+            ])
+        );
+    }
+
+    #[test]
+    fn wrong_types_give_go_messages() {
+        let spec = |spec: &str| parse(&format!(r#"{{"spec":{spec}}}"#));
+        let cases: [(Result<(), CsvError>, &str); 16] = [
+            (
+                version(&spec(r#"{"version":1}"#)).map(drop),
+                "json: cannot unmarshal number into Go value of type string",
+            ),
+            (
+                replaces(&spec("[]")).map(drop),
+                "json: cannot unmarshal array into Go value of type map[string]*json.RawMessage",
+            ),
+            (
+                skips(&spec(r#"{"skips":{}}"#)).map(drop),
+                "json: cannot unmarshal object into Go value of type []string",
+            ),
+            (
+                skips(&spec(r#"{"skips":[true]}"#)).map(drop),
+                "json: cannot unmarshal bool into Go value of type string",
+            ),
+            (
+                required_apis(&spec(r#"{"customresourcedefinitions":"x"}"#)).map(drop),
+                "json: cannot unmarshal string into Go value of type struct { Owned []*registry.DefinitionKey \"json:\\\"owned\\\"\"; Required []*registry.DefinitionKey \"json:\\\"required\\\"\" }",
+            ),
+            (
+                required_apis(&spec(r#"{"customresourcedefinitions":{"owned":{}}}"#)).map(drop),
+                "json: cannot unmarshal object into Go struct field .owned of type []*registry.DefinitionKey",
+            ),
+            (
+                required_apis(&spec(r#"{"apiservicedefinitions":{"required":[1]}}"#)).map(drop),
+                "error unmarshaling into object map: json: cannot unmarshal number into Go struct field .required of type registry.DefinitionKey",
+            ),
+            (
+                required_apis(&spec(
+                    r#"{"customresourcedefinitions":{"required":[{"name":"nodot"}]}}"#,
+                ))
+                .map(drop),
+                "couldn't parse plural.group from crd name: nodot",
+            ),
+            (
+                provided_apis(&[], &spec(r#"{"apiservicedefinitions":{"owned":[{"kind":[]}]}}"#))
+                    .map(drop),
+                "error getting apiservice definitions: error unmarshaling into object map: json: cannot unmarshal array into Go struct field DefinitionKey.kind of type string",
+            ),
+            (
+                operator_images(&spec(r#"{"install":{"strategy":5}}"#)).map(drop),
+                "json: cannot unmarshal number into Go struct field strategy.strategy of type string",
+            ),
+            (
+                operator_images(&spec(
+                    r#"{"install":{"strategy":"deployment","spec":{"deployments":[{"spec":{"template":{"spec":{"initContainers":[{"image":{}}]}}}}]}}}"#,
+                ))
+                .map(drop),
+                "json: cannot unmarshal object into Go struct field Container.image of type string",
+            ),
+            (
+                related_images(&spec(r#"{"relatedImages":"x"}"#)).map(drop),
+                "json: cannot unmarshal string into Go value of type []registry.relatedImage",
+            ),
+            (
+                related_images(&spec(r#"{"relatedImages":[1]}"#)).map(drop),
+                "json: cannot unmarshal number into Go value of type registry.relatedImage",
+            ),
+            (
+                related_images(&spec(r#"{"relatedImages":[{"Image":false}]}"#)).map(drop),
+                "json: cannot unmarshal bool into Go struct field relatedImage.image of type string",
+            ),
+            (
+                version(&parse("[]")).map(drop),
+                "unexpected end of JSON input",
+            ),
+            (
+                definitions(&spec(r#"{"apiservicedefinitions":{"required":[{"group":1}]}}"#), "apiservicedefinitions").map(drop),
+                "json: cannot unmarshal number into Go struct field DefinitionKey.group of type string",
+            ),
+        ];
+        for (result, expected) in cases {
+            assert_eq!(message(result), expected);
+        }
+    }
+
+    #[test]
+    fn malformed_crd_manifests_give_go_messages() {
+        let crd = |api_version: &str, spec: &str| {
+            vec![parse(&format!(
+                r#"{{"apiVersion":"apiextensions.k8s.io/{api_version}","kind":"CustomResourceDefinition","spec":{spec}}}"#
+            ))]
+        };
+        let csv = parse(r#"{"spec":{}}"#);
+        let cases = [
+            (
+                crd("v1", r#""x""#),
+                "error getting crds: error decoding v1 CRD: json: cannot unmarshal string into Go struct field CustomResourceDefinition.spec",
+            ),
+            (
+                crd("v1", r#"{"group":1}"#),
+                "error getting crds: error decoding v1 CRD: json: cannot unmarshal number into Go struct field .spec.group of type string",
+            ),
+            (
+                crd("v1beta1", r#"{"names":{"kind":[]}}"#),
+                "error getting crds: error decoding v1beta1 CRD: json: cannot unmarshal array into Go struct field .names.kind of type string",
+            ),
+            (
+                crd("v1", r#"{"names":{"plural":{}}}"#),
+                "error getting crds: error decoding v1 CRD: json: cannot unmarshal object into Go struct field .names.plural of type string",
+            ),
+            (
+                crd("v1", r#"{"versions":[{"name":2}]}"#),
+                "error getting crds: error decoding v1 CRD: json: cannot unmarshal number into Go struct field .versions.name of type string",
+            ),
+            (
+                crd("v1beta1", r#"{"version":true}"#),
+                "error getting crds: error decoding v1beta1 CRD: json: cannot unmarshal bool into Go struct field .spec.version of type string",
+            ),
+        ];
+        for (objects, expected) in cases {
+            assert_eq!(message(provided_apis(&objects, &csv)), expected);
+        }
+    }
+}
