@@ -1,12 +1,14 @@
 //! What the loader reads from a ClusterServiceVersion, with the semantics of upstream's
 //! `registry.ClusterServiceVersion` accessors (operator-registry v1.73.0 `pkg/registry/csv.go`):
 //! `spec` fields are looked up by exact key in a `map[string]*json.RawMessage`, while the
-//! definition lists decode into Go structs (case-insensitive field names).
+//! definition lists decode into Go structs (case-insensitive field names). The lenient decoding
+//! is [`go_encoding::Node`]'s; this module only names each destination the way Go's decoder
+//! does in its error messages.
 
 use std::collections::BTreeSet;
 
-use go_encoding::go_kind;
-use serde_json::{Map, Value};
+use go_encoding::{DecodeError, Node, Problem};
+use serde_json::Value;
 
 /// A CSV that Go's `encoding/json` would fail to decode into upstream's structs, with Go's
 /// message.
@@ -15,6 +17,9 @@ pub enum CsvError {
     /// A value of the wrong JSON kind for its Go type.
     #[error("json: cannot unmarshal {found} into Go {target}")]
     Unmarshal { found: &'static str, target: String },
+    /// Any other decoding failure (the reads here only fail on a kind mismatch).
+    #[error(transparent)]
+    Decode(DecodeError),
     /// No `spec` (a nil `json.RawMessage`).
     #[error("unexpected end of JSON input")]
     UnexpectedEnd,
@@ -29,18 +34,24 @@ pub enum CsvError {
 }
 
 impl CsvError {
-    fn unmarshal(found: &Value, target: impl Into<String>) -> CsvError {
-        CsvError::Unmarshal {
-            found: go_kind(found),
-            target: target.into(),
-        }
-    }
-
     fn context(context: &'static str) -> impl FnOnce(CsvError) -> CsvError {
         move |inner| CsvError::Context {
             context,
             inner: Box::new(inner),
         }
+    }
+}
+
+/// Go's message for a kind mismatch found by [`Node`], with the destination named as upstream's
+/// decoder names it (`value of type string`, `struct field DefinitionKey.group of type string`),
+/// which is not always the JSON path.
+fn unmarshal(target: impl Into<String>) -> impl FnOnce(DecodeError) -> CsvError {
+    move |e| match e.problem {
+        Problem::Type { found, .. } => CsvError::Unmarshal {
+            found: found.go_name(),
+            target: target.into(),
+        },
+        Problem::Other(_) => CsvError::Decode(e),
     }
 }
 
@@ -53,35 +64,14 @@ pub(crate) struct ApiKey {
     pub plural: String,
 }
 
-/// A struct field as Go's `encoding/json` matches it: case-insensitively, the last one winning.
-fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
-        .next_back()
-}
-
-fn string_of(v: Option<&Value>, target: &str) -> Result<String, CsvError> {
-    match v {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(CsvError::unmarshal(
-            other,
-            format!("{target} of type string"),
-        )),
-    }
-}
-
 /// The CSV's `spec` as upstream's `map[string]*json.RawMessage` sees it. A CSV without `spec`
 /// has a nil spec, which fails to unmarshal.
-fn spec(csv: &Value) -> Result<&Map<String, Value>, CsvError> {
-    match csv.as_object().and_then(|o| o.get("spec")) {
-        None | Some(Value::Null) => Err(CsvError::UnexpectedEnd),
-        Some(Value::Object(m)) => Ok(m),
-        Some(other) => Err(CsvError::unmarshal(
-            other,
-            "value of type map[string]*json.RawMessage",
-        )),
+fn spec(csv: &Value) -> Result<Node<'_>, CsvError> {
+    let spec = Node::root(csv).field_exact("spec");
+    match spec.object() {
+        Ok(Some(_)) => Ok(spec),
+        Ok(None) => Err(CsvError::UnexpectedEnd),
+        Err(e) => Err(unmarshal("value of type map[string]*json.RawMessage")(e)),
     }
 }
 
@@ -106,7 +96,10 @@ pub(super) fn annotation(csv: &Value, key: &str) -> String {
 
 /// A string field of `spec` (`GetVersion`, `GetReplaces`).
 pub(super) fn spec_string(csv: &Value, key: &str) -> Result<String, CsvError> {
-    string_of(spec(csv)?.get(key), "value")
+    spec(csv)?
+        .field_exact(key)
+        .string()
+        .map_err(unmarshal("value of type string"))
 }
 
 /// `spec.version` ("" when absent).
@@ -121,11 +114,13 @@ pub(super) fn replaces(csv: &Value) -> Result<String, CsvError> {
 
 /// `spec.skips`.
 pub(super) fn skips(csv: &Value) -> Result<Vec<String>, CsvError> {
-    match spec(csv)?.get("skips") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().map(|v| string_of(Some(v), "value")).collect(),
-        Some(other) => Err(CsvError::unmarshal(other, "value of type []string")),
-    }
+    spec(csv)?
+        .field_exact("skips")
+        .list()
+        .map_err(unmarshal("value of type []string"))?
+        .iter()
+        .map(|skip| skip.string().map_err(unmarshal("value of type string")))
+        .collect()
 }
 
 /// `metadata.annotations["olm.skipRange"]`.
@@ -159,57 +154,48 @@ impl DefinitionKey {
     }
 }
 
+/// Go's name of the struct a definitions block decodes into.
+const DEFINITIONS_TYPE: &str = "value of type struct { Owned []*registry.DefinitionKey \"json:\\\"owned\\\"\"; Required []*registry.DefinitionKey \"json:\\\"required\\\"\" }";
+
 /// `(owned, required)` of `spec.<key>` (`customresourcedefinitions` or `apiservicedefinitions`).
 pub(super) fn definitions(
     csv: &Value,
     key: &str,
 ) -> Result<(Vec<DefinitionKey>, Vec<DefinitionKey>), CsvError> {
-    let defs = match spec(csv)?.get(key) {
-        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
-        Some(Value::Object(m)) => m,
-        Some(other) => {
-            return Err(CsvError::unmarshal(
-                other,
-                "value of type struct { Owned []*registry.DefinitionKey \"json:\\\"owned\\\"\"; Required []*registry.DefinitionKey \"json:\\\"required\\\"\" }",
-            ));
-        }
-    };
+    let defs = spec(csv)?.field_exact(key);
+    if defs
+        .object()
+        .map_err(unmarshal(DEFINITIONS_TYPE))?
+        .is_none()
+    {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let list = |which: &str| -> Result<Vec<DefinitionKey>, CsvError> {
-        match field(defs, which) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => {
-                let mut out = Vec::new();
-                for item in items {
-                    match item {
-                        // A null element is a nil pointer upstream; it is skipped where used.
-                        Value::Null => {}
-                        Value::Object(o) => out.push(DefinitionKey {
-                            group: string_of(
-                                field(o, "group"),
-                                "struct field DefinitionKey.group",
-                            )?,
-                            kind: string_of(field(o, "kind"), "struct field DefinitionKey.kind")?,
-                            name: string_of(field(o, "name"), "struct field DefinitionKey.name")?,
-                            version: string_of(
-                                field(o, "version"),
-                                "struct field DefinitionKey.version",
-                            )?,
-                        }),
-                        other => {
-                            return Err(CsvError::unmarshal(
-                                other,
-                                format!("struct field .{which} of type registry.DefinitionKey"),
-                            ));
-                        }
-                    }
-                }
-                Ok(out)
+        let items = defs.field(which).list().map_err(unmarshal(format!(
+            "struct field .{which} of type []*registry.DefinitionKey"
+        )))?;
+        let mut out = Vec::new();
+        for item in items {
+            let object = item.object().map_err(unmarshal(format!(
+                "struct field .{which} of type registry.DefinitionKey"
+            )))?;
+            // A null element is a nil pointer upstream; it is skipped where used.
+            if object.is_none() {
+                continue;
             }
-            Some(other) => Err(CsvError::unmarshal(
-                other,
-                format!("struct field .{which} of type []*registry.DefinitionKey"),
-            )),
+            let string = |name: &str| {
+                item.field(name).string().map_err(unmarshal(format!(
+                    "struct field DefinitionKey.{name} of type string"
+                )))
+            };
+            out.push(DefinitionKey {
+                group: string("group")?,
+                kind: string("kind")?,
+                name: string("name")?,
+                version: string("version")?,
+            });
         }
+        Ok(out)
     };
     Ok((list("owned")?, list("required")?))
 }
@@ -256,63 +242,13 @@ pub(super) fn provided_apis(objects: &[Value], csv: &Value) -> Result<BTreeSet<A
         }
         let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let version = api_version.rsplit('/').next().unwrap_or("");
-        let beta = match version {
-            "v1" => false,
-            "v1beta1" => true,
+        let (beta, context) = match version {
+            "v1" => (false, "error getting crds: error decoding v1 CRD: "),
+            "v1beta1" => (true, "error getting crds: error decoding v1beta1 CRD: "),
             // Upstream only decodes these two CRD versions; others provide nothing.
             _ => continue,
         };
-        let crd_context = if beta {
-            "error getting crds: error decoding v1beta1 CRD: "
-        } else {
-            "error getting crds: error decoding v1 CRD: "
-        };
-        let crd_err = |e: CsvError| CsvError::context(crd_context)(e);
-        let spec = match o.get("spec") {
-            Some(Value::Object(s)) => s,
-            None | Some(Value::Null) => continue,
-            Some(other) => {
-                return Err(crd_err(CsvError::unmarshal(
-                    other,
-                    "struct field CustomResourceDefinition.spec",
-                )));
-            }
-        };
-        let group = string_of(spec.get("group"), "struct field .spec.group").map_err(crd_err)?;
-        let names = spec.get("names").and_then(Value::as_object);
-        let kind = string_of(
-            names.and_then(|n| n.get("kind")),
-            "struct field .names.kind",
-        )
-        .map_err(crd_err)?;
-        let plural = string_of(
-            names.and_then(|n| n.get("plural")),
-            "struct field .names.plural",
-        )
-        .map_err(crd_err)?;
-        let served = |version: String| ApiKey {
-            group: group.clone(),
-            version,
-            kind: kind.clone(),
-            plural: plural.clone(),
-        };
-        if let Some(Value::Array(versions)) = spec.get("versions") {
-            for v in versions {
-                let name = string_of(
-                    v.as_object().and_then(|m| m.get("name")),
-                    "struct field .versions.name",
-                )
-                .map_err(crd_err)?;
-                out.insert(served(name));
-            }
-        }
-        if beta {
-            let v =
-                string_of(spec.get("version"), "struct field .spec.version").map_err(crd_err)?;
-            if !v.is_empty() {
-                out.insert(served(v));
-            }
-        }
+        crd_apis(o, beta, &mut out).map_err(CsvError::context(context))?;
     }
     let (owned, _) = definitions(csv, "apiservicedefinitions").map_err(CsvError::context(
         "error getting apiservice definitions: error unmarshaling into object map: ",
@@ -321,79 +257,102 @@ pub(super) fn provided_apis(objects: &[Value], csv: &Value) -> Result<BTreeSet<A
     Ok(out)
 }
 
+/// Every version a CRD manifest serves (its `versions`, and for `v1beta1` also its `version`).
+fn crd_apis(crd: &Value, beta: bool, out: &mut BTreeSet<ApiKey>) -> Result<(), CsvError> {
+    let spec = Node::root(crd).field_exact("spec");
+    if spec
+        .object()
+        .map_err(unmarshal("struct field CustomResourceDefinition.spec"))?
+        .is_none()
+    {
+        return Ok(());
+    }
+    let string = |node: Node<'_>, target: &'static str| node.string().map_err(unmarshal(target));
+    let group = string(
+        spec.field_exact("group"),
+        "struct field .spec.group of type string",
+    )?;
+    let names = spec.field_exact("names");
+    let kind = string(
+        names.field_exact("kind"),
+        "struct field .names.kind of type string",
+    )?;
+    let plural = string(
+        names.field_exact("plural"),
+        "struct field .names.plural of type string",
+    )?;
+    let served = |version: String| ApiKey {
+        group: group.clone(),
+        version,
+        kind: kind.clone(),
+        plural: plural.clone(),
+    };
+    // `versions` that is not a list serves nothing, rather than failing.
+    for v in spec.field_exact("versions").list().unwrap_or_default() {
+        out.insert(served(string(
+            v.field_exact("name"),
+            "struct field .versions.name of type string",
+        )?));
+    }
+    if beta {
+        let v = string(
+            spec.field_exact("version"),
+            "struct field .spec.version of type string",
+        )?;
+        if !v.is_empty() {
+            out.insert(served(v));
+        }
+    }
+    Ok(())
+}
+
 /// Container and init-container images of the `deployment` install strategy
 /// (upstream `GetOperatorImages`).
 pub(super) fn operator_images(csv: &Value) -> Result<BTreeSet<String>, CsvError> {
     let mut out = BTreeSet::new();
-    let spec = spec(csv)?;
-    let Some(Value::Object(install)) = field(spec, "install") else {
-        return Ok(out);
-    };
-    if string_of(field(install, "strategy"), "struct field strategy.strategy")? != "deployment" {
+    let install = spec(csv)?.field("install");
+    let strategy = install
+        .field("strategy")
+        .string()
+        .map_err(unmarshal("struct field strategy.strategy of type string"))?;
+    if strategy != "deployment" {
         return Ok(out);
     }
-    let Some(Value::Object(strategy_spec)) = field(install, "spec") else {
-        return Ok(out);
-    };
-    let Some(Value::Array(deployments)) = field(strategy_spec, "deployments") else {
+    // Members of the wrong kind on the way to the containers hold no images, rather than
+    // failing.
+    let Ok(deployments) = install.descend(&["spec", "deployments"]).list() else {
         return Ok(out);
     };
     for d in deployments {
-        let pod = d
-            .as_object()
-            .and_then(|d| field(d, "spec"))
-            .and_then(Value::as_object)
-            .and_then(|s| s.get("template"))
-            .and_then(Value::as_object)
-            .and_then(|t| t.get("spec"))
-            .and_then(Value::as_object);
-        let Some(pod) = pod else { continue };
+        let pod = d.field("spec").field_exact("template").field_exact("spec");
         for key in ["containers", "initContainers"] {
-            if let Some(Value::Array(cs)) = pod.get(key) {
-                for c in cs {
-                    out.insert(string_of(
-                        c.as_object().and_then(|c| c.get("image")),
-                        "struct field Container.image",
-                    )?);
-                }
+            for c in pod.field_exact(key).list().unwrap_or_default() {
+                out.insert(
+                    c.field_exact("image")
+                        .string()
+                        .map_err(unmarshal("struct field Container.image of type string"))?,
+                );
             }
         }
     }
     Ok(out)
 }
 
-/// Images of `spec.relatedImages` (upstream `GetRelatedImages`).
+/// Images of `spec.relatedImages` (upstream `GetRelatedImages`); a `null` item is an empty image.
 pub(super) fn related_images(csv: &Value) -> Result<BTreeSet<String>, CsvError> {
+    let items = spec(csv)?
+        .field_exact("relatedImages")
+        .list()
+        .map_err(unmarshal("value of type []registry.relatedImage"))?;
     let mut out = BTreeSet::new();
-    match spec(csv)?.get("relatedImages") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            for item in items {
-                match item {
-                    Value::Null => {
-                        out.insert(String::new());
-                    }
-                    Value::Object(o) => {
-                        out.insert(string_of(
-                            field(o, "image"),
-                            "struct field relatedImage.image",
-                        )?);
-                    }
-                    other => {
-                        return Err(CsvError::unmarshal(
-                            other,
-                            "value of type registry.relatedImage",
-                        ));
-                    }
-                }
-            }
-        }
-        Some(other) => {
-            return Err(CsvError::unmarshal(
-                other,
-                "value of type []registry.relatedImage",
-            ));
-        }
+    for item in items {
+        item.object()
+            .map_err(unmarshal("value of type registry.relatedImage"))?;
+        out.insert(
+            item.field("image")
+                .string()
+                .map_err(unmarshal("struct field relatedImage.image of type string"))?,
+        );
     }
     Ok(out)
 }
