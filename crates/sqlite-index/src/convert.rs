@@ -13,19 +13,16 @@ use serde_json::{Map, Value};
 
 use crate::error::IndexError;
 use crate::read::{BundleRow, Index};
-use go_encoding::go_kind;
+use go_encoding::{DecodeError, Node, Problem, go_kind};
 
 const DEPRECATED_TYPE: &str = "olm.deprecated";
 const GVK_TYPE: &str = "olm.gvk";
 const PACKAGE_TYPE: &str = "olm.package";
 
-/// The value of the last key of `obj` equal to `key` ignoring ASCII case (Go `encoding/json`
-/// field matching; duplicates: the last wins).
-fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
-        .next_back()
+/// A struct field of `obj` as Go's `encoding/json` matches it (ignoring ASCII case, the last
+/// duplicate winning): go-encoding's reader decides.
+fn field<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
+    Node::root(obj).field(key).value()
 }
 
 /// Why a stored bundle cannot be converted, with upstream's message.
@@ -37,6 +34,8 @@ enum BundleError {
     NotString { found: &'static str, field: String },
     #[error("json: cannot unmarshal {0} into Go value of type struct")]
     NotObject(&'static str),
+    #[error(transparent)]
+    Decode(DecodeError),
     #[error("Object 'Kind' is missing in unstructured object")]
     KindMissing,
     #[error("no csv in bundle")]
@@ -76,21 +75,25 @@ impl BundleError {
     }
 }
 
-fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, BundleError> {
-    match field(obj, key) {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(BundleError::NotString {
-            found: go_kind(other),
-            field: key.to_string(),
-        }),
-    }
+/// A string struct field (`null` or absent: ""), with upstream's message for another kind.
+fn string_field(obj: &Value, key: &str) -> Result<String, BundleError> {
+    Node::root(obj)
+        .field(key)
+        .string()
+        .map_err(|e| match e.problem {
+            Problem::Type { found, .. } => BundleError::NotString {
+                found: found.go_name(),
+                field: key.to_string(),
+            },
+            Problem::Other(_) => BundleError::Decode(e),
+        })
 }
 
-fn parse_object(text: &str) -> Result<Map<String, Value>, BundleError> {
+/// A JSON object as Go decodes it into a struct: `null` is the empty struct.
+fn parse_object(text: &str) -> Result<Value, BundleError> {
     match serde_json::from_str::<Value>(text)? {
-        Value::Object(m) => Ok(m),
-        Value::Null => Ok(Map::new()),
+        v @ Value::Object(_) => Ok(v),
+        Value::Null => Ok(Value::Object(Map::new())),
         other => Err(BundleError::NotObject(go_kind(&other))),
     }
 }
@@ -153,13 +156,15 @@ fn related_images_of(csv_json: &str) -> Result<Vec<RelatedImage>, BundleError> {
     }
     let csv = parse_object(csv_json).map_err(BundleError::csv)?;
     let spec = match field(&csv, "spec") {
-        Some(Value::Object(s)) => s,
+        Some(s @ Value::Object(_)) => s,
         _ => return Ok(Vec::new()),
     };
     let mut out = Vec::new();
     if let Some(Value::Array(items)) = field(spec, "relatedImages") {
         for item in items {
-            let Value::Object(ri) = item else { continue };
+            let ri @ Value::Object(_) = item else {
+                continue;
+            };
             out.push(RelatedImage {
                 name: string_field(ri, "name").map_err(BundleError::csv)?,
                 image: string_field(ri, "image").map_err(BundleError::csv)?,
@@ -277,13 +282,13 @@ fn package_icon(index: &Index, pkg: &str, channel: &str) -> Result<Option<Icon>,
             }
         ))
     })?;
-    let Some(Value::Object(spec)) = field(&csv, "spec") else {
+    let Some(spec @ Value::Object(_)) = field(&csv, "spec") else {
         return Ok(None);
     };
     let Some(Value::Array(icons)) = field(spec, "icon") else {
         return Ok(None);
     };
-    let Some(Value::Object(first)) = icons.first() else {
+    let Some(first @ Value::Object(_)) = icons.first() else {
         return Ok(None);
     };
     let data = string_field(first, "base64data").unwrap_or_default();
@@ -397,5 +402,39 @@ impl Index {
                 }));
         }
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn struct_fields_match_as_go_decodes_them() {
+        // Case-insensitive, the last duplicate wins, null is "".
+        let v = parse_object(r#"{"Group":"a","GROUP":"b","kind":null,"version":"v1"}"#).unwrap();
+        assert_eq!(
+            gvk_of(&v.to_string()).unwrap(),
+            ("b".to_string(), String::new(), "v1".to_string())
+        );
+        assert!(matches!(parse_object("null"), Ok(Value::Object(m)) if m.is_empty()));
+    }
+
+    #[test]
+    fn wrong_kinds_keep_upstreams_messages() {
+        assert_eq!(
+            gvk_of(r#"{"group":1}"#).unwrap_err().to_string(),
+            "json: cannot unmarshal number into Go struct field .group of type string"
+        );
+        assert_eq!(
+            gvk_of("[1]").unwrap_err().to_string(),
+            "json: cannot unmarshal array into Go value of type struct"
+        );
+        assert_eq!(
+            related_images_of(r#"{"spec":{"relatedImages":[{"image":true}]}}"#)
+                .unwrap_err()
+                .to_string(),
+            "unmarshal csv: json: cannot unmarshal bool into Go struct field .image of type string"
+        );
     }
 }
