@@ -307,6 +307,30 @@ async fn bad_images_report_their_condition() {
     let invalid = h
         .create(&format!("{host}/catalogs/invalid:v1"), Some("0s"), None)
         .await;
+    // Malformed JSON in a subdirectory of a non-default configs directory.
+    let mut content = LayerContent::new();
+    content
+        .add_bytes(
+            "/srv/fbc/foo/catalog.json",
+            b"{\"schema\":\"olm.package\",\"name\":\"foo\"}\n{\"schema\": ".to_vec(),
+        )
+        .unwrap();
+    let malformed = ImageBuilder::scratch()
+        .layer(content, "test")
+        .label(olm_labels::INDEX_CONFIGS, "/srv/fbc/")
+        .build(&pusher)
+        .await
+        .unwrap();
+    pusher
+        .push(
+            &malformed,
+            &ImageRef::parse(&format!("{host}/catalogs/malformed:v1")).unwrap(),
+        )
+        .await
+        .unwrap();
+    let malformed = h
+        .create(&format!("{host}/catalogs/malformed:v1"), Some("0s"), None)
+        .await;
 
     for (name, reason, needle) in [
         (&missing, "ImageNotFound", "nope"),
@@ -327,6 +351,21 @@ async fn bad_images_report_their_condition() {
         assert!(cond.message.contains(needle), "{reason}: {}", cond.message);
         assert_eq!(h.get_content(name).await.0, 404);
     }
+
+    // The file is named as it is in the image, never by catalogd's unpack directory.
+    let c = h
+        .wait_for(&malformed, "InvalidCatalog", |c| {
+            unpacked_reason(c) == Some("InvalidCatalog")
+        })
+        .await;
+    let cond =
+        olm_api::conditions::find_condition(&c.status.as_ref().unwrap().conditions, "Unpacked")
+            .unwrap();
+    assert_eq!(
+        cond.message,
+        "invalid catalog: /srv/fbc/foo/catalog.json:2:11: EOF while parsing a value"
+    );
+    assert!(!cond.message.contains(&*h.storage.path().to_string_lossy()));
 }
 
 #[tokio::test]
