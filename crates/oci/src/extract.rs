@@ -153,7 +153,7 @@ pub enum ExtractError {
     TotalSizeExceeded { layer: String, limit: u64 },
     #[error("layer {layer}: unreadable tar stream: {detail}")]
     Corrupt { layer: String, detail: String },
-    #[error("the image has no {subtree} directory")]
+    #[error("the image has no {subtree:?} directory")]
     SubtreeMissing { subtree: String },
     #[error("{context}: {source}")]
     Io {

@@ -393,7 +393,14 @@ fn subtree_extraction_applies_whiteouts_inside_it() {
 
     let f = Fixture::new().layer(&[E::File(b"etc/x", b"x", 0o644)]);
     let err = f.extract(&opts).unwrap_err();
-    assert_eq!(err.to_string(), "the image has no /configs directory");
+    assert_eq!(err.to_string(), r#"the image has no "/configs" directory"#);
+    // An empty label is visible as such, not as a blank in the sentence.
+    let empty = ExtractOptions {
+        subtree: Some(String::new()),
+        ..Default::default()
+    };
+    let err = Fixture::new().extract(&empty).unwrap_err();
+    assert_eq!(err.to_string(), r#"the image has no "" directory"#);
 }
 
 #[test]
