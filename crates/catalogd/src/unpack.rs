@@ -187,36 +187,14 @@ impl ImagePaths {
         }
     }
 
-    fn load_error(&self, e: LoadError) -> LoadError {
-        match e {
-            LoadError::Io { path, source } => LoadError::Io {
-                path: self.in_image(&path),
-                source,
-            },
-            LoadError::Syntax {
-                path,
-                line,
-                column,
-                message,
-            } => LoadError::Syntax {
-                path: self.in_image(&path),
-                line,
-                column,
-                message,
-            },
-            LoadError::Document {
-                path,
-                line,
-                message,
-            } => LoadError::Document {
-                path: self.in_image(&path),
-                line,
-                message,
-            },
-            LoadError::NotADirectory { path } => LoadError::NotADirectory {
-                path: self.in_image(&path),
-            },
+    fn load_error(&self, mut e: LoadError) -> LoadError {
+        match &mut e {
+            LoadError::Io { path, .. }
+            | LoadError::Syntax { path, .. }
+            | LoadError::Document { path, .. }
+            | LoadError::NotADirectory { path } => *path = self.in_image(path),
         }
+        e
     }
 
     /// `file:line: ` of a meta, in the image, for a message about it.
@@ -365,37 +343,27 @@ mod tests {
     }
 
     #[test]
-    fn load_errors_name_the_file_in_the_image() {
-        let (failure, tmp) = load_failure(
-            "/configs/",
-            &[(
+    fn load_errors_name_the_file_and_line_in_the_image() {
+        for (label, file, text, want) in [
+            (
+                "/configs/",
                 "foo/catalog.json",
                 "{\"schema\":\"olm.package\",\"name\":\"foo\"}\n{\"schema\": ",
-            )],
-        );
-        assert_eq!(failure.reason, reason::INVALID_CATALOG);
-        assert_eq!(
-            failure.message,
-            "invalid catalog: /configs/foo/catalog.json:2:11: EOF while parsing a value"
-        );
-        assert!(!failure.message.contains(&*tmp.path().to_string_lossy()));
-    }
-
-    #[test]
-    fn blob_errors_name_the_file_and_line_in_the_image() {
-        let (failure, _tmp) = load_failure(
-            "configs",
-            &[(
+                "invalid catalog: /configs/foo/catalog.json:2:11: EOF while parsing a value",
+            ),
+            // A blob that does not decode; the line is where its document starts.
+            (
+                "configs",
                 "foo/catalog.yaml",
                 "schema: olm.package\nname: foo\n---\nschema: olm.bundle\nname: b\npackage: foo\nproperties: 7\n",
-            )],
-        );
-        assert_eq!(failure.reason, reason::INVALID_CATALOG);
-        // The line is where the document starts, as the loader counts it.
-        assert_eq!(
-            failure.message,
-            "invalid catalog: /configs/foo/catalog.yaml:3: parse bundle: properties: expected an array, found a number"
-        );
+                "invalid catalog: /configs/foo/catalog.yaml:3: parse bundle: properties: expected an array, found a number",
+            ),
+        ] {
+            let (failure, tmp) = load_failure(label, &[(file, text)]);
+            assert_eq!(failure.reason, reason::INVALID_CATALOG);
+            assert_eq!(failure.message, want);
+            assert!(!failure.message.contains(&*tmp.path().to_string_lossy()));
+        }
     }
 
     #[test]
