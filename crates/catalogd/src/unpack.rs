@@ -275,23 +275,28 @@ fn store_validated(
     writer.commit().map_err(store_err)
 }
 
-/// Maps an image error to a condition reason; the message is the error's own, which
-/// names the registry and what to do. Failures of catalogd's own disk name no path there
-/// (the log has it): they are not the image's.
-pub(crate) fn classify(e: &ImageError) -> UnpackFailure {
-    let storage = match e {
+/// A failure of catalogd's own disk while pulling or unpacking, for a condition: the
+/// system error without the path (the log has it), which is catalogd's, not the image's.
+pub(crate) fn storage_failure(e: &ImageError) -> Option<UnpackFailure> {
+    let detail = match e {
         ImageError::Io { source, .. } | ImageError::Extract(ExtractError::Io { source, .. }) => {
-            Some(source.to_string())
+            source.to_string()
         }
-        ImageError::DestinationExists(_) => Some("the unpack directory already exists".into()),
-        _ => None,
+        ImageError::DestinationExists(_) => "the unpack directory already exists".into(),
+        _ => return None,
     };
-    if let Some(detail) = storage {
-        tracing::warn!("unpacking into catalogd's storage: {e}");
-        return UnpackFailure::new(
-            reason::UNPACK_FAILED,
-            format!("source catalog content: writing to catalogd's storage failed: {detail}"),
-        );
+    tracing::warn!("unpacking into catalogd's storage: {e}");
+    Some(UnpackFailure::new(
+        reason::UNPACK_FAILED,
+        format!("source catalog content: writing to catalogd's storage failed: {detail}"),
+    ))
+}
+
+/// Maps an image error to a condition reason; the message is the error's own, which
+/// names the registry and what to do.
+pub(crate) fn classify(e: &ImageError) -> UnpackFailure {
+    if let Some(failure) = storage_failure(e) {
+        return failure;
     }
     let reason = match e {
         ImageError::Unauthorized { .. } => reason::UNAUTHORIZED,
