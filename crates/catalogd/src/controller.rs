@@ -227,11 +227,10 @@ impl Context {
                 }
             }
         }
-        let store = self
-            .storage
-            .images
-            .with_options(options)
-            .map_err(|e| UnpackFailure::new(reason::UNPACK_FAILED, e.to_string()))?;
+        let store = self.storage.images.with_options(options).map_err(|e| {
+            unpack::storage_failure(&e)
+                .unwrap_or_else(|| UnpackFailure::new(reason::UNPACK_FAILED, e.to_string()))
+        })?;
         Ok((store, note))
     }
 

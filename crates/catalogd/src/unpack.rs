@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use fbc::{Blob, DeclarativeConfig};
-use oci::{ExtractOptions, ImageError, ImageRef, ImageStore, RegistryRef};
+use fbc::{Blob, DeclarativeConfig, LoadError};
+use oci::{ExtractError, ExtractOptions, ImageError, ImageRef, ImageStore, RegistryRef};
 use olm_labels::INDEX_CONFIGS;
 
-use crate::store::{Store, StoredCatalog, StoredSource};
+use crate::store::{Store, StoreError, StoredCatalog, StoredSource};
 
 /// Condition reasons for a failed unpack. `UnpackFailed` and `FailedToStore` are
 /// upstream's; the others split upstream's `UnpackFailed` so users see the cause at a glance.
@@ -97,9 +97,7 @@ pub(crate) async fn unpack(
         .await
         .map_err(|e| with_permanence(classify(&e)))?;
     let digest = digest.to_string();
-    let current = store
-        .current(name)
-        .map_err(|e| UnpackFailure::new(reason::FAILED_TO_STORE, e.to_string()))?;
+    let current = store.current(name).map_err(|e| store_failure(name, &e))?;
     if let Some(current) = current
         && current.digest == digest
     {
@@ -121,6 +119,7 @@ pub(crate) async fn unpack(
         )));
     };
     let dest = fresh_unpack_dir(unpack_root, name, &digest)?;
+    let paths = ImagePaths::new(&dest, &configs);
     let options = ExtractOptions {
         subtree: Some(configs),
         ..ExtractOptions::default()
@@ -135,9 +134,9 @@ pub(crate) async fn unpack(
         reference: spec_ref.to_owned(),
         resolved_ref: resolved_ref(&reference, &digest),
     };
-    let (store, name_owned, dest_owned) = (store.clone(), name.to_owned(), dest.clone());
+    let (store, name_owned) = (store.clone(), name.to_owned());
     let stored = tokio::task::spawn_blocking(move || {
-        store_validated(&store, &name_owned, &digest, &dest_owned, source)
+        store_validated(&store, &name_owned, &digest, &paths, source)
     })
     .await
     .map_err(|e| UnpackFailure::new(reason::FAILED_TO_STORE, e.to_string()))?;
@@ -154,12 +153,72 @@ fn fresh_unpack_dir(root: &Path, name: &str, digest: &str) -> Result<PathBuf, Un
     // Older digests of this catalog are never needed again: the store has its own copy.
     let _ = std::fs::remove_dir_all(&parent);
     std::fs::create_dir_all(&parent).map_err(|e| {
+        tracing::warn!("catalog {name}: creating {}: {e}", parent.display());
         UnpackFailure::new(
             reason::UNPACK_FAILED,
-            format!("creating {}: {e}", parent.display()),
+            format!("creating the unpack directory in catalogd's storage: {e}"),
         )
     })?;
     Ok(parent.join(digest.replace(':', "-")))
+}
+
+/// Where the unpacked configs directory is on disk and in the image. Conditions name files as
+/// the image's author sees them (`/configs/foo/catalog.json`), never catalogd's storage.
+struct ImagePaths {
+    root: PathBuf,
+    /// The configs directory of the image (its label), absolute and normalised.
+    configs: PathBuf,
+}
+
+impl ImagePaths {
+    fn new(root: &Path, configs_label: &str) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            configs: Path::new("/").join(configs_label).components().collect(),
+        }
+    }
+
+    /// `path` (under the unpack root) as a path in the image.
+    fn in_image(&self, path: &Path) -> PathBuf {
+        match path.strip_prefix(&self.root) {
+            Ok(rel) => self.configs.join(rel),
+            // Every path the loader reports is under the root; keep only the name otherwise.
+            Err(_) => self.configs.join(path.file_name().unwrap_or_default()),
+        }
+    }
+
+    fn load_error(&self, mut e: LoadError) -> LoadError {
+        match &mut e {
+            LoadError::Io { path, .. }
+            | LoadError::Syntax { path, .. }
+            | LoadError::Document { path, .. }
+            | LoadError::NotADirectory { path } => *path = self.in_image(path),
+        }
+        e
+    }
+
+    /// `file:line: ` of a meta, in the image, for a message about it.
+    fn origin(&self, origin: Option<&fbc::Origin>) -> String {
+        origin.map_or_else(String::new, |o| {
+            format!("{}:{}: ", self.in_image(&o.path).display(), o.line)
+        })
+    }
+}
+
+/// A store failure for a condition: what failed and why, without catalogd's storage paths
+/// (they go to the log).
+fn store_failure(name: &str, e: &StoreError) -> UnpackFailure {
+    tracing::warn!("catalog {name}: storing: {e}");
+    let message = match e {
+        StoreError::Io { action, source, .. } => {
+            format!("storing the catalog in catalogd's storage: {action} failed: {source}")
+        }
+        StoreError::Index { source, .. } => {
+            format!("storing the catalog in catalogd's storage: reading its index failed: {source}")
+        }
+        StoreError::InvalidName(_) | StoreError::InvalidDigest(_) => e.to_string(),
+    };
+    UnpackFailure::new(reason::FAILED_TO_STORE, message)
 }
 
 /// Loads every meta in walk order, writing each to the store as it goes, then validates
@@ -169,20 +228,20 @@ fn store_validated(
     store: &Store,
     name: &str,
     digest: &str,
-    dir: &Path,
+    paths: &ImagePaths,
     source: StoredSource,
 ) -> Result<StoredCatalog, UnpackFailure> {
-    let store_err =
-        |e: crate::store::StoreError| UnpackFailure::new(reason::FAILED_TO_STORE, e.to_string());
+    let store_err = |e: StoreError| store_failure(name, &e);
     let mut writer = store.begin(name, digest).map_err(store_err)?;
     writer.set_source(source);
     let mut cfg = DeclarativeConfig::default();
     let mut failure: Option<UnpackFailure> = None;
-    let walked = fbc::walk_metas(dir, |meta: fbc::Meta| -> Result<(), fbc::LoadError> {
+    let walked = fbc::walk_metas(&paths.root, |meta: fbc::Meta| -> Result<(), LoadError> {
         if let Err(e) = writer.push(&meta.schema, &meta.package, &meta.name, meta.blob.get()) {
             failure.get_or_insert(store_err(e));
             return Ok(());
         }
+        let at = paths.origin(meta.origin.as_ref());
         match fbc::decode_meta(meta) {
             Ok(Blob::Package(p)) => cfg.packages.push(p),
             Ok(Blob::Channel(c)) => cfg.channels.push(c),
@@ -192,7 +251,7 @@ fn store_validated(
             Err(e) => {
                 failure.get_or_insert(UnpackFailure::new(
                     reason::INVALID_CATALOG,
-                    format!("invalid catalog: {e}"),
+                    format!("invalid catalog: {at}{e}"),
                 ));
             }
         }
@@ -201,7 +260,7 @@ fn store_validated(
     if let Err(e) = walked {
         return Err(UnpackFailure::new(
             reason::INVALID_CATALOG,
-            format!("invalid catalog: {e}"),
+            format!("invalid catalog: {}", paths.load_error(e)),
         ));
     }
     if let Some(f) = failure {
@@ -216,9 +275,29 @@ fn store_validated(
     writer.commit().map_err(store_err)
 }
 
+/// A failure of catalogd's own disk while pulling or unpacking, for a condition: the
+/// system error without the path (the log has it), which is catalogd's, not the image's.
+pub(crate) fn storage_failure(e: &ImageError) -> Option<UnpackFailure> {
+    let detail = match e {
+        ImageError::Io { source, .. } | ImageError::Extract(ExtractError::Io { source, .. }) => {
+            source.to_string()
+        }
+        ImageError::DestinationExists(_) => "the unpack directory already exists".into(),
+        _ => return None,
+    };
+    tracing::warn!("unpacking into catalogd's storage: {e}");
+    Some(UnpackFailure::new(
+        reason::UNPACK_FAILED,
+        format!("source catalog content: writing to catalogd's storage failed: {detail}"),
+    ))
+}
+
 /// Maps an image error to a condition reason; the message is the error's own, which
 /// names the registry and what to do.
 pub(crate) fn classify(e: &ImageError) -> UnpackFailure {
+    if let Some(failure) = storage_failure(e) {
+        return failure;
+    }
     let reason = match e {
         ImageError::Unauthorized { .. } => reason::UNAUTHORIZED,
         ImageError::ManifestUnknown { .. } | ImageError::BlobUnknown { .. } => {
@@ -234,5 +313,114 @@ pub(crate) fn classify(e: &ImageError) -> UnpackFailure {
         reason,
         message: format!("source catalog content: {e}"),
         permanent: matches!(e, ImageError::InvalidReference { .. }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+    /// Loads `files` as an image whose configs label is `label`, returning the failure.
+    fn load_failure(label: &str, files: &[(&str, &str)]) -> (UnpackFailure, tempfile::TempDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path().join("catalogs")).unwrap();
+        let root = tmp.path().join("unpack/test/sha256-0");
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let source = StoredSource {
+            reference: "example.com/c:v1".into(),
+            resolved_ref: format!("example.com/c@{DIGEST}"),
+        };
+        let failure = store_validated(
+            &store,
+            "test",
+            DIGEST,
+            &ImagePaths::new(&root, label),
+            source,
+        )
+        .unwrap_err();
+        (failure, tmp)
+    }
+
+    #[test]
+    fn load_errors_name_the_file_and_line_in_the_image() {
+        for (label, file, text, want) in [
+            (
+                "/configs/",
+                "foo/catalog.json",
+                "{\"schema\":\"olm.package\",\"name\":\"foo\"}\n{\"schema\": ",
+                "invalid catalog: /configs/foo/catalog.json:2:11: EOF while parsing a value",
+            ),
+            // A blob that does not decode; the line is where its document starts.
+            (
+                "configs",
+                "foo/catalog.yaml",
+                "schema: olm.package\nname: foo\n---\nschema: olm.bundle\nname: b\npackage: foo\nproperties: 7\n",
+                "invalid catalog: /configs/foo/catalog.yaml:3: parse bundle: properties: expected an array, found a number",
+            ),
+        ] {
+            let (failure, tmp) = load_failure(label, &[(file, text)]);
+            assert_eq!(failure.reason, reason::INVALID_CATALOG);
+            assert_eq!(failure.message, want);
+            assert!(!failure.message.contains(&*tmp.path().to_string_lossy()));
+        }
+    }
+
+    #[test]
+    fn paths_map_under_the_labelled_directory() {
+        let root = Path::new("/var/cache/catalogd-storage/unpack/c/sha256-1");
+        for (label, want) in [
+            ("/configs", "/configs/a/b.json"),
+            ("configs/", "/configs/a/b.json"),
+            ("/./srv//fbc/", "/srv/fbc/a/b.json"),
+            ("/", "/a/b.json"),
+        ] {
+            let paths = ImagePaths::new(root, label);
+            assert_eq!(paths.in_image(&root.join("a/b.json")), Path::new(want));
+        }
+        let paths = ImagePaths::new(root, "/configs");
+        assert_eq!(paths.in_image(root), Path::new("/configs"));
+        // Not under the root (never reported by the loader): no storage directory shown.
+        assert_eq!(
+            paths.in_image(Path::new("/var/cache/catalogd-storage/x.json")),
+            Path::new("/configs/x.json")
+        );
+    }
+
+    #[test]
+    fn storage_failures_name_no_storage_path() {
+        let io = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let image = ImageError::Io {
+            context: "creating a temp dir in /var/cache/catalogd-storage/unpack/c".into(),
+            source: io(),
+        };
+        let failure = classify(&image);
+        assert_eq!(failure.reason, reason::UNPACK_FAILED);
+        assert_eq!(
+            failure.message,
+            "source catalog content: writing to catalogd's storage failed: no storage space"
+        );
+        let extract = ImageError::Extract(ExtractError::Io {
+            context: "creating /var/cache/catalogd-storage/unpack/c/.unpack-x/foo".into(),
+            source: io(),
+        });
+        assert_eq!(classify(&extract).message, failure.message);
+
+        let store = StoreError::Io {
+            action: "writing",
+            path: "/var/cache/catalogd-storage/catalogs/c/sha256-1/all.json".into(),
+            source: io(),
+        };
+        let failure = store_failure("c", &store);
+        assert_eq!(failure.reason, reason::FAILED_TO_STORE);
+        assert_eq!(
+            failure.message,
+            "storing the catalog in catalogd's storage: writing failed: no storage space"
+        );
     }
 }

@@ -106,6 +106,16 @@ pub enum ExtractError {
         entry: String,
         target: String,
     },
+    /// `resolved` is where the target points inside the image, `/` for its root.
+    #[error(
+        "layer {layer}: symlink {entry:?} -> {target:?} does not lead to a file read from the image: it points at {resolved:?}"
+    )]
+    LinkNotToFile {
+        layer: String,
+        entry: String,
+        target: String,
+        resolved: String,
+    },
     #[error(
         "layer {layer}: symlink {entry:?} -> {target:?} refused: symlinks are not allowed here"
     )]
@@ -143,7 +153,7 @@ pub enum ExtractError {
     TotalSizeExceeded { layer: String, limit: u64 },
     #[error("layer {layer}: unreadable tar stream: {detail}")]
     Corrupt { layer: String, detail: String },
-    #[error("the image has no {subtree} directory")]
+    #[error("the image has no {subtree:?} directory")]
     SubtreeMissing { subtree: String },
     #[error("{context}: {source}")]
     Io {
@@ -416,6 +426,14 @@ impl Extractor<'_> {
         true
     }
 
+    /// `rel` (below the extraction root) as a path in the image: the subtree is part of it.
+    fn image_path(&self, rel: &Path) -> String {
+        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy());
+        let mut parts: Vec<String> = self.subtree.clone().unwrap_or_default();
+        parts.extend(rel.map(|c| c.into_owned()));
+        parts.join("/")
+    }
+
     /// Creates missing parent directories, refusing to pass through a symlink on disk.
     fn prepare_parents(&self, rel: &Path, shown: &str) -> Result<(), ExtractError> {
         let comps: Vec<_> = rel.components().collect();
@@ -427,11 +445,7 @@ impl Extractor<'_> {
                     return Err(ExtractError::ThroughSymlink {
                         layer: self.stream.layer.clone(),
                         entry: shown.to_owned(),
-                        component: cur
-                            .strip_prefix(self.dest)
-                            .unwrap_or(&cur)
-                            .display()
-                            .to_string(),
+                        component: self.image_path(cur.strip_prefix(self.dest).unwrap_or(&cur)),
                     });
                 }
                 Ok(m) if m.is_dir() => {}

@@ -265,26 +265,22 @@ async fn bad_images_report_their_condition() {
     let missing = h
         .create(&format!("{host}/catalogs/test:nope"), Some("0s"), None)
         .await;
+    // Builds and pushes `image` as `catalogs/<repo>:v1`, and creates a Catalog for it.
+    let catalog_for = async |image: ImageBuilder, repo: &str| {
+        let image = image.build(&pusher).await.unwrap();
+        let reference = format!("{host}/catalogs/{repo}:v1");
+        pusher
+            .push(&image, &ImageRef::parse(&reference).unwrap())
+            .await
+            .unwrap();
+        h.create(&reference, Some("0s"), None).await
+    };
     // An image without the configs label.
     let mut content = LayerContent::new();
     content
         .add_bytes("/configs/catalog.json", b"{}".to_vec())
         .unwrap();
-    let unlabelled = ImageBuilder::scratch()
-        .layer(content, "test")
-        .build(&pusher)
-        .await
-        .unwrap();
-    pusher
-        .push(
-            &unlabelled,
-            &ImageRef::parse(&format!("{host}/catalogs/nolabel:v1")).unwrap(),
-        )
-        .await
-        .unwrap();
-    let nolabel = h
-        .create(&format!("{host}/catalogs/nolabel:v1"), Some("0s"), None)
-        .await;
+    let nolabel = catalog_for(ImageBuilder::scratch().layer(content, "test"), "nolabel").await;
     // Invalid FBC: a channel of a package that does not exist.
     let bad = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -292,30 +288,37 @@ async fn bad_images_report_their_condition() {
         r#"{"schema":"olm.channel","package":"ghost","name":"stable","entries":[{"name":"ghost.v1"}]}"#,
     )
     .unwrap();
-    let image = oci::catalog_image(None, bad.path())
-        .unwrap()
-        .build(&pusher)
-        .await
-        .unwrap();
-    pusher
-        .push(
-            &image,
-            &ImageRef::parse(&format!("{host}/catalogs/invalid:v1")).unwrap(),
+    let invalid = catalog_for(oci::catalog_image(None, bad.path()).unwrap(), "invalid").await;
+    // Malformed JSON in a subdirectory of a non-default configs directory.
+    let mut content = LayerContent::new();
+    content
+        .add_bytes(
+            "/srv/fbc/foo/catalog.json",
+            b"{\"schema\":\"olm.package\",\"name\":\"foo\"}\n{\"schema\": ".to_vec(),
         )
-        .await
         .unwrap();
-    let invalid = h
-        .create(&format!("{host}/catalogs/invalid:v1"), Some("0s"), None)
-        .await;
+    let malformed = ImageBuilder::scratch()
+        .layer(content, "test")
+        .label(olm_labels::INDEX_CONFIGS, "/srv/fbc/");
+    let malformed = catalog_for(malformed, "malformed").await;
 
-    for (name, reason, needle) in [
-        (&missing, "ImageNotFound", "nope"),
+    // `exact`: the whole message, else a part of it. Files are named as they are in the
+    // image, never by catalogd's unpack directory.
+    for (name, reason, needle, exact) in [
+        (&missing, "ImageNotFound", "nope", false),
         (
             &nolabel,
             "MissingLabel",
             "operators.operatorframework.io.index.configs.v1",
+            false,
         ),
-        (&invalid, "InvalidCatalog", "ghost"),
+        (&invalid, "InvalidCatalog", "ghost", false),
+        (
+            &malformed,
+            "InvalidCatalog",
+            "invalid catalog: /srv/fbc/foo/catalog.json:2:11: EOF while parsing a value",
+            true,
+        ),
     ] {
         let c = h
             .wait_for(name, reason, |c| unpacked_reason(c) == Some(reason))
@@ -324,7 +327,12 @@ async fn bad_images_report_their_condition() {
         let cond =
             olm_api::conditions::find_condition(&c.status.as_ref().unwrap().conditions, "Unpacked")
                 .unwrap();
-        assert!(cond.message.contains(needle), "{reason}: {}", cond.message);
+        if exact {
+            assert_eq!(cond.message, needle);
+        } else {
+            assert!(cond.message.contains(needle), "{reason}: {}", cond.message);
+        }
+        assert!(!cond.message.contains(&*h.storage.path().to_string_lossy()));
         assert_eq!(h.get_content(name).await.0, 404);
     }
 }

@@ -40,10 +40,31 @@ pub fn read_layers(
 enum Node {
     Dir,
     File(Vec<u8>),
-    /// Target components, already resolved against the link's directory.
-    Link(Vec<String>),
+    Link(Link),
     /// Something outside the wanted directories that is not a directory.
     Other,
+}
+
+/// A symbolic link, with what its error needs should it not lead to a file.
+struct Link {
+    /// Target components, already resolved against the link's directory.
+    resolved: Vec<String>,
+    /// The target as written in the image.
+    target: String,
+    /// The link's path as written in the layer.
+    shown: String,
+    layer: String,
+}
+
+impl Link {
+    fn not_to_file(&self) -> ExtractError {
+        ExtractError::LinkNotToFile {
+            layer: self.layer.clone(),
+            entry: self.shown.clone(),
+            target: self.target.clone(),
+            resolved: format!("/{}", self.resolved.join("/")),
+        }
+    }
 }
 
 struct MemoryReader<'a> {
@@ -104,11 +125,14 @@ impl MemoryReader<'_> {
                     .map_err(|e| self.stream.stream_error(e))?;
                 Node::File(data)
             }
-            Kind::Symlink(target) => Node::Link(self.stream.resolve_link(
-                &item.comps,
-                &target,
-                &item.shown,
-            )?),
+            Kind::Symlink(target) => Node::Link(Link {
+                resolved: self
+                    .stream
+                    .resolve_link(&item.comps, &target, &item.shown)?,
+                target: String::from_utf8_lossy(&target).into_owned(),
+                shown: item.shown.clone(),
+                layer: self.stream.layer.clone(),
+            }),
             Kind::Special => return Ok(()),
             // Refused where they would be used, as extraction refuses them in its subtree.
             Kind::HardLink(_) | Kind::Unsupported(_) if !wanted => Node::Other,
@@ -151,26 +175,17 @@ impl MemoryReader<'_> {
             let data = match node {
                 Node::Dir | Node::Other => continue,
                 Node::File(data) => data,
-                Node::Link(first) => {
-                    let mut target = first;
+                Node::Link(link) => {
+                    let mut target = &link.resolved;
                     let mut hops = 0;
                     loop {
                         match self.nodes.get(target) {
                             Some(Node::File(data)) if self.is_wanted(target) => break data,
                             Some(Node::Link(next)) if hops < MAX_LINK_HOPS => {
                                 hops += 1;
-                                target = next;
+                                target = &next.resolved;
                             }
-                            _ => {
-                                return Err(ExtractError::InvalidPath {
-                                    layer: self.stream.layer.clone(),
-                                    entry: path.join("/"),
-                                    reason: format!(
-                                        "symlink to {} does not lead to a file read from the image",
-                                        first.join("/")
-                                    ),
-                                });
-                            }
+                            _ => return Err(link.not_to_file()),
                         }
                     }
                 }

@@ -216,6 +216,18 @@ fn symlinks_on_disk_are_never_followed() {
         "{err}"
     );
     assert!(!f.out().join("sub/file").exists());
+    // Under a subtree, the link is still named by its path in the image.
+    let f = Fixture::new()
+        .layer(&[E::Dir(b"configs/sub"), E::Symlink(b"configs/s", b"sub")])
+        .layer(&[E::File(b"configs/s/file", b"x", 0o644)]);
+    let subtree = ExtractOptions {
+        subtree: Some("/configs".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        f.extract(&subtree).unwrap_err().to_string(),
+        r#"layer layer1: entry "configs/s/file" would be written through the symlink "configs/s"; refusing to follow it"#
+    );
 
     // Replacing a symlink with a file replaces the link, not its target.
     let f = Fixture::new()
@@ -381,7 +393,14 @@ fn subtree_extraction_applies_whiteouts_inside_it() {
 
     let f = Fixture::new().layer(&[E::File(b"etc/x", b"x", 0o644)]);
     let err = f.extract(&opts).unwrap_err();
-    assert_eq!(err.to_string(), "the image has no /configs directory");
+    assert_eq!(err.to_string(), r#"the image has no "/configs" directory"#);
+    // An empty label is visible as such, not as a blank in the sentence.
+    let empty = ExtractOptions {
+        subtree: Some(String::new()),
+        ..Default::default()
+    };
+    let err = Fixture::new().extract(&empty).unwrap_err();
+    assert_eq!(err.to_string(), r#"the image has no "" directory"#);
 }
 
 #[test]
@@ -485,7 +504,26 @@ fn reading_into_memory_follows_links_to_files_it_read() {
     let err = f.read(&dirs).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "layer layer0: entry \"manifests/p\" has an invalid path: symlink to etc/passwd does not lead to a file read from the image"
+        r#"layer layer0: symlink "manifests/p" -> "../etc/passwd" does not lead to a file read from the image: it points at "/etc/passwd""#
+    );
+    // A link to the image root names its target as written and the root as `/`, never an
+    // empty path; the link's own layer is named, not the last one read.
+    let f = Fixture::new()
+        .layer(&[E::Symlink(b"./manifests/up", b"..")])
+        .layer(&[E::File(b"manifests/csv.yaml", b"kind: x", 0o644)]);
+    assert_eq!(
+        f.read(&dirs).unwrap_err().to_string(),
+        r#"layer layer0: symlink "./manifests/up" -> ".." does not lead to a file read from the image: it points at "/""#
+    );
+    // Through a chain, the first link is the one named.
+    let f = Fixture::new().layer(&[
+        E::Dir(b"manifests/sub"),
+        E::Symlink(b"manifests/a", b"b"),
+        E::Symlink(b"manifests/b", b"./sub/"),
+    ]);
+    assert_eq!(
+        f.read(&dirs).unwrap_err().to_string(),
+        r#"layer layer0: symlink "manifests/a" -> "b" does not lead to a file read from the image: it points at "/manifests/b""#
     );
     let f = Fixture::new().layer(&[E::Symlink(b"manifests/up", b"../../etc/passwd")]);
     assert!(matches!(
