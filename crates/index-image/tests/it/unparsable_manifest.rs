@@ -4,42 +4,9 @@
 use std::path::Path;
 
 use index_image::{IndexImageError, NewIndexKind};
-use oci::{ImageRef, bundle_image};
 use testenv::RegistryEnv;
-use testenv::fixtures::corpus_bundle;
 
 use crate::support::add_request;
-
-/// A corpus bundle with `name` added under `manifests/`, pushed as `bundles/<repo_tag>`.
-async fn push_with_manifest(env: &RegistryEnv, repo_tag: &str, name: &str, text: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&corpus_bundle("kube-green", "0.4.0"), dir.path());
-    std::fs::write(dir.path().join("manifests").join(name), text).unwrap();
-    let image = bundle_image(dir.path())
-        .unwrap()
-        .build(&env.store)
-        .await
-        .unwrap();
-    let reference = env.reference(&format!("bundles/{repo_tag}"));
-    env.store
-        .push(&image, &ImageRef::parse(&reference).unwrap())
-        .await
-        .unwrap();
-    reference
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_add_refuses_a_bundle_with_an_unparsable_manifest() {
@@ -49,20 +16,22 @@ async fn index_add_refuses_a_bundle_with_an_unparsable_manifest() {
     let n = 100_000;
     let cases = [
         (
-            "kube-green:broken",
+            "broken",
             "broken.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n  bad: [\n".to_string(),
             "broken.yaml:4:6: while parsing a flow mapping, did not find expected ',' or '}'",
         ),
         (
-            "kube-green:deep",
+            "deep",
             "deep.yaml",
             format!("kind: ConfigMap\ndata:\n{}x\n", "- ".repeat(n)),
             "deep.yaml:3:1023: nested more than 512 levels deep",
         ),
     ];
-    for (repo_tag, name, text, what) in cases {
-        let bundle = push_with_manifest(&env, repo_tag, name, &text).await;
+    for (tag, name, text, what) in cases {
+        let bundle = env
+            .push_bundle_with_manifests("kube-green", "0.4.0", &[(name, &text)], tag)
+            .await;
         for kind in [NewIndexKind::Fbc, NewIndexKind::Sqlite] {
             let mut req = add_request(vec![bundle.clone()], None, &env.reference("index:v1"));
             req.new_index_kind = kind;
@@ -90,7 +59,14 @@ async fn permissive_index_add_skips_that_bundle_and_adds_the_others() {
     let Some(env) = RegistryEnv::start().await else {
         return;
     };
-    let broken = push_with_manifest(&env, "kube-green:broken", "broken.yaml", "kind: [\n").await;
+    let broken = env
+        .push_bundle_with_manifests(
+            "kube-green",
+            "0.4.0",
+            &[("broken.yaml", "kind: [\n")],
+            "broken",
+        )
+        .await;
     let good = env.push_bundle("kube-green", "0.3.0").await.tag_ref;
     let mut req = add_request(vec![broken.clone(), good], None, &env.reference("index:v1"));
     req.permissive = true;

@@ -1,26 +1,9 @@
 //! A bundle image with a manifest that cannot be parsed, through the `opm` binary: `index add`
 //! refuses it naming the file and the image (both index kinds); `render` warns and goes on.
 
-use std::path::Path;
-
-use oci::{ImageRef, bundle_image};
-use testenv::fixtures::corpus_bundle;
 use testenv::{RegistryEnv, SnapshotFilters, cli_snapshot};
 
 use crate::support::OpmInEnv;
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_add_fails_and_render_warns_on_an_unparsable_manifest() {
@@ -28,24 +11,17 @@ async fn index_add_fails_and_render_warns_on_an_unparsable_manifest() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let bundle_dir = dir.path().join("bundle");
-    std::fs::create_dir(&bundle_dir).unwrap();
-    copy_dir(&corpus_bundle("kube-green", "0.4.0"), &bundle_dir);
-    std::fs::write(
-        bundle_dir.join("manifests/broken.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n  bad: [\n",
-    )
-    .unwrap();
-    let image = bundle_image(&bundle_dir)
-        .unwrap()
-        .build(&env.store)
-        .await
-        .unwrap();
-    let bundle = env.reference("bundles/kube-green:broken");
-    env.store
-        .push(&image, &ImageRef::parse(&bundle).unwrap())
-        .await
-        .unwrap();
+    let bundle = env
+        .push_bundle_with_manifests(
+            "kube-green",
+            "0.4.0",
+            &[(
+                "broken.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n  bad: [\n",
+            )],
+            "broken",
+        )
+        .await;
 
     let filters = SnapshotFilters::new().text(env.host(), "[REGISTRY]");
     filters.bind(|| {
@@ -70,7 +46,11 @@ async fn index_add_fails_and_render_warns_on_an_unparsable_manifest() {
         }
     });
     let out = env.run(dir.path(), &["--use-http", "render", &bundle]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         format!(
