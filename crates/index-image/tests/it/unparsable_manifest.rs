@@ -30,7 +30,7 @@ async fn index_add_refuses_a_bundle_with_an_unparsable_manifest() {
     ];
     for (tag, name, text, what) in cases {
         let bundle = env
-            .push_bundle_with_manifests("kube-green", "0.4.0", &[(name, &text)], tag)
+            .push_bundle_with_manifests("kube-green", "0.3.0", &[(name, &text)], tag)
             .await;
         for kind in [NewIndexKind::Fbc, NewIndexKind::Sqlite] {
             let mut req = add_request(vec![bundle.clone()], None, &env.reference("index:v1"));
@@ -62,7 +62,7 @@ async fn permissive_index_add_skips_that_bundle_and_adds_the_others() {
     let broken = env
         .push_bundle_with_manifests(
             "kube-green",
-            "0.4.0",
+            "0.3.0",
             &[("broken.yaml", "kind: [\n")],
             "broken",
         )

@@ -14,7 +14,7 @@ async fn index_add_fails_and_render_warns_on_an_unparsable_manifest() {
     let bundle = env
         .push_bundle_with_manifests(
             "kube-green",
-            "0.4.0",
+            "0.3.0",
             &[(
                 "broken.yaml",
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n  bad: [\n",
