@@ -109,25 +109,6 @@ pub(crate) fn is_blank_document(chunk: &str) -> bool {
 pub(crate) fn parse_documents(
     path: &Path,
     text: &str,
-    cb: impl FnMut(Document) -> Result<(), LoadError>,
-) -> Result<(), LoadError> {
-    with_parser_stack(|| parse_documents_here(path, text, cb))
-}
-
-/// Stack the parsers may need: they recurse once per nesting level, up to the YAML budget's
-/// depth (512) or serde_json's limit (128), and an unoptimised build takes about 30 KiB a level.
-const PARSER_STACK: usize = 32 << 20;
-
-/// Runs `f` where [`PARSER_STACK`] bytes of stack are free, on a fresh stack if this thread has
-/// less (a test thread or a tokio blocking thread has 2 MiB): hostile nesting then ends in the
-/// parser's depth error, not a stack overflow. The fresh stack is mapped lazily.
-pub(crate) fn with_parser_stack<R>(f: impl FnOnce() -> R) -> R {
-    stacker::maybe_grow(PARSER_STACK, PARSER_STACK, f)
-}
-
-fn parse_documents_here(
-    path: &Path,
-    text: &str,
     mut cb: impl FnMut(Document) -> Result<(), LoadError>,
 ) -> Result<(), LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -160,15 +141,30 @@ fn parse_documents_here(
         }
     }
     let options = yaml_options(false);
-    for (line, chunk) in split_yaml(text) {
-        if is_blank_document(chunk) {
-            continue;
+    with_parser_stack(|| {
+        for (line, chunk) in split_yaml(text) {
+            if is_blank_document(chunk) {
+                continue;
+            }
+            let value: Value = serde_saphyr::from_str_with_options(chunk, options.clone())
+                .map_err(|e| yaml_error(path, line, &e))?;
+            cb(Document { line, value })?;
         }
-        let value: Value = serde_saphyr::from_str_with_options(chunk, options.clone())
-            .map_err(|e| yaml_error(path, line, &e))?;
-        cb(Document { line, value })?;
-    }
-    Ok(())
+        Ok(())
+    })
+}
+
+/// Stack the YAML parser may need: it recurses once per nesting level, up to [`MAX_DEPTH`],
+/// and an unoptimised build takes about 30 KiB a level. (serde_json stops at 128 levels and
+/// needs far less, so JSON is parsed where it is.)
+const PARSER_STACK: usize = 32 << 20;
+
+/// Runs `f` where [`PARSER_STACK`] bytes of stack are free, on a fresh stack if this thread has
+/// less (a test thread or a tokio blocking thread has 2 MiB): hostile nesting then ends in the
+/// parser's depth error, not a stack overflow. The fresh stack is mapped lazily; getting one
+/// costs about 25 µs, once per file.
+pub(crate) fn with_parser_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(PARSER_STACK, PARSER_STACK, f)
 }
 
 /// serde_json appends " at line L column C"; we report the position separately.

@@ -182,7 +182,8 @@ fn unparsable_manifests_are_returned_as_skipped_and_the_rest_is_kept() {
 #[test]
 fn deeply_nested_manifests_are_skipped_not_a_stack_overflow() {
     let n = 100_000;
-    let json = format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let json = format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+    let flow = format!("{}{}", "[".repeat(n), "]".repeat(n));
     let yaml = format!(
         "kind: ConfigMap\ndata: {}{}\n",
         "{a: ".repeat(n),
@@ -192,11 +193,21 @@ fn deeply_nested_manifests_are_skipped_not_a_stack_overflow() {
     let block = format!("kind: ConfigMap\ndata:\n{}x\n", "- ".repeat(n));
     let b = example_with(&[
         ("deep.json", json),
+        ("deep-flow.yaml", flow),
         ("deep.yaml", yaml),
         ("deep-block.yaml", block),
     ]);
     assert_eq!(b.manifests.len(), 3);
     let json_msg = unparsable(&b, "deep.json");
+    assert!(
+        json_msg.ends_with("deep.json:1:636: recursion limit exceeded"),
+        "{json_msg}"
+    );
+    let flow_msg = unparsable(&b, "deep-flow.yaml");
+    assert!(
+        flow_msg.ends_with("deep-flow.yaml:1:256: recursion limit exceeded"),
+        "{flow_msg}"
+    );
     let block_msg = unparsable(&b, "deep-block.yaml");
     assert!(
         block_msg.contains("nested more than 512 levels deep"),
