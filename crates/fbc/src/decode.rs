@@ -30,12 +30,15 @@ pub enum Blob {
     Other(Meta),
 }
 
+/// Deepest YAML nesting accepted; the deepest real manifest (a CRD schema) is under 40.
+const MAX_DEPTH: usize = 512;
+
 /// YAML parser options shared by catalogs and bundle manifests: goyaml-v2-compatible numbers
 /// (`0644` is octal), last duplicate key wins (as `sigs.k8s.io/yaml`), and budgets large enough
 /// for real CRDs but bounded against hostile input.
 pub(crate) fn yaml_options(duplicate_keys_are_errors: bool) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = 512;
+    budget.max_depth = MAX_DEPTH;
     budget.max_nodes = 20_000_000;
     budget.max_events = 50_000_000;
     budget.max_total_scalar_bytes = 1 << 30;
@@ -138,15 +141,30 @@ pub(crate) fn parse_documents(
         }
     }
     let options = yaml_options(false);
-    for (line, chunk) in split_yaml(text) {
-        if is_blank_document(chunk) {
-            continue;
+    with_parser_stack(|| {
+        for (line, chunk) in split_yaml(text) {
+            if is_blank_document(chunk) {
+                continue;
+            }
+            let value: Value = serde_saphyr::from_str_with_options(chunk, options.clone())
+                .map_err(|e| yaml_error(path, line, &e))?;
+            cb(Document { line, value })?;
         }
-        let value: Value = serde_saphyr::from_str_with_options(chunk, options.clone())
-            .map_err(|e| yaml_error(path, line, &e))?;
-        cb(Document { line, value })?;
-    }
-    Ok(())
+        Ok(())
+    })
+}
+
+/// Stack the YAML parser may need: it recurses once per nesting level, up to [`MAX_DEPTH`],
+/// and an unoptimised build takes about 30 KiB a level. (serde_json stops at 128 levels and
+/// needs far less, so JSON is parsed where it is.)
+const PARSER_STACK: usize = 32 << 20;
+
+/// Runs `f` where [`PARSER_STACK`] bytes of stack are free, on a fresh stack if this thread has
+/// less (a test thread or a tokio blocking thread has 2 MiB): hostile nesting then ends in the
+/// parser's depth error, not a stack overflow. The fresh stack is mapped lazily; getting one
+/// costs about 25 µs, once per file.
+pub(crate) fn with_parser_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(PARSER_STACK, PARSER_STACK, f)
 }
 
 /// serde_json appends " at line L column C"; we report the position separately.
@@ -169,6 +187,14 @@ pub(crate) fn yaml_error(path: &Path, first_line: usize, e: &serde_saphyr::Error
     // The parser's own "at line/column" suffix refers to the document, not the file.
     if let Some(i) = message.find(" at line ") {
         message.truncate(i);
+    }
+    // The budget's own wording is a Rust debug print.
+    if let serde_saphyr::Error::Budget {
+        breach: serde_saphyr::budget::BudgetBreach::Depth { .. },
+        ..
+    } = e.without_snippet()
+    {
+        message = format!("nested more than {MAX_DEPTH} levels deep");
     }
     LoadError::Syntax {
         path: path.to_path_buf(),

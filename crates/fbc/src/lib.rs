@@ -46,8 +46,8 @@ pub use property::{Property, PropertyError};
 pub use raw::RawJson;
 pub use registry_bundle::{
     Annotations, BundleError, BundleFile, CSV_ANNOTATION_PROPERTIES, CSV_ANNOTATION_SKIP_RANGE,
-    CsvError, Manifest, ObjectProfile, RegistryBundle, csv_metadata_json, parse_bundle_dir,
-    parse_bundle_files, parse_bundle_tree, render_bundle_dir,
+    CsvError, Manifest, ObjectProfile, RegistryBundle, SkipReason, SkippedManifest,
+    csv_metadata_json, parse_bundle_dir, parse_bundle_files, parse_bundle_tree, render_bundle_dir,
 };
 pub use validate::{ValidationError, convert_to_model, validate_model};
 pub use write::{Format, write_fs};

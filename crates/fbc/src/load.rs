@@ -339,14 +339,16 @@ fn scan_packages(path: &Path) -> Result<BTreeSet<String>, LoadError> {
         }
     } else {
         let options = decode::yaml_options(false);
-        for (_, chunk) in decode::split_yaml(text) {
-            if decode::is_blank_document(chunk) {
-                continue;
+        decode::with_parser_stack(|| {
+            for (_, chunk) in decode::split_yaml(text) {
+                if decode::is_blank_document(chunk) {
+                    continue;
+                }
+                let env: Envelope =
+                    serde_saphyr::from_str_with_options(chunk, options.clone()).unwrap_or_default();
+                out.insert(env.package_key());
             }
-            let env: Envelope =
-                serde_saphyr::from_str_with_options(chunk, options.clone()).unwrap_or_default();
-            out.insert(env.package_key());
-        }
+        });
     }
     if out.is_empty() {
         out.insert(String::new());

@@ -63,6 +63,7 @@ pub async fn add(store: &ImageStore, req: &AddRequest) -> Result<Outcome, IndexI
     } else {
         pull_bundles(store, &req.bundles).await?
     };
+    warnings.extend(bundles.iter().flat_map(PulledBundle::skip_warnings));
     let mut outcome = match from {
         Some(from) => match from.kind.clone() {
             IndexKind::Fbc { configs } => {

@@ -1,6 +1,8 @@
 //! Pulling registry+v1 bundle images: fetched concurrently, checked to be bundles by label,
 //! and parsed from `manifests/` and `metadata/` as upstream's image input does.
 
+use std::path::Path;
+
 use futures::{StreamExt, TryStreamExt};
 use oci::{ExtractLimits, Image, ImageStore};
 
@@ -70,12 +72,55 @@ pub async fn pull_bundle(
     })
 }
 
+impl PulledBundle {
+    /// A skipped manifest's path inside the image (the parser names it under the reference).
+    fn path_in_image<'a>(&self, skipped: &'a fbc::SkippedManifest) -> &'a Path {
+        skipped
+            .path
+            .strip_prefix(&self.reference)
+            .unwrap_or(&skipped.path)
+    }
+
+    /// The manifests left out that hold no object (empty files, files without a kind, a second
+    /// CSV), worded for stderr.
+    pub(crate) fn skip_warnings(&self) -> impl Iterator<Item = String> + '_ {
+        self.bundle.skipped.iter().map(|s| {
+            format!(
+                "bundle image {}: {}: skipped: {}",
+                self.reference,
+                self.path_in_image(s).display(),
+                s.reason
+            )
+        })
+    }
+}
+
+/// For `index add`: a manifest that could not be parsed would be missing from the index (a CRD
+/// left out is a failed install later), so the bundle is refused, naming the file.
+async fn pull_complete_bundle(
+    store: &ImageStore,
+    reference: &str,
+) -> Result<PulledBundle, IndexImageError> {
+    let pulled = pull_bundle(store, reference).await?;
+    match pulled.bundle.skipped.iter().find(|s| s.loses_content()) {
+        Some(s) => Err(IndexImageError::UnparsableManifest {
+            image: pulled.reference.clone(),
+            path: pulled.path_in_image(s).to_path_buf(),
+            reason: s.reason.clone(),
+        }),
+        None => Ok(pulled),
+    }
+}
+
 /// Pulls every bundle (several at once), in the order given. The first failure wins.
 pub(crate) async fn pull_bundles(
     store: &ImageStore,
     references: &[String],
 ) -> Result<Vec<PulledBundle>, IndexImageError> {
-    let pulls: Vec<_> = references.iter().map(|r| pull_bundle(store, r)).collect();
+    let pulls: Vec<_> = references
+        .iter()
+        .map(|r| pull_complete_bundle(store, r))
+        .collect();
     futures::stream::iter(pulls)
         .buffered(PARALLEL_BUNDLES)
         .try_collect()
@@ -87,7 +132,10 @@ pub(crate) async fn pull_bundles_permissive(
     store: &ImageStore,
     references: &[String],
 ) -> (Vec<PulledBundle>, Vec<IndexImageError>) {
-    let pulls: Vec<_> = references.iter().map(|r| pull_bundle(store, r)).collect();
+    let pulls: Vec<_> = references
+        .iter()
+        .map(|r| pull_complete_bundle(store, r))
+        .collect();
     let results: Vec<_> = futures::stream::iter(pulls)
         .buffered(PARALLEL_BUNDLES)
         .collect()

@@ -24,6 +24,18 @@ pub enum IndexImageError {
         cause: fbc::BundleError,
     },
 
+    /// `index add` refuses a bundle that would be added without one of its manifests.
+    #[error(
+        "bundle image {image}: failed to decode: {}:{reason}; the bundle is not added without this manifest",
+        path.display()
+    )]
+    UnparsableManifest {
+        image: String,
+        /// The file inside the image (`manifests/…`).
+        path: PathBuf,
+        reason: fbc::SkipReason,
+    },
+
     #[error(
         "index image {image} has neither the operators.operatorframework.io.index.database.v1 label (sqlite index) nor the operators.operatorframework.io.index.configs.v1 label (file-based catalog) ({labels})"
     )]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result, anyhow, bail};
 use catalog_templates::{BundleRenderError, RenderedBundle};
@@ -127,6 +128,9 @@ pub struct Render {
     pub bundle_dirs: BundleDirs,
     /// How images are pulled.
     pub registry: index_image::RegistryAccess,
+    /// Warnings for stderr, collected while rendering (a template renders bundles from a
+    /// shared reference, hence the lock).
+    warnings: Arc<Mutex<Vec<String>>>,
 }
 
 impl Render {
@@ -138,7 +142,13 @@ impl Render {
             image_ref_template: None,
             bundle_dirs: BundleDirs::default(),
             registry: index_image::RegistryAccess::default(),
+            warnings: Arc::default(),
         }
+    }
+
+    /// The warnings rendering has produced so far, for the command's outcome.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Renders every reference and merges the results in reference order.
@@ -276,6 +286,12 @@ impl Render {
     }
 
     fn render_parsed(&self, parsed: RegistryBundle, image: Option<&str>) -> Result<RenderedBundle> {
+        // Upstream skips these files too (and its `render` discards the log saying so); the
+        // rendered bundle lacks them, so say which.
+        self.warnings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(parsed.skipped.iter().map(|s| format!("warning: {s}")));
         let image = match (image, &self.image_ref_template) {
             (Some(i), _) => i.to_string(),
             (None, Some(t)) => t.expand(&parsed.package, &parsed.name, &parsed.version),

@@ -1,7 +1,7 @@
 //! A loopback registry with corpus bundles pushed to it: the environment the index and render
 //! tests of opm and index-image share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci::{ImageRef, ImageStore, RegistryOptions, bundle_image};
 
@@ -69,18 +69,49 @@ impl RegistryEnv {
     /// Builds the corpus bundle `package/version` and pushes it as
     /// `<registry>/bundles/<package>:<version>`.
     pub async fn push_bundle(&self, package: &str, version: &str) -> PushedBundle {
-        let image = bundle_image(&corpus_bundle(package, version))
-            .expect("corpus bundle")
+        self.push_bundle_dir(
+            &corpus_bundle(package, version),
+            &format!("bundles/{package}:{version}"),
+        )
+        .await
+    }
+
+    /// The corpus bundle `package/version` with `extra` (file name, content) files added to
+    /// its `manifests/`, pushed as `<registry>/bundles/<package>:<tag>`: a bundle image with
+    /// crafted manifests. Returns the tag reference.
+    pub async fn push_bundle_with_manifests(
+        &self,
+        package: &str,
+        version: &str,
+        extra: &[(&str, &str)],
+        tag: &str,
+    ) -> String {
+        let dir = tempfile::tempdir().expect("bundle copy");
+        copy_dir(&corpus_bundle(package, version), dir.path());
+        for (name, text) in extra {
+            std::fs::write(dir.path().join("manifests").join(name), text)
+                .expect("writing an extra manifest");
+        }
+        self.push_bundle_dir(dir.path(), &format!("bundles/{package}:{tag}"))
+            .await
+            .tag_ref
+    }
+
+    /// Builds the bundle directory `dir` and pushes it as `<registry>/<repo_tag>`.
+    async fn push_bundle_dir(&self, dir: &Path, repo_tag: &str) -> PushedBundle {
+        let image = bundle_image(dir)
+            .expect("bundle directory")
             .build(&self.store)
             .await
             .expect("building the bundle image");
-        let tag_ref = self.reference(&format!("bundles/{package}:{version}"));
+        let tag_ref = self.reference(repo_tag);
+        let repo = repo_tag.split_once(':').map_or(repo_tag, |(r, _)| r);
         self.store
             .push(&image, &ImageRef::parse(&tag_ref).expect("reference"))
             .await
             .expect("pushing the bundle image");
         PushedBundle {
-            digest_ref: self.reference(&format!("bundles/{package}@{}", image.digest)),
+            digest_ref: self.reference(&format!("{repo}@{}", image.digest)),
             tag_ref,
         }
     }
@@ -107,6 +138,19 @@ impl RegistryEnv {
         cmd.arg("--raw");
         let out = run_command(&mut cmd).expect("skopeo inspect --raw");
         serde_json::from_str(&out).expect("manifest JSON")
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("reading a bundle directory") {
+        let entry = entry.expect("reading a bundle directory");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            std::fs::create_dir_all(&dest).expect("creating a directory");
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copying a bundle file");
+        }
     }
 }
 

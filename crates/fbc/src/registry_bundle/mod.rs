@@ -21,7 +21,9 @@ use crate::error::LoadError;
 pub use csv::CsvError;
 pub use csv_metadata::csv_metadata_json;
 pub use files::{BundleFile, parse_bundle_dir, parse_bundle_tree};
-pub use parse::{Annotations, Manifest, RegistryBundle, parse_bundle_files};
+pub use parse::{
+    Annotations, Manifest, RegistryBundle, SkipReason, SkippedManifest, parse_bundle_files,
+};
 pub use render::{ObjectProfile, render_bundle_dir};
 
 /// CSV annotation carrying extra properties as a JSON list.
@@ -49,6 +51,20 @@ pub enum BundleError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    /// The bundle is incomplete and some manifests could not be parsed: those may be why.
+    #[error(
+        "{incomplete} (manifests left out because they could not be parsed: {})",
+        join_lost(lost)
+    )]
+    LostManifests {
+        incomplete: Box<BundleError>,
+        lost: Vec<SkippedManifest>,
+    },
+}
+
+fn join_lost(lost: &[SkippedManifest]) -> String {
+    let lost: Vec<String> = lost.iter().map(ToString::to_string).collect();
+    lost.join("; ")
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> BundleError {

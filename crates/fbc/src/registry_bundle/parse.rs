@@ -64,8 +64,89 @@ pub struct RegistryBundle {
     pub properties: Vec<Property>,
     /// `metadata/dependencies.yaml` entries as properties (`type`, raw `value`).
     pub dependencies: Vec<Property>,
-    /// Non-fatal problems (skipped files, unparsable CSV annotation properties).
+    /// Files under `manifests/` that are not part of the bundle, in name order. Callers decide
+    /// what a skip means: `opm render` warns, `opm index add` refuses a lost manifest.
+    pub skipped: Vec<SkippedManifest>,
+    /// Other non-fatal problems (an unparsable CSV `olm.properties` annotation).
     pub warnings: Vec<String>,
+}
+
+/// A file under `manifests/` left out of the bundle, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedManifest {
+    pub path: PathBuf,
+    pub reason: SkipReason,
+}
+
+impl SkippedManifest {
+    /// Whether the file may hold a Kubernetes object that the bundle now lacks (it could not
+    /// be read at all), as opposed to a file that is known not to be one.
+    pub fn loses_content(&self) -> bool {
+        matches!(self.reason, SkipReason::Unparsable { .. })
+    }
+}
+
+/// Upstream logs an undecodable manifest as "failed to decode: <error>"; that wording is kept,
+/// with the file named (upstream's log names the bundle's `metadata/` directory instead).
+impl std::fmt::Display for SkippedManifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        match &self.reason {
+            SkipReason::Unparsable {
+                line,
+                column,
+                message,
+            } => write!(f, "failed to decode: {path}:{line}:{column}: {message}"),
+            other => write!(f, "{path}: skipped: {other}"),
+        }
+    }
+}
+
+impl std::error::Error for SkippedManifest {}
+
+/// Why a manifest file was left out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SkipReason {
+    /// Not valid YAML or JSON, or nested deeper than the decoder allows.
+    #[error("{line}:{column}: {message}")]
+    Unparsable {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("empty manifest")]
+    Empty,
+    #[error("not a Kubernetes object (no \"kind\")")]
+    NoKind,
+    #[error("only the first ClusterServiceVersion of a bundle is used")]
+    ExtraCsv,
+}
+
+impl SkipReason {
+    fn unparsable(e: LoadError) -> SkipReason {
+        match e {
+            LoadError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            } => SkipReason::Unparsable {
+                line,
+                column,
+                message,
+            },
+            LoadError::Document { line, message, .. } => SkipReason::Unparsable {
+                line,
+                column: 0,
+                message,
+            },
+            other => SkipReason::Unparsable {
+                line: 0,
+                column: 0,
+                message: other.to_string(),
+            },
+        }
+    }
 }
 
 /// First YAML/JSON document of a file as JSON (what `decodeFileFS` reads); `None` when empty.
@@ -95,13 +176,18 @@ pub fn parse_bundle_files(
     metadata_files: Vec<BundleFile>,
 ) -> Result<RegistryBundle, BundleError> {
     let mut warnings = Vec::new();
-    let (manifests, csv_index) = read_manifests(dir, manifest_files, &mut warnings)?;
+    let mut skipped = Vec::new();
+    let (manifests, csv_index) =
+        read_manifests(dir, manifest_files, &mut skipped).map_err(|e| with_lost(e, &skipped))?;
     let csv_path = manifests[csv_index].path.clone();
     let csv = read_csv(&Csv::new(&manifests[csv_index].object), &manifests).map_err(|source| {
-        BundleError::Csv {
-            path: csv_path.clone(),
-            source,
-        }
+        with_lost(
+            BundleError::Csv {
+                path: csv_path.clone(),
+                source,
+            },
+            &skipped,
+        )
     })?;
     let metadata = read_metadata(dir, metadata_files)?;
     let derived = derived_properties(&metadata.annotations, &csv, &csv_path, &mut warnings);
@@ -127,16 +213,33 @@ pub fn parse_bundle_files(
         skip_range,
         properties,
         dependencies: metadata.dependencies,
+        skipped,
         warnings,
     })
 }
 
+/// A missing CSV or CRD may be in a file that could not be parsed: the error names those.
+fn with_lost(e: BundleError, skipped: &[SkippedManifest]) -> BundleError {
+    let lost: Vec<SkippedManifest> = skipped
+        .iter()
+        .filter(|s| s.loses_content())
+        .cloned()
+        .collect();
+    if lost.is_empty() {
+        return e;
+    }
+    BundleError::LostManifests {
+        incomplete: Box::new(e),
+        lost,
+    }
+}
+
 /// `manifests/`: the first document of every file, which must have a kind; returns them and the
-/// index of the (first) CSV.
+/// index of the (first) CSV. Files that are left out go to `skipped`, as upstream skips them.
 fn read_manifests(
     dir: &Path,
     manifest_files: Vec<BundleFile>,
-    warnings: &mut Vec<String>,
+    skipped: &mut Vec<SkippedManifest>,
 ) -> Result<(Vec<Manifest>, usize), BundleError> {
     let mut manifests = Vec::new();
     let mut csv_index = None;
@@ -145,31 +248,36 @@ fn read_manifests(
         let object = match first_document(&path, &text) {
             Ok(Some(v)) => v,
             Ok(None) => {
-                warnings.push(format!("{}: skipped: empty manifest", path.display()));
+                skipped.push(SkippedManifest {
+                    path,
+                    reason: SkipReason::Empty,
+                });
                 continue;
             }
             Err(e) => {
-                // Upstream logs undecodable manifests and skips them.
-                warnings.push(format!("{e}: skipped"));
+                skipped.push(SkippedManifest {
+                    path,
+                    reason: SkipReason::unparsable(e),
+                });
                 continue;
             }
         };
         let kind = match object.as_object().and_then(|m| m.get("kind")) {
             Some(Value::String(k)) if !k.is_empty() => k.clone(),
             _ => {
-                warnings.push(format!(
-                    "{}: skipped: not a Kubernetes object (no \"kind\")",
-                    path.display()
-                ));
+                skipped.push(SkippedManifest {
+                    path,
+                    reason: SkipReason::NoKind,
+                });
                 continue;
             }
         };
         if kind == "ClusterServiceVersion" {
             if csv_index.is_some() {
-                warnings.push(format!(
-                    "{}: skipped: only the first ClusterServiceVersion of a bundle is used",
-                    path.display()
-                ));
+                skipped.push(SkippedManifest {
+                    path,
+                    reason: SkipReason::ExtraCsv,
+                });
                 continue;
             }
             csv_index = Some(manifests.len());
@@ -240,10 +348,12 @@ fn read_metadata(dir: &Path, metadata_files: Vec<BundleFile>) -> Result<Metadata
 
 /// Repeated keys in an annotations file are a conflict, not "last one wins".
 fn check_duplicate_annotations(path: &Path, text: &str) -> Result<(), BundleError> {
-    let Err(e) = serde_saphyr::from_str_with_options::<serde_json::Value>(
-        split_first_chunk(text),
-        yaml_options(true),
-    ) else {
+    let Err(e) = decode::with_parser_stack(|| {
+        serde_saphyr::from_str_with_options::<serde_json::Value>(
+            split_first_chunk(text),
+            yaml_options(true),
+        )
+    }) else {
         return Ok(());
     };
     if !e.to_string().contains("duplicate") {

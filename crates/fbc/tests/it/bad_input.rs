@@ -154,3 +154,35 @@ fn every_file_is_a_catalog_file_unless_ignored() {
         .collect();
     assert_eq!(files, vec!["catalog.json", "extra.yaml"]);
 }
+
+/// 100,000 levels of nesting is the parser's depth error, on a test thread's 2 MiB stack too,
+/// through every way a catalog directory is read.
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let d = tempfile::tempdir().unwrap();
+    let n = 100_000;
+    std::fs::write(
+        d.path().join("block.yaml"),
+        format!("schema: olm.package\nname: x\ndata:\n{}x\n", "- ".repeat(n)),
+    )
+    .unwrap();
+    let block = "block.yaml:4:1023: nested more than 512 levels deep";
+    let e = fbc::load_fs(d.path()).unwrap_err().to_string();
+    assert!(e.ends_with(block), "{e}");
+    let e = fbc::for_each_package(d.path(), |_, _| Ok::<(), fbc::LoadError>(()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with(block), "{e}");
+    let e = fbc::walk_metas(d.path(), |_| Ok::<(), fbc::LoadError>(()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with(block), "{e}");
+    let e = err(&format!(
+        "schema: olm.package\ndata: {}{}\n",
+        "[".repeat(n),
+        "]".repeat(n)
+    ));
+    assert!(e.ends_with("recursion limit exceeded"), "{e}");
+    let e = err(&format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n)));
+    assert!(e.ends_with("recursion limit exceeded"), "{e}");
+}

@@ -4,3 +4,4 @@ mod fbc_add;
 mod fbc_plan;
 mod interrupted;
 mod support;
+mod unparsable_manifest;

@@ -68,5 +68,7 @@ pub(crate) fn run(
         .render(&text, &renderer)
         .map_err(|e| anyhow!("rendering template: {e}"))?;
     // `render-template -o mermaid` draws OLMv0 semantics (upstream's writer default).
-    catalog_or_graph(cfg, format, true)
+    let mut outcome = catalog_or_graph(cfg, format, true)?;
+    outcome.warnings.splice(0..0, r.take_warnings());
+    Ok(outcome)
 }

@@ -23,5 +23,7 @@ pub(crate) fn run(a: RenderArgs, access: RegistryAccess) -> Result<Outcome> {
     }
     r.bundle_dirs = BundleDirs::parse(&a.bundle_dirs.entries)?;
     let cfg = r.run()?;
-    catalog_or_graph(cfg, format, false)
+    let mut outcome = catalog_or_graph(cfg, format, false)?;
+    outcome.warnings.splice(0..0, r.take_warnings());
+    Ok(outcome)
 }

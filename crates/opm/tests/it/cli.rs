@@ -428,3 +428,92 @@ fn render_graph_and_migrate() {
         .unwrap();
     assert_eq!(written.as_bytes(), original.stdout.as_slice());
 }
+
+/// A small bundle directory whose `manifests/` also holds `extra` files.
+fn tiny_bundle(dir: &Path, extra: &[(&str, String)]) {
+    let manifests = dir.join("manifests");
+    let metadata = dir.join("metadata");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::create_dir_all(&metadata).unwrap();
+    std::fs::write(
+        manifests.join("tiny.clusterserviceversion.yaml"),
+        "apiVersion: operators.coreos.com/v1alpha1\nkind: ClusterServiceVersion\nmetadata:\n  name: tiny.v0.1.0\nspec:\n  version: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        manifests.join("settings.configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n",
+    )
+    .unwrap();
+    std::fs::write(
+        metadata.join("annotations.yaml"),
+        "annotations:\n  operators.operatorframework.io.bundle.package.v1: tiny\n  operators.operatorframework.io.bundle.channels.v1: stable\n  operators.operatorframework.io.bundle.default.channel.v1: stable\n",
+    )
+    .unwrap();
+    for (name, text) in extra {
+        std::fs::write(manifests.join(name), text).unwrap();
+    }
+}
+
+/// A manifest that cannot be parsed is left out of the rendered bundle, as upstream does, but
+/// with a warning naming it; nesting too deep for the parser is such a manifest, not a crash.
+#[test]
+fn render_bundle_with_unparsable_manifests() {
+    let d = tempfile::tempdir().unwrap();
+    let n = 100_000;
+    tiny_bundle(
+        &d.path().join("invalid"),
+        &[(
+            "broken.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n  bad: [\n".to_string(),
+        )],
+    );
+    tiny_bundle(
+        &d.path().join("deep"),
+        &[
+            (
+                "deep-flow.json",
+                format!("{}{}", "[".repeat(n), "]".repeat(n)),
+            ),
+            (
+                "deep-block.yaml",
+                format!("kind: ConfigMap\ndata:\n{}x\n", "- ".repeat(n)),
+            ),
+        ],
+    );
+    let map = format!(
+        "example.com/tiny:0.1.0={}",
+        d.path().join("invalid").display()
+    );
+    std::fs::write(
+        d.path().join("basic.yaml"),
+        "schema: olm.template.basic\nentries:\n- {schema: olm.bundle, image: example.com/tiny:0.1.0}\n",
+    )
+    .unwrap();
+    filters(d.path()).bind(|| {
+        cli_snapshot!(
+            "render_unparsable_manifest",
+            opm_args(d.path(), &["render", "invalid", "-o", "yaml"])
+        );
+        cli_snapshot!(
+            "render_deeply_nested_manifests",
+            opm_args(d.path(), &["render", "deep", "-o", "yaml"])
+        );
+        cli_snapshot!(
+            "render_template_unparsable_manifest",
+            opm_args(
+                d.path(),
+                &[
+                    "alpha",
+                    "render-template",
+                    "basic",
+                    "basic.yaml",
+                    "-o",
+                    "yaml",
+                    "--bundle-dir-map",
+                    &map
+                ]
+            )
+        );
+    });
+}

@@ -6,3 +6,4 @@ mod differential;
 mod index_registry;
 mod index_upstream;
 mod support;
+mod unparsable_manifest;
