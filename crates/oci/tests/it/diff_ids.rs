@@ -39,20 +39,48 @@ async fn two_layers(s: &ImageStore) -> Image {
         .unwrap()
 }
 
-/// Pushes `image` to a registry and to a layout; returns both references.
-async fn publish(s: &ImageStore, image: &Image, registry: &Registry, layout: &Path) -> [String; 2] {
-    let refs = [
-        format!(
-            "{}/crafted/diffids:{}",
-            registry.host_port(),
-            &image.digest.hex()[..12]
-        ),
-        format!("oci:{}:{}", layout.display(), &image.digest.hex()[..12]),
-    ];
-    for r in &refs {
-        s.push(image, &ImageRef::parse(r).unwrap()).await.unwrap();
+/// A registry, a layout and a good two-layer image, to publish crafted copies of.
+struct Crafting {
+    registry: Registry,
+    layout: tempfile::TempDir,
+    _cache: tempfile::TempDir,
+    store: ImageStore,
+    good: Image,
+}
+
+impl Crafting {
+    async fn start() -> Option<Crafting> {
+        if !require_binaries(REGISTRY_BINARIES) {
+            return None;
+        }
+        let cache = tempfile::tempdir().unwrap();
+        let store = store(cache.path());
+        Some(Crafting {
+            registry: Registry::start_plain().await.unwrap(),
+            layout: tempfile::tempdir().unwrap(),
+            good: two_layers(&store).await,
+            _cache: cache,
+            store,
+        })
     }
-    refs
+
+    /// The good image with `diff_ids` instead, pushed to the registry and to the layout;
+    /// returns both references.
+    async fn publish(&self, diff_ids: Vec<String>) -> [String; 2] {
+        let image = with_diff_ids(&self.store, &self.good, diff_ids);
+        let tag = &image.digest.hex()[..12];
+        let refs = [
+            format!("{}/crafted/diffids:{tag}", self.registry.host_port()),
+            format!("oci:{}:{tag}", self.layout.path().join("l").display()),
+        ];
+        for r in &refs {
+            self.store
+                .push(&image, &ImageRef::parse(r).unwrap())
+                .await
+                .unwrap();
+        }
+        refs
+    }
 }
 
 /// Every way a layer is read or carried into a new image, each from a fresh cache.
@@ -93,19 +121,13 @@ async fn every_reader(reference: &str) -> Vec<ImageError> {
 
 #[tokio::test]
 async fn a_wrong_diff_id_is_refused_by_every_reader() {
-    if !require_binaries(REGISTRY_BINARIES) {
+    let Some(c) = Crafting::start().await else {
         return;
-    }
-    let registry = Registry::start_plain().await.unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let layout = tempfile::tempdir().unwrap();
-    let s = store(cache.path());
-    let good = two_layers(&s).await;
-    let ids = good.diff_ids().unwrap();
+    };
+    let ids = c.good.diff_ids().unwrap();
     let bogus = "sha256:0000000000000000000000000000000000000000000000000000000000000bad";
-    let crafted = with_diff_ids(&s, &good, vec![ids[0].to_string(), bogus.into()]);
-    let layer = &good.manifest.layers[1].digest;
-    for reference in publish(&s, &crafted, &registry, &layout.path().join("l")).await {
+    let layer = &c.good.manifest.layers[1].digest;
+    for reference in c.publish(vec![ids[0].to_string(), bogus.into()]).await {
         for err in every_reader(&reference).await {
             match &err {
                 ImageError::DiffIdMismatch {
@@ -136,22 +158,16 @@ async fn a_wrong_diff_id_is_refused_by_every_reader() {
 
 #[tokio::test]
 async fn a_diff_id_count_other_than_the_layer_count_is_refused() {
-    if !require_binaries(REGISTRY_BINARIES) {
+    let Some(c) = Crafting::start().await else {
         return;
-    }
-    let registry = Registry::start_plain().await.unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let layout = tempfile::tempdir().unwrap();
-    let s = store(cache.path());
-    let good = two_layers(&s).await;
-    let ids = good.diff_ids().unwrap();
+    };
+    let ids = c.good.diff_ids().unwrap();
     for listed in [
         vec![ids[0].to_string()],
         vec![ids[0].to_string(), ids[1].to_string(), ids[1].to_string()],
     ] {
         let n = listed.len();
-        let crafted = with_diff_ids(&s, &good, listed);
-        for reference in publish(&s, &crafted, &registry, &layout.path().join("l")).await {
+        for reference in c.publish(listed).await {
             for err in every_reader(&reference).await {
                 assert!(
                     matches!(err, ImageError::DiffIdCount { diff_ids, layers: 2, .. } if diff_ids == n),
@@ -172,23 +188,20 @@ async fn a_diff_id_count_other_than_the_layer_count_is_refused() {
 /// bundle and catalog images, and a catalog on a base image read from a cold cache.
 #[tokio::test]
 async fn images_we_build_carry_correct_diff_ids() {
-    if !require_binaries(REGISTRY_BINARIES) {
+    let Some(c) = Crafting::start().await else {
         return;
-    }
-    let registry = Registry::start_plain().await.unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let s = store(cache.path());
-    let host = registry.host_port();
+    };
+    let s = &c.store;
+    let host = c.registry.host_port();
     let v415 = corpus().join("catalogs/v4.15");
 
     let bundle = bundle_image(&corpus().join("bundles/kube-green/0.7.0"))
         .unwrap()
-        .build(&s)
+        .build(s)
         .await
         .unwrap();
-    let base = two_layers(&s).await;
     let mut pushed = Vec::new();
-    for (image, tag) in [(&bundle, "bundle"), (&base, "base")] {
+    for (image, tag) in [(&bundle, "bundle"), (&c.good, "base")] {
         let r = format!("{host}/built/{tag}:v1");
         s.push(image, &ImageRef::parse(&r).unwrap()).await.unwrap();
         pushed.push(r);
