@@ -84,8 +84,13 @@ impl ImageBuilder {
         self
     }
 
-    /// Writes the new layers, config and manifest into the store's cache.
+    /// Writes the new layers, config and manifest into the store's cache. The base's
+    /// `rootfs.diff_ids` are checked first ([`ImageStore::verify_diff_ids`]), so a wrong one
+    /// is refused rather than copied into the new image.
     pub async fn build(self, store: &ImageStore) -> Result<Image, ImageError> {
+        if let Some(base) = &self.base {
+            store.verify_diff_ids(base).await?;
+        }
         let mut config = match &self.base {
             Some(base) => base.config.clone(),
             None => {
@@ -117,17 +122,6 @@ impl ImageBuilder {
                 .collect(),
             None => Vec::new(),
         };
-        let diff_count = config_obj
-            .get("rootfs")
-            .and_then(|r| r.get("diff_ids"))
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        if diff_count != layers.len() {
-            return Err(ImageError::Build(format!(
-                "the base image config lists {diff_count} diff_ids for {} layers",
-                layers.len()
-            )));
-        }
 
         let mut diff_ids = Vec::new();
         let mut history = Vec::new();

@@ -1,6 +1,10 @@
 //! A content-addressed blob cache: `<root>/blobs/sha256/<hex>`. Blobs are written to
 //! `<root>/tmp/`, verified, synced and only then renamed into place, so a partial or
 //! corrupt download never becomes a cache entry.
+//!
+//! `<root>/diff_ids/<layer hex>` records a layer's uncompressed digest once it has been
+//! computed (a layer read to its end, or one we built): a fact about the blob's content, so
+//! an image built on that layer later needs no second read to trust its `diff_id`.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -20,7 +24,11 @@ impl BlobCache {
     /// Opens (creating if needed) a cache rooted at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, ImageError> {
         let root = root.into();
-        for dir in [root.join("blobs/sha256"), root.join("tmp")] {
+        for dir in [
+            root.join("blobs/sha256"),
+            root.join("tmp"),
+            root.join("diff_ids"),
+        ] {
             fs::create_dir_all(&dir)
                 .map_err(|e| ImageError::io(format!("creating cache dir {}", dir.display()), e))?;
         }
@@ -109,6 +117,32 @@ impl BlobCache {
             .map_err(|e| ImageError::io(format!("copying blob {}", src.display()), e))?;
         let (tmp, actual, _) = w.finish();
         self.commit(tmp, expected, &actual, &format!("blob {}", src.display()))
+    }
+
+    /// Records that the layer blob `layer` decompresses to a stream with digest `diff_id`.
+    pub(crate) fn record_diff_id(
+        &self,
+        layer: &Sha256Digest,
+        diff_id: &Sha256Digest,
+    ) -> Result<(), ImageError> {
+        let path = self.root.join("diff_ids").join(layer.hex());
+        if self.diff_id(layer).as_ref() == Some(diff_id) {
+            return Ok(());
+        }
+        let mut tmp = self.temp_file()?;
+        tmp.write_all(diff_id.as_str().as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| ImageError::io(format!("recording the diff_id of layer {layer}"), e))?;
+        tmp.persist(&path).map_err(|e| {
+            ImageError::io(format!("recording the diff_id of layer {layer}"), e.error)
+        })?;
+        Ok(())
+    }
+
+    /// The diff_id recorded for `layer`, if any (an unreadable record counts as none).
+    pub(crate) fn diff_id(&self, layer: &Sha256Digest) -> Option<Sha256Digest> {
+        let text = fs::read_to_string(self.root.join("diff_ids").join(layer.hex())).ok()?;
+        Sha256Digest::parse(&text).ok()
     }
 
     /// Reads a (small) cached blob, e.g. a manifest or config. Blobs here were verified

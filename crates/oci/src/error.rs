@@ -39,6 +39,26 @@ pub enum ImageError {
         actual: String,
     },
 
+    #[error(
+        "wrong diff_id in image {image}: layer {index} ({layer}) decompresses to {actual}, but the config's rootfs.diff_ids[{index}] is {expected}; the image config does not match its layers (container runtimes refuse it: \"wrong diff id calculated on extraction\")"
+    )]
+    DiffIdMismatch {
+        image: String,
+        index: usize,
+        layer: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "mismatched rootfs and layers in image {image}: the config's rootfs.diff_ids lists {diff_ids} entries for the manifest's {layers} layers"
+    )]
+    DiffIdCount {
+        image: String,
+        diff_ids: usize,
+        layers: usize,
+    },
+
     #[error("registry {registry} failed for {reference}: {detail}")]
     Registry {
         registry: String,

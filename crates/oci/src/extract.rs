@@ -69,6 +69,9 @@ pub struct LayerFile {
     pub path: PathBuf,
     pub compression: LayerCompression,
     pub name: String,
+    /// The `sha256:` digest the uncompressed stream must have (the config's
+    /// `rootfs.diff_ids` entry); checked once the layer has been read to its end.
+    pub diff_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -151,6 +154,14 @@ pub enum ExtractError {
         "layer {layer}: the image expands past {limit} bytes (limit on total uncompressed size)"
     )]
     TotalSizeExceeded { layer: String, limit: u64 },
+    #[error(
+        "layer {layer}: wrong diff_id: the uncompressed layer is {actual}, but the image config's rootfs.diff_ids lists {expected}"
+    )]
+    DiffIdMismatch {
+        layer: String,
+        expected: String,
+        actual: String,
+    },
     #[error("layer {layer}: unreadable tar stream: {detail}")]
     Corrupt { layer: String, detail: String },
     #[error("the image has no {subtree:?} directory")]
@@ -201,6 +212,16 @@ pub fn extract_layers(
     Ok(ex.stats)
 }
 
+/// Reads `layer` to its end without extracting anything, checking its `diff_id` when it
+/// has one, and returns the digest of its uncompressed stream (for a layer copied into a
+/// new image but never read otherwise).
+pub(crate) fn verify_layer(
+    layer: &LayerFile,
+    limits: &ExtractLimits,
+) -> Result<String, ExtractError> {
+    LayerStream::new(limits).open(layer)?.finish()
+}
+
 struct Extractor<'a> {
     dest: &'a Path,
     options: &'a ExtractOptions,
@@ -226,7 +247,7 @@ impl Extractor<'_> {
         for entry in layer.entries()? {
             self.apply_entry(entry?)?;
         }
-        Ok(())
+        layer.finish().map(drop)
     }
 
     fn apply_entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), ExtractError> {

@@ -346,6 +346,7 @@ impl LayerContent {
         .map_err(werr)?;
         let (tmp, digest, size) = compressed.finish();
         cache.commit(tmp, &digest, &digest, "new layer")?;
+        cache.record_diff_id(&digest, &diff_id)?;
         Ok(BuiltLayer {
             digest,
             diff_id,
@@ -408,6 +409,7 @@ mod tests {
             path: cache.path(&one.digest),
             compression: LayerCompression::Gzip,
             name: one.digest.to_string(),
+            diff_id: Some(one.diff_id.to_string()),
         };
         extract_layers(&[layer], &dest, &ExtractOptions::default()).unwrap();
         assert_eq!(fs::read(dest.join("configs/b/c/z.json")).unwrap(), b"{}");

@@ -17,7 +17,8 @@ use crate::credentials::{Credential, Credentials};
 use crate::digest::{Hasher, Sha256Digest};
 use crate::error::{ImageError, Operation, classify, error_chain};
 use crate::extract::{
-    ExtractLimits, ExtractOptions, ExtractStats, LayerFile, extract_layers, read_layers,
+    ExtractError, ExtractLimits, ExtractOptions, ExtractStats, LayerFile, extract_layers,
+    read_layers, verify_layer,
 };
 use crate::layout::OciLayout;
 use crate::manifest::{
@@ -74,6 +75,82 @@ impl Image {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// How errors name the image: the reference it came from, else its digest.
+    fn shown(&self) -> String {
+        self.source
+            .as_ref()
+            .map_or_else(|| self.digest.to_string(), ImageRef::to_string)
+    }
+
+    /// The config's `rootfs.diff_ids`, one per manifest layer, bottom first. A config that
+    /// lists another number, or something other than `sha256:` digests, is refused.
+    pub fn diff_ids(&self) -> Result<Vec<Sha256Digest>, ImageError> {
+        let invalid = |detail: String| ImageError::InvalidContent {
+            reference: self.shown(),
+            what: "image config".into(),
+            detail,
+        };
+        let ids = match self.config.get("rootfs").and_then(|r| r.get("diff_ids")) {
+            None | Some(serde_json::Value::Null) => &Vec::new(),
+            Some(serde_json::Value::Array(ids)) => ids,
+            Some(_) => return Err(invalid("rootfs.diff_ids is not a list".into())),
+        };
+        if ids.len() != self.manifest.layers.len() {
+            return Err(ImageError::DiffIdCount {
+                image: self.shown(),
+                diff_ids: ids.len(),
+                layers: self.manifest.layers.len(),
+            });
+        }
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| {
+                id.as_str()
+                    .ok_or_else(|| invalid(format!("rootfs.diff_ids[{i}] is not a string")))
+                    .and_then(|id| {
+                        Sha256Digest::parse(id)
+                            .map_err(|e| invalid(format!("rootfs.diff_ids[{i}]: {e}")))
+                    })
+            })
+            .collect()
+    }
+
+    /// A layer's diff_id mismatch, found while reading it, as an error naming the image and
+    /// the layer's place in it.
+    fn diff_id_mismatch(&self, layer: String, expected: String, actual: String) -> ImageError {
+        let index = self
+            .config
+            .pointer("/rootfs/diff_ids")
+            .and_then(serde_json::Value::as_array)
+            .and_then(|ids| {
+                self.manifest
+                    .layers
+                    .iter()
+                    .zip(ids)
+                    .position(|(d, id)| d.digest == layer && id.as_str() == Some(&expected))
+            })
+            .unwrap_or_default();
+        ImageError::DiffIdMismatch {
+            image: self.shown(),
+            index,
+            layer,
+            expected,
+            actual,
+        }
+    }
+
+    /// Names the image in a diff_id mismatch of one of its layers.
+    fn in_image(&self, e: ImageError) -> ImageError {
+        match e {
+            ImageError::Extract(ExtractError::DiffIdMismatch {
+                layer,
+                expected,
+                actual,
+            }) => self.diff_id_mismatch(layer, expected, actual),
+            other => other,
+        }
     }
 
     pub fn platform(&self) -> Option<Platform> {
@@ -553,6 +630,7 @@ impl ImageStore {
         let layers = self.layer_files(image).await?;
         let dest = dest.to_path_buf();
         let options = options.clone();
+        let cache = self.cache.clone();
         let stats = blocking(move || {
             let parent = match dest.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -567,6 +645,7 @@ impl ImageStore {
                     ImageError::io(format!("creating a temp dir in {}", parent.display()), e)
                 })?;
             let stats = extract_layers(&layers, tmp.path(), &options)?;
+            record_diff_ids(&cache, &layers)?;
             let kept = tmp.keep();
             std::fs::set_permissions(&kept, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .and_then(|_| std::fs::rename(&kept, &dest))
@@ -579,7 +658,8 @@ impl ImageStore {
                 })?;
             Ok(stats)
         })
-        .await?;
+        .await
+        .map_err(|e| image.in_image(e))?;
         Ok(Unpacked {
             digest: image.digest.clone(),
             labels: image.labels(),
@@ -600,30 +680,74 @@ impl ImageStore {
         let layers = self.layer_files(image).await?;
         let dirs: Vec<String> = dirs.iter().map(|d| (*d).to_owned()).collect();
         let limits = limits.clone();
+        let cache = self.cache.clone();
         blocking(move || {
             let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
-            Ok(read_layers(&layers, &dirs, &limits)?)
+            let files = read_layers(&layers, &dirs, &limits)?;
+            record_diff_ids(&cache, &layers)?;
+            Ok(files)
         })
         .await
+        .map_err(|e| image.in_image(e))
+    }
+
+    /// Checks that every layer of `image` decompresses to its config's `rootfs.diff_ids`
+    /// entry, so an image built on it carries no wrong one. A layer already read to its end
+    /// (extracted, read into memory, or built here) is known from the cache's record; any
+    /// other is read now, fetched first if the cache lacks it, under the default
+    /// total-size limit.
+    pub async fn verify_diff_ids(&self, image: &Image) -> Result<(), ImageError> {
+        let diff_ids = image.diff_ids()?;
+        let shown = image.shown();
+        for (descriptor, expected) in image.manifest.layers.iter().zip(diff_ids) {
+            let digest = Sha256Digest::parse(&descriptor.digest)?;
+            let actual = match self.cache.diff_id(&digest) {
+                Some(known) => known,
+                None => {
+                    let layer = LayerFile {
+                        path: self.ensure_blob(image.source.as_ref(), descriptor).await?,
+                        compression: layer_compression(&descriptor.media_type, &shown)?,
+                        name: descriptor.digest.clone(),
+                        diff_id: None,
+                    };
+                    let cache = self.cache.clone();
+                    blocking(move || {
+                        let actual =
+                            Sha256Digest::parse(&verify_layer(&layer, &ExtractLimits::default())?)?;
+                        cache.record_diff_id(&digest, &actual)?;
+                        Ok(actual)
+                    })
+                    .await?
+                }
+            };
+            if actual != expected {
+                return Err(image.diff_id_mismatch(
+                    descriptor.digest.clone(),
+                    expected.to_string(),
+                    actual.to_string(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The image's layers in the blob cache (fetched if missing), bottom first.
     async fn layer_files(&self, image: &Image) -> Result<Vec<LayerFile>, ImageError> {
+        let diff_ids = image.diff_ids()?;
         let paths = self.ensure_layers(image).await?;
-        let shown = image
-            .source
-            .as_ref()
-            .map_or_else(|| image.digest.to_string(), ImageRef::to_string);
+        let shown = image.shown();
         image
             .manifest
             .layers
             .iter()
             .zip(paths)
-            .map(|(d, path)| {
+            .zip(diff_ids)
+            .map(|((d, path), diff_id)| {
                 Ok(LayerFile {
                     path,
                     compression: layer_compression(&d.media_type, &shown)?,
                     name: d.digest.clone(),
+                    diff_id: Some(diff_id.to_string()),
                 })
             })
             .collect()
@@ -774,6 +898,19 @@ impl ImageStore {
             .map_err(Self::map_err(&access, &shown, Operation::Push))?;
         Ok(report)
     }
+}
+
+/// Records the diff_ids of layers that were just read to their end and matched.
+fn record_diff_ids(cache: &BlobCache, layers: &[LayerFile]) -> Result<(), ImageError> {
+    for layer in layers {
+        if let Some(diff_id) = &layer.diff_id {
+            cache.record_diff_id(
+                &Sha256Digest::parse(&layer.name)?,
+                &Sha256Digest::parse(diff_id)?,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A file as a stream of 1 MiB chunks, for streamed uploads.

@@ -31,7 +31,7 @@ pub mod tls;
 pub use cli_snapshot::{SnapshotFilters, format_cli_output};
 pub use cluster::{Cluster, cluster, unique_name};
 pub use fault_proxy::FaultProxy;
-pub use registry_env::{PushedBundle, RegistryEnv};
+pub use registry_env::{PushedBundle, RegistryEnv, listed_and_recomputed_diff_ids, with_diff_ids};
 
 /// For [`cli_snapshot!`]: the insta its expansion calls.
 #[doc(hidden)]

@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use oci::{ImageRef, ImageStore, RegistryOptions, bundle_image};
+use std::io::Read;
+
+use oci::{Image, ImageRef, ImageStore, RegistryOptions, Sha256Digest, bundle_image};
+use sha2::Digest as _;
 
 use crate::fixtures::corpus_bundle;
 use crate::registry::{REGISTRY_BINARIES, Registry, require_binaries, run_command};
@@ -156,4 +159,72 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn no_auth_file(home: &tempfile::TempDir) -> PathBuf {
     home.path().join("no-auth.json")
+}
+
+/// A copy of `image` whose config lists `diff_ids` as its `rootfs.diff_ids` (wrong ones, or
+/// another number of them), config and manifest stored in `store`'s cache so it can be
+/// pushed: the image a careless or hostile publisher would make.
+pub fn with_diff_ids(store: &ImageStore, image: &Image, diff_ids: Vec<String>) -> Image {
+    let mut config = image.config.clone();
+    config["rootfs"]["diff_ids"] = serde_json::json!(diff_ids);
+    let config_bytes = serde_json::to_vec(&config).expect("config JSON");
+    let config_digest = store
+        .cache()
+        .insert_bytes(&config_bytes)
+        .expect("caching the config");
+    let mut manifest = image.manifest.clone();
+    manifest.config.digest = config_digest.to_string();
+    manifest.config.size = config_bytes.len() as u64;
+    let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest JSON");
+    let digest = store
+        .cache()
+        .insert_bytes(&manifest_bytes)
+        .expect("caching the manifest");
+    Image {
+        digest,
+        index_digest: None,
+        manifest,
+        manifest_bytes,
+        config,
+        config_bytes,
+        ..image.clone()
+    }
+}
+
+/// The `rootfs.diff_ids` of the image at `reference` as its config lists them, and as
+/// recomputed here by decompressing each layer (pulled into `store`) with flate2 and hashing
+/// it, independently of the oci crate's reader.
+pub async fn listed_and_recomputed_diff_ids(
+    store: &ImageStore,
+    reference: &str,
+) -> (Vec<String>, Vec<String>) {
+    let image = store
+        .pull(&ImageRef::parse(reference).expect("reference"))
+        .await
+        .expect("pulling the image");
+    let listed = image.config["rootfs"]["diff_ids"]
+        .as_array()
+        .expect("rootfs.diff_ids")
+        .iter()
+        .map(|v| v.as_str().expect("a diff_id string").to_owned())
+        .collect();
+    let recomputed = image
+        .manifest
+        .layers
+        .iter()
+        .map(|layer| {
+            let blob = std::fs::read(
+                store
+                    .cache()
+                    .path(&Sha256Digest::parse(&layer.digest).expect("layer digest")),
+            )
+            .expect("reading the layer blob");
+            let mut tar = Vec::new();
+            flate2::read::MultiGzDecoder::new(&blob[..])
+                .read_to_end(&mut tar)
+                .expect("a gzip layer");
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(&tar)))
+        })
+        .collect();
+    (listed, recomputed)
 }

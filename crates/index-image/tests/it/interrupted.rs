@@ -4,23 +4,10 @@
 
 use std::path::Path;
 
-use index_image::RegistryAccess;
 use sha2::Digest;
 use testenv::{FaultProxy, RegistryEnv};
 
-use crate::support::{add, add_request, catalog_of, entries, entry};
-
-/// A store over its own blob cache `cache`, with no logins (as opm's flags would set it up).
-fn store_with_cache(env: &RegistryEnv, cache: &Path) -> oci::ImageStore {
-    RegistryAccess {
-        use_http: true,
-        cache_dir: Some(cache.to_path_buf()),
-        auth_file: Some(env.no_auth_file()),
-        ..Default::default()
-    }
-    .store()
-    .unwrap()
-}
+use crate::support::{add, add_request, catalog_of, entries, entry, store_with_cache};
 
 /// Every cached blob hashes to its name; the temp area is empty.
 fn assert_cache_sound(cache: &Path) {

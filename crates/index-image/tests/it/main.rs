@@ -1,5 +1,6 @@
 //! index-image's integration tests: one binary, a module per area.
 
+mod diff_ids;
 mod fbc_add;
 mod fbc_plan;
 mod interrupted;

@@ -1,7 +1,21 @@
 //! Index commands run in a [`RegistryEnv`], and reading back what they pushed.
 
-use index_image::{AddRequest, IndexOutput, Mode, NewIndexKind, Outcome, Output};
+use std::path::Path;
+
+use index_image::{AddRequest, IndexOutput, Mode, NewIndexKind, Outcome, Output, RegistryAccess};
 use testenv::RegistryEnv;
+
+/// A store over its own blob cache `cache`, with no logins (as opm's flags would set it up).
+pub(crate) fn store_with_cache(env: &RegistryEnv, cache: &Path) -> oci::ImageStore {
+    RegistryAccess {
+        use_http: true,
+        cache_dir: Some(cache.to_path_buf()),
+        auth_file: Some(env.no_auth_file()),
+        ..Default::default()
+    }
+    .store()
+    .unwrap()
+}
 
 pub(crate) fn add_request(
     bundles: Vec<String>,

@@ -8,6 +8,7 @@ use std::io::{self, Read};
 use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
+use sha2::{Digest as _, Sha256};
 
 use super::LayerCompression;
 use super::{ExtractError, ExtractLimits, LayerFile, io_err, normalise_path};
@@ -16,7 +17,7 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 
 /// Counts decompressed bytes and fails once past the limit.
-struct CountingReader<R> {
+pub(super) struct CountingReader<R> {
     inner: R,
     total: Rc<Cell<u64>>,
     limit: u64,
@@ -34,6 +35,23 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Hashes what is read through it: a layer's uncompressed stream, for its `diff_id`.
+pub(super) struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A layer's decompressed stream as the tar reader sees it: hashed, then counted.
+pub(super) type LayerReader = CountingReader<HashingReader<Box<dyn Read>>>;
+
 /// The layers of one extraction or read, with the counters their limits apply to.
 pub(super) struct LayerStream<'a> {
     pub limits: &'a ExtractLimits,
@@ -43,9 +61,11 @@ pub(super) struct LayerStream<'a> {
     total_read: Rc<Cell<u64>>,
 }
 
-/// One opened layer: its tar stream, and how a read error of it is reported.
+/// One opened layer: its tar stream, the `diff_id` it must hash to, and how a read error
+/// of it is reported.
 pub(super) struct OpenLayer {
-    archive: tar::Archive<Box<dyn Read>>,
+    archive: tar::Archive<LayerReader>,
+    diff_id: Option<String>,
     errors: StreamErrors,
 }
 
@@ -53,13 +73,30 @@ impl OpenLayer {
     /// The layer's entries, read errors already turned into [`ExtractError`]s.
     pub(super) fn entries(
         &mut self,
-    ) -> Result<
-        impl Iterator<Item = Result<tar::Entry<'_, Box<dyn Read>>, ExtractError>>,
-        ExtractError,
-    > {
+    ) -> Result<impl Iterator<Item = Result<tar::Entry<'_, LayerReader>, ExtractError>>, ExtractError>
+    {
         let errors = &self.errors;
         let entries = self.archive.entries().map_err(|e| errors.of(e))?;
         Ok(entries.map(move |entry| entry.map_err(|e| errors.of(e))))
+    }
+
+    /// Reads the rest of the stream and checks the layer's `diff_id`. The tar reader stops
+    /// at the first end-of-archive block; the digest covers everything after it as well
+    /// (the second block, padding), so the rest is read too, still under the total-size
+    /// limit. Call once the entries are done: only a layer read to its end is verified.
+    /// Returns the digest it has.
+    pub(super) fn finish(self) -> Result<String, ExtractError> {
+        let mut reader = self.archive.into_inner();
+        io::copy(&mut reader, &mut io::sink()).map_err(|e| self.errors.of(e))?;
+        let actual = format!("sha256:{}", hex::encode(reader.inner.hasher.finalize()));
+        match self.diff_id {
+            Some(expected) if expected != actual => Err(ExtractError::DiffIdMismatch {
+                layer: self.errors.layer,
+                expected,
+                actual,
+            }),
+            _ => Ok(actual),
+        }
     }
 }
 
@@ -108,11 +145,15 @@ impl<'a> LayerStream<'a> {
             LayerCompression::None => Box::new(io::BufReader::new(file)),
         };
         Ok(OpenLayer {
-            archive: tar::Archive::new(Box::new(CountingReader {
-                inner: reader,
+            archive: tar::Archive::new(CountingReader {
+                inner: HashingReader {
+                    inner: reader,
+                    hasher: Sha256::new(),
+                },
                 total: self.total_read.clone(),
                 limit: self.limits.max_total_bytes,
-            })),
+            }),
+            diff_id: layer.diff_id.clone(),
             errors: self.errors(),
         })
     }

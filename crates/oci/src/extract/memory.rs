@@ -83,7 +83,7 @@ impl MemoryReader<'_> {
         for entry in layer.entries()? {
             self.apply_entry(entry?)?;
         }
-        Ok(())
+        layer.finish().map(drop)
     }
 
     fn is_wanted(&self, comps: &[String]) -> bool {

@@ -44,6 +44,11 @@ fn tarball(entries: &[E<'_>]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+fn sha256(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
 fn gz(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());
     enc.write_all(data).unwrap();
@@ -67,12 +72,14 @@ impl Fixture {
 
     fn layer(mut self, entries: &[E<'_>]) -> Self {
         let n = self.layers.len();
+        let tar = tarball(entries);
         let path = self.dir.path().join(format!("layer{n}.tar.gz"));
-        fs::write(&path, gz(&tarball(entries))).unwrap();
+        fs::write(&path, gz(&tar)).unwrap();
         self.layers.push(LayerFile {
             path,
             compression: LayerCompression::Gzip,
             name: format!("layer{n}"),
+            diff_id: Some(sha256(&tar)),
         });
         self
     }
@@ -159,6 +166,7 @@ fn non_utf8_and_nul_paths_are_refused() {
         path,
         compression: LayerCompression::None,
         name: "pax".into(),
+        diff_id: None,
     }];
     let err = extract_layers(&layers, &f.out(), &ExtractOptions::default()).unwrap_err();
     assert!(err.to_string().contains("NUL"), "{err}");
@@ -428,6 +436,7 @@ fn corrupt_streams_are_reported() {
         path,
         compression: LayerCompression::Gzip,
         name: "bad".into(),
+        diff_id: None,
     }];
     let err = extract_layers(&layers, &f.out(), &ExtractOptions::default()).unwrap_err();
     assert!(matches!(err, ExtractError::Corrupt { .. }), "{err}");
@@ -577,5 +586,79 @@ fn reading_into_memory_refuses_what_extraction_refuses() {
     assert!(matches!(
         read_layers(&f.layers, &dirs, &limits).unwrap_err(),
         ExtractError::TotalSizeExceeded { .. }
+    ));
+}
+
+// ---- diff_ids: both readers check the uncompressed digest of every layer ----
+
+#[test]
+fn a_wrong_diff_id_is_refused_by_both_readers() {
+    let mut f = Fixture::new()
+        .layer(&[E::Dir(b"configs"), E::File(b"configs/a.json", b"{}", 0o644)])
+        .layer(&[E::File(b"configs/b.json", b"{}", 0o644)]);
+    let wrong = sha256(b"not the layer");
+    f.layers[1].diff_id = Some(wrong.clone());
+    let actual = sha256(&tarball(&[E::File(b"configs/b.json", b"{}", 0o644)]));
+    let check = |err: ExtractError| match err {
+        ExtractError::DiffIdMismatch {
+            layer,
+            expected,
+            actual: got,
+        } => {
+            assert_eq!(
+                (layer.as_str(), expected.as_str(), got.as_str()),
+                ("layer1", wrong.as_str(), actual.as_str())
+            );
+        }
+        other => panic!("expected a diff_id mismatch, got {other}"),
+    };
+    check(extract_layers(&f.layers, &f.out(), &ExtractOptions::default()).unwrap_err());
+    check(read_layers(&f.layers, &["configs"], &ExtractLimits::default()).unwrap_err());
+    check(verify_layer(&f.layers[1], &ExtractLimits::default()).unwrap_err());
+    assert_eq!(
+        verify_layer(&f.layers[0], &ExtractLimits::default()).unwrap(),
+        f.layers[0].diff_id.clone().unwrap()
+    );
+}
+
+/// The tar reader stops at the first end-of-archive block; the digest must still cover the
+/// whole stream (GNU tar pads archives to 10 KiB records), and that rest counts towards the
+/// total-size limit.
+#[test]
+fn the_diff_id_covers_the_stream_past_the_end_of_archive() {
+    let f = Fixture::new();
+    let mut tar = tarball(&[E::File(b"a", b"x", 0o644)]);
+    let tar_only = sha256(&tar);
+    tar.resize(tar.len() + 10240, 0);
+    let path = f.dir.path().join("padded.tar.gz");
+    fs::write(&path, gz(&tar)).unwrap();
+    let mut layer = LayerFile {
+        path,
+        compression: LayerCompression::Gzip,
+        name: "padded".into(),
+        diff_id: Some(sha256(&tar)),
+    };
+    extract_layers(
+        std::slice::from_ref(&layer),
+        &f.out(),
+        &ExtractOptions::default(),
+    )
+    .unwrap();
+    layer.diff_id = Some(tar_only);
+    assert!(matches!(
+        read_layers(
+            std::slice::from_ref(&layer),
+            &[""],
+            &ExtractLimits::default()
+        ),
+        Err(ExtractError::DiffIdMismatch { .. })
+    ));
+    let limits = ExtractLimits {
+        max_total_bytes: tar.len() as u64 - 1,
+        ..ExtractLimits::default()
+    };
+    assert!(matches!(
+        verify_layer(&layer, &limits),
+        Err(ExtractError::TotalSizeExceeded { .. })
     ));
 }
