@@ -65,6 +65,11 @@ pub struct Args {
     /// Talk plain HTTP to every registry (test registries only).
     #[arg(long)]
     registry_use_http: bool,
+    /// Most tar entries one catalog image may hold, counting every layer; a larger image
+    /// fails to unpack.
+    #[arg(long, default_value_t = crate::unpack::DEFAULT_MAX_ENTRIES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_catalog_entries: u64,
 }
 
 /// What catalogd runs with, once the flags are checked and files read.
@@ -77,6 +82,7 @@ pub struct Config {
     selector: Option<String>,
     gc_interval: Duration,
     registry: RegistryOptions,
+    max_catalog_entries: u64,
 }
 
 /// Why catalogd could not start or stopped with an error.
@@ -127,6 +133,7 @@ impl Args {
                 ca_pem,
                 ..RegistryOptions::default()
             },
+            max_catalog_entries: self.max_catalog_entries,
         })
     }
 
@@ -157,6 +164,7 @@ impl Config {
                 .selector(self.selector)
                 .instance(&manager.config().identity)
                 .metrics(metrics)
+                .max_catalog_entries(self.max_catalog_entries)
                 .build(),
         );
         tokio::spawn(collect_garbage_every(ctx.clone(), self.gc_interval));
@@ -201,6 +209,9 @@ mod tests {
         assert!(!config.registry.use_http);
         assert_eq!(config.runtime.controller, FIELD_MANAGER);
         assert_eq!(config.runtime.election, None);
+        assert_eq!(config.max_catalog_entries, 100_000);
+        let config = parse(&["--max-catalog-entries=50"]).resolve().unwrap();
+        assert_eq!(config.max_catalog_entries, 50);
     }
 
     #[test]
@@ -229,5 +240,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "reading /nonexistent/ca.pem");
         assert!(Args::try_parse_from(["catalogd", "--tls-cert=c.pem"]).is_err());
+        assert!(Args::try_parse_from(["catalogd", "--max-catalog-entries=0"]).is_err());
     }
 }

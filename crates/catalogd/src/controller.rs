@@ -24,6 +24,7 @@ use oci::{Credentials, ImageError, ImageStore, RegistryOptions};
 use olm_api::catalog::{self as api, Catalog, CatalogStatus};
 use tokio::sync::watch;
 
+use crate::leftovers;
 use crate::metrics::Metrics;
 use crate::plan::{self, Decision, failure_status, last_poll_attempt, success_status};
 use crate::store::{Store, StoreError};
@@ -68,12 +69,29 @@ pub enum StorageError {
 
 impl Storage {
     /// Opens (creating) the layout under `dir`; registries are reached with `registry`.
+    /// Leftovers of unpacks a previous process did not finish are removed first, so `dir`
+    /// must not be in use by another catalogd.
     pub fn open(dir: &Path, registry: RegistryOptions) -> Result<Self, StorageError> {
-        Ok(Self {
+        let storage = Self {
             store: Store::open(dir.join("catalogs"))?,
             images: ImageStore::new(dir.join("blobs"), registry)?,
             unpack_root: dir.join("unpack"),
-        })
+        };
+        let removed = leftovers::sweep(
+            &storage.unpack_root,
+            &storage.images.cache().temp_dir(),
+            &storage.store,
+        );
+        if removed.entries > 0 {
+            tracing::info!(
+                entries = removed.entries,
+                bytes = removed.bytes,
+                "removed {} leftovers of interrupted unpacks ({} bytes)",
+                removed.entries,
+                removed.bytes
+            );
+        }
+        Ok(storage)
     }
 }
 
@@ -91,6 +109,8 @@ pub struct Context {
     /// catalogd instances, or parallel tests, share a cluster.
     selector: Option<String>,
     metrics: Metrics,
+    /// Tar entries one catalog image may hold (`--max-catalog-entries`).
+    max_entries: u64,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -105,6 +125,7 @@ pub struct ContextBuilder {
     selector: Option<String>,
     instance: Option<String>,
     metrics: Metrics,
+    max_entries: u64,
 }
 
 impl ContextBuilder {
@@ -145,6 +166,12 @@ impl ContextBuilder {
         self
     }
 
+    /// Tar entries one catalog image may hold, all layers together (`--max-catalog-entries`).
+    pub fn max_catalog_entries(mut self, max: u64) -> Self {
+        self.max_entries = max;
+        self
+    }
+
     pub fn build(self) -> Context {
         Context {
             recorder: controller_runtime::recorder(
@@ -159,6 +186,7 @@ impl ContextBuilder {
             leader: self.leader,
             selector: self.selector,
             metrics: self.metrics,
+            max_entries: self.max_entries,
             failures: Mutex::default(),
         }
     }
@@ -167,7 +195,7 @@ impl ContextBuilder {
 impl Context {
     /// A context for `client` working in `storage`, with the flags' defaults: namespace
     /// `catalogd-system`, external address `http://catalogd-catalogserver.catalogd-system.svc`,
-    /// always leading, every Catalog.
+    /// always leading, every Catalog, at most [`unpack::DEFAULT_MAX_ENTRIES`] entries per image.
     pub fn builder(client: Client, storage: Storage) -> ContextBuilder {
         ContextBuilder {
             client,
@@ -178,6 +206,7 @@ impl Context {
             selector: None,
             instance: None,
             metrics: Metrics::default(),
+            max_entries: unpack::DEFAULT_MAX_ENTRIES,
         }
     }
 
@@ -273,6 +302,7 @@ impl Context {
             &self.storage.unpack_root,
             &name,
             reference,
+            self.max_entries,
         )
         .await
         .map_err(|mut f| {

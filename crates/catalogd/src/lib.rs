@@ -4,7 +4,8 @@
 //! - `args`: the flags, resolved into a [`Config`] and run ([`Args::run`]).
 //! - `plan`: what a reconcile should do, from the object and the store, and the status it
 //!   writes; `controller`: the reconcile loop around it ([`Context`], [`run_controller`]).
-//! - `unpack`: pulling a catalog image into the store.
+//! - `unpack`: pulling a catalog image into the store; `leftovers`: the start-up sweep of
+//!   what interrupted unpacks left behind.
 //! - `store`: content on disk, one directory per digest, switched atomically; `index`: the
 //!   byte-offset index behind `/api/v1/metas`.
 //! - `server`: the content routes ([`ContentServer`]); `metrics`: catalogd's metrics,
@@ -15,6 +16,7 @@ mod controller;
 #[cfg(test)]
 mod fixtures;
 mod index;
+mod leftovers;
 mod metrics;
 mod plan;
 mod server;

@@ -28,6 +28,10 @@ pub(crate) const INDEX_FILE: &str = "index.json";
 /// Where the content came from, so status can be rebuilt from the store after a restart.
 pub(crate) const SOURCE_FILE: &str = "source.json";
 const CURRENT_LINK: &str = "current";
+/// The new `current` link, before it is renamed over the old one.
+const CURRENT_LINK_TMP: &str = ".current.tmp";
+/// Digest directories being written, before they are renamed into place.
+const TMP_PREFIX: &str = ".tmp-";
 /// Below this size gzip is not worth it (upstream's gzip handler uses the same threshold).
 const GZIP_MIN_BYTES: u64 = 1400;
 
@@ -208,6 +212,30 @@ impl Store {
         }
     }
 
+    /// Temp directories and links of commits that never finished (the process stopped
+    /// mid-write): `.tmp-*` and `.current.tmp` in each catalog's directory. Digest
+    /// directories and `current` links are never listed, so served content is untouched.
+    pub(crate) fn unfinished(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut found = Vec::new();
+        for name in self.names()? {
+            let dir = self.root.join(&name);
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("listing", &dir)(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io_err("listing", &dir))?;
+                let file_name = entry.file_name();
+                let file_name = file_name.to_string_lossy();
+                if file_name.starts_with(TMP_PREFIX) || file_name == CURRENT_LINK_TMP {
+                    found.push(entry.path());
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Names of all catalogs with a directory in the store (for garbage collection).
     pub fn names(&self) -> Result<Vec<String>, StoreError> {
         let mut names = Vec::new();
@@ -298,7 +326,7 @@ impl CatalogWriter {
         fs::rename(&tmp, &final_dir).map_err(io_err("renaming", &tmp))?;
         self.tmp = None;
 
-        let link_tmp = self.catalog_dir.join(format!(".{CURRENT_LINK}.tmp"));
+        let link_tmp = self.catalog_dir.join(CURRENT_LINK_TMP);
         let _ = fs::remove_file(&link_tmp);
         std::os::unix::fs::symlink(&self.final_name, &link_tmp)
             .map_err(io_err("linking", &link_tmp))?;
@@ -382,7 +410,7 @@ fn digest_from_dir_name(dir: &str) -> Option<String> {
 fn tempdir_in(parent: &Path, stem: &str) -> Result<PathBuf, StoreError> {
     let pid = std::process::id();
     for attempt in 0u32..1000 {
-        let path = parent.join(format!(".tmp-{stem}-{pid}-{attempt}"));
+        let path = parent.join(format!("{TMP_PREFIX}{stem}-{pid}-{attempt}"));
         match fs::create_dir(&path) {
             Ok(()) => return Ok(path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,

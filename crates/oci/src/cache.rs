@@ -39,6 +39,12 @@ impl BlobCache {
         &self.root
     }
 
+    /// Where downloads are written before they are verified. Anything here that no process
+    /// is writing is a leftover of an interrupted download; its owner may remove it.
+    pub fn temp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
     pub fn path(&self, digest: &Sha256Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(digest.hex())
     }
@@ -51,7 +57,7 @@ impl BlobCache {
     pub(crate) fn temp_file(&self) -> Result<NamedTempFile, ImageError> {
         tempfile::Builder::new()
             .prefix("blob-")
-            .tempfile_in(self.root.join("tmp"))
+            .tempfile_in(self.temp_dir())
             .map_err(|e| {
                 ImageError::io(
                     format!("creating a temp file in {}", self.root.display()),

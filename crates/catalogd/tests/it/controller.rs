@@ -26,6 +26,8 @@ struct Harness {
     controller: Option<RunningController>,
     _server: tokio::task::JoinHandle<()>,
     registry_options: RegistryOptions,
+    /// `--max-catalog-entries`, if not the default.
+    max_entries: Option<u64>,
 }
 
 impl Harness {
@@ -45,6 +47,7 @@ impl Harness {
             controller: None,
             _server: server,
             registry_options,
+            max_entries: None,
         };
         h.start_controller();
         Some(h)
@@ -52,11 +55,14 @@ impl Harness {
 
     fn start_controller(&mut self) {
         let storage = Storage::open(self.storage.path(), self.registry_options.clone()).unwrap();
-        let ctx = Context::builder(self.cluster.client(), storage)
+        let mut ctx = Context::builder(self.cluster.client(), storage)
             .namespace(&self.namespace)
             .external_address(&self.base_url)
-            .selector(Some(format!("olmrs-test={}", self.label)))
-            .build();
+            .selector(Some(format!("olmrs-test={}", self.label)));
+        if let Some(max) = self.max_entries {
+            ctx = ctx.max_catalog_entries(max);
+        }
+        let ctx = ctx.build();
         self.controller = Some(RunningController::start(ctx));
     }
 
@@ -335,6 +341,79 @@ async fn bad_images_report_their_condition() {
         assert!(!cond.message.contains(&*h.storage.path().to_string_lossy()));
         assert_eq!(h.get_content(name).await.0, 404);
     }
+}
+
+#[tokio::test]
+async fn start_removes_unpack_leftovers_and_entry_limit_fails_one_catalog() {
+    let Some(registry) = start_registry().await else {
+        return;
+    };
+    let Some(mut h) = Harness::start(plain_options()).await else {
+        return;
+    };
+    let pusher = ImageStore::new(h.storage.path().join("pusher"), plain_options()).unwrap();
+    let host = registry.host_port();
+    let small = corpus().join("catalogs/v4.15/kube-green");
+    push_catalog(&registry, &pusher, &small, "v1").await;
+    let served = h
+        .create(&format!("{host}/catalogs/test:v1"), Some("0s"), None)
+        .await;
+    h.wait_unpacked(&served).await;
+
+    // What a killed catalogd leaves: a half-extracted image and a half-downloaded blob.
+    h.stop_controller().await;
+    let partial = h.storage.path().join("unpack/gone/.unpack-x/configs/p");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("catalog.json"), b"{").unwrap();
+    let blob = h.storage.path().join("blobs/tmp/blob-x");
+    std::fs::write(&blob, b"partial").unwrap();
+    h.max_entries = Some(20);
+    h.start_controller();
+    let unpack = h.storage.path().join("unpack");
+    assert_eq!(std::fs::read_dir(&unpack).unwrap().count(), 0);
+    assert!(!blob.exists());
+    assert_eq!(h.get_content(&served).await.1, expected_jsonl(&small));
+
+    // 30 packages in one layer: over the lowered limit, counting directories too.
+    let mut content = LayerContent::new();
+    for i in 0..30 {
+        content
+            .add_bytes(
+                &format!("/configs/p{i}/catalog.json"),
+                format!(r#"{{"schema":"olm.package","name":"p{i}"}}"#).into_bytes(),
+            )
+            .unwrap();
+    }
+    let image = ImageBuilder::scratch()
+        .layer(content, "test")
+        .label(olm_labels::INDEX_CONFIGS, "/configs")
+        .build(&pusher)
+        .await
+        .unwrap();
+    let reference = format!("{host}/catalogs/many:v1");
+    pusher
+        .push(&image, &ImageRef::parse(&reference).unwrap())
+        .await
+        .unwrap();
+    let many = h.create(&reference, Some("0s"), None).await;
+    let c = h
+        .wait_for(&many, "UnpackFailed", |c| {
+            unpacked_reason(c) == Some("UnpackFailed")
+        })
+        .await;
+    let cond =
+        olm_api::conditions::find_condition(&c.status.as_ref().unwrap().conditions, "Unpacked")
+            .unwrap();
+    assert!(
+        cond.message
+            .contains("more than 20 entries in the image (limit)")
+            && cond.message.contains("--max-catalog-entries"),
+        "{}",
+        cond.message
+    );
+    // The failure left nothing behind and the other catalog is still served.
+    assert_eq!(std::fs::read_dir(unpack.join(&many)).unwrap().count(), 0);
+    assert_eq!(h.get_content(&served).await.1, expected_jsonl(&small));
 }
 
 #[tokio::test]
