@@ -5,13 +5,15 @@
 #
 # Prints the directory holding the binaries (KUBEBUILDER_ASSETS layout) on stdout.
 #
-# Usage: scripts/build-go-tools.sh [kube|etcd|opm|all]   (default: kube etcd)
+# Usage: scripts/build-go-tools.sh [kube|etcd|opm|rukpak|all]   (default: kube etcd)
+# `rukpak` (upstream rukpak's cmd/core, for bench/rukpak) is built only when asked for.
 set -euo pipefail
 
 # v1.36.3 is the newest 1.36 patch the Go module proxy serves here (v1.36.6 answers 403).
 KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
 OPM_VERSION="${OPM_VERSION:-v1.73.0}"
+RUKPAK_VERSION="${RUKPAK_VERSION:-v0.16.0}"
 CACHE_ROOT="${OLMRS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/olm-rs}"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
@@ -130,6 +132,35 @@ GO
   echo "$((SECONDS - start))" > "$out/build-seconds"
 }
 
+# Upstream rukpak's `core` (Bundle controller, git and configMaps unpacking in-process), the
+# baseline of bench/rukpak. Its go.mod pins 2023 dependencies; `go mod tidy` keeps them.
+build_rukpak() {
+  local out="$CACHE_ROOT/rukpak/$RUKPAK_VERSION"
+  if [[ -x "$out/bin/core" ]]; then
+    log "rukpak $RUKPAK_VERSION: cached in $out/bin"
+    return
+  fi
+  need_go rukpak
+  local start=$SECONDS
+  local work="$out/module"
+  rm -rf "$work" && mkdir -p "$work" "$out/bin"
+  cd "$work"
+  go mod init local/rukpakbin >/dev/null 2>&1
+  go get "github.com/operator-framework/rukpak@$RUKPAK_VERSION" >/dev/null 2>&1
+  cat > tools.go <<GO
+//go:build tools
+
+package tools
+
+import _ "github.com/operator-framework/rukpak/cmd/core"
+GO
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -tags tools -trimpath -ldflags "-s -w" -o "$out/bin/core.tmp" github.com/operator-framework/rukpak/cmd/core
+  mv "$out/bin/core.tmp" "$out/bin/core"
+  log "rukpak $RUKPAK_VERSION: built in $((SECONDS - start))s"
+  echo "$((SECONDS - start))" > "$out/build-seconds"
+}
+
 # Assemble one KUBEBUILDER_ASSETS-style directory of links.
 assemble() {
   local assets="$CACHE_ROOT/assets"
@@ -148,7 +179,8 @@ case "$what" in
   kube) build_kube ;;
   etcd) build_etcd ;;
   opm) build_opm ;;
+  rukpak) build_rukpak ;;
   default) build_etcd; build_kube; assemble ;;
   all) build_etcd; build_kube; build_opm; assemble ;;
-  *) echo "usage: $0 [kube|etcd|opm|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [kube|etcd|opm|rukpak|all]" >&2; exit 2 ;;
 esac

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use controller_runtime::{
-    DurationError, Listener, Manager, MetricsEndpoint, RuntimeArgs, RuntimeConfig, go_duration,
+    DurationError, Listener, Manager, MetricsEndpoint, RuntimeArgs, RuntimeConfig, Tls, go_duration,
     listen_addr,
 };
 use oci::RegistryOptions;
@@ -122,7 +122,7 @@ impl Args {
             runtime,
             storage_dir: self.storage_dir,
             content: Listener {
-                tls: self.tls_cert.zip(self.tls_key),
+                tls: Tls::files(self.tls_cert, self.tls_key),
                 ..Listener::plain(self.catalogs_server_addr)
             },
             external_address: self.http_external_address,
@@ -202,7 +202,7 @@ mod tests {
         let config = parse(&[]).resolve().unwrap();
         assert_eq!(config.storage_dir, PathBuf::from("/var/cache/catalogd"));
         assert_eq!(config.content.addr, "0.0.0.0:8083".parse().unwrap());
-        assert_eq!(config.content.tls, None);
+        assert!(config.content.tls.is_none());
         assert_eq!(config.external_address, DEFAULT_EXTERNAL_ADDRESS);
         assert_eq!(config.gc_interval, Duration::from_secs(12 * 3600));
         assert_eq!(config.selector, None);

@@ -5,9 +5,8 @@
 //! the others only mirror the digest the leader recorded in status into their own store, so
 //! any replica can serve the same bytes.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
@@ -111,7 +110,7 @@ pub struct Context {
     metrics: Metrics,
     /// Tar entries one catalog image may hold (`--max-catalog-entries`).
     max_entries: u64,
-    failures: Mutex<HashMap<String, u32>>,
+    backoff: controller_runtime::Backoff,
 }
 
 /// Builds a [`Context`]; `main` and every test harness go through it.
@@ -187,7 +186,7 @@ impl ContextBuilder {
             selector: self.selector,
             metrics: self.metrics,
             max_entries: self.max_entries,
-            failures: Mutex::default(),
+            backoff: controller_runtime::Backoff::default(),
         }
     }
 }
@@ -221,14 +220,11 @@ impl Context {
 
     /// Retry delay after consecutive failures: 5 s doubling to 5 min.
     fn backoff(&self, name: &str) -> Duration {
-        let mut f = self.failures.lock().expect("failures lock");
-        let n = f.entry(name.to_owned()).or_default();
-        *n = n.saturating_add(1);
-        Duration::from_secs(5u64.saturating_mul(1 << (*n - 1).min(6)).min(300))
+        self.backoff.failed(name)
     }
 
     fn reset_backoff(&self, name: &str) {
-        self.failures.lock().expect("failures lock").remove(name);
+        self.backoff.reset(name);
     }
 
     /// An image store with the Catalog's own registry options: its pull secret (read now,

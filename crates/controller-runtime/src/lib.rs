@@ -12,9 +12,13 @@
 //! - `leader`: the Lease election; `events`: the Event recorder and replica identity.
 //! - `listen`: serving a router, plain or TLS, with a graceful stop; `stall`: its
 //!   write-stall timeout.
+//! - `serving_cert`: a self-managed serving certificate (private CA in a Secret, renewal,
+//!   hot reload, `caBundle` injection into webhook configurations).
+//! - `backoff`: retry delays after consecutive failures, per object.
 //! - `probes` and `metrics`: `/healthz`, `/readyz` and `/metrics` (a registry passed in).
 
 mod args;
+mod backoff;
 mod events;
 mod flag;
 mod leader;
@@ -23,15 +27,18 @@ mod manager;
 mod metrics;
 mod probes;
 mod process;
+mod serving_cert;
 mod stall;
 
+pub use backoff::Backoff;
 pub use args::{EndpointArgs, LeaderElectionArgs, RuntimeArgs, RuntimeConfig};
 pub use events::{identity, recorder};
 pub use flag::{DurationError, ListenAddrError, go_duration, listen_addr};
 pub use leader::{LeaderElectionConfig, LeaderError, Leadership, always_leader, elect};
-pub use listen::{HEADER_READ_TIMEOUT, ListenError, Listener, SHUTDOWN_GRACE};
+pub use listen::{HEADER_READ_TIMEOUT, ListenError, Listener, SHUTDOWN_GRACE, Tls};
 pub use manager::{Error, Manager};
 pub use metrics::{MetricsEndpoint, TextExposition};
 pub use probes::probes;
+pub use serving_cert::{CertError, ServingCertConfig, ServingCertificate, watched_files};
 pub use process::{DEFAULT_LOG_FILTER, Shutdown, init_process, terminated};
 pub use stall::WRITE_STALL_TIMEOUT;

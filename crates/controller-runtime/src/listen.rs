@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use hyper_util::rt::TokioTimer;
 use tokio::sync::watch;
 
@@ -27,13 +27,30 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct Listener {
     /// Where to listen; port 0 picks a free port (see `bound` in [`Self::serve`]).
     pub addr: SocketAddr,
-    /// PEM certificate chain and key; plain HTTP without them.
-    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve TLS with this certificate; plain HTTP without.
+    pub tls: Option<Tls>,
     pub header_read_timeout: Duration,
     /// How long a client may accept none of a response's bytes (see [`crate::stall`]).
     pub write_stall_timeout: Duration,
     /// How long responses in flight may run once stopping starts.
     pub grace: Duration,
+}
+
+/// Where a TLS listener's certificate comes from.
+#[derive(Clone, Debug)]
+pub enum Tls {
+    /// PEM certificate chain and key files, read once at start.
+    Files { cert: PathBuf, key: PathBuf },
+    /// A configuration its owner reloads when the certificate rotates (see
+    /// [`crate::ServingCertificate`]).
+    Reloadable(RustlsConfig),
+}
+
+impl Tls {
+    /// The certificate and key files `cert` and `key`, if both are given.
+    pub fn files(cert: Option<PathBuf>, key: Option<PathBuf>) -> Option<Self> {
+        cert.zip(key).map(|(cert, key)| Self::Files { cert, key })
+    }
 }
 
 /// A listener could not start or stopped with an error.
@@ -94,10 +111,13 @@ impl Listener {
             timeout: self.write_stall_timeout,
         };
         match self.tls {
-            Some((cert, key)) => {
-                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                    .await
-                    .map_err(|source| ListenError::Tls { cert, key, source })?;
+            Some(tls) => {
+                let config = match tls {
+                    Tls::Files { cert, key } => RustlsConfig::from_pem_file(&cert, &key)
+                        .await
+                        .map_err(|source| ListenError::Tls { cert, key, source })?,
+                    Tls::Reloadable(config) => config,
+                };
                 tracing::info!("serving https on {addr}");
                 let acceptor = RustlsAcceptor::new(config).acceptor(stall);
                 let mut server = axum_server::bind(addr).acceptor(acceptor).handle(handle);

@@ -72,7 +72,7 @@ async fn serve_with(
     let app = ContentServer::new(store).with_metrics(&metrics).router();
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = Listener {
-        tls,
+        tls: tls.map(|(cert, key)| controller_runtime::Tls::Files { cert, key }),
         header_read_timeout: TEST_HEADER_TIMEOUT,
         write_stall_timeout,
         ..Listener::plain("127.0.0.1:0".parse().unwrap())

@@ -1,0 +1,7 @@
+//! RukPak's integration tests: one binary, a module per area.
+
+mod content;
+mod controller;
+mod deploy;
+mod support;
+mod webhook;
