@@ -235,7 +235,7 @@ impl Sources {
                         pull_secret: None,
                         insecure_skip_tls_verify: false,
                     }),
-                    ..only(SourceType::Image)
+                    ..BundleSource::of_type(SourceType::Image)
                 })
             }
             SourceType::Git => {
@@ -255,7 +255,7 @@ impl Sources {
                 };
                 unpacked(BundleSource {
                     git: Some(resolved),
-                    ..only(SourceType::Git)
+                    ..BundleSource::of_type(SourceType::Git)
                 })
             }
             SourceType::ConfigMaps => {
@@ -434,16 +434,4 @@ impl Sources {
 /// The member `type` names, or the webhook's error for it.
 fn member<'a, T>(value: Option<&'a T>, name: &'static str) -> Result<&'a T, SourceError> {
     value.ok_or(SourceError::MissingMember { member: name })
-}
-
-/// A source of `type_` with no member set yet.
-fn only(type_: SourceType) -> BundleSource {
-    BundleSource {
-        type_,
-        image: None,
-        git: None,
-        config_maps: None,
-        http: None,
-        upload: None,
-    }
 }

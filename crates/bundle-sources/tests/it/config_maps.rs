@@ -13,9 +13,6 @@ use crate::fixtures::{Objects, Workspace, files_under, plain_bundle, sources};
 
 fn config_maps_source(entries: &[(&str, Option<&str>)]) -> BundleSource {
     BundleSource {
-        type_: SourceType::ConfigMaps,
-        image: None,
-        git: None,
         config_maps: Some(
             entries
                 .iter()
@@ -27,8 +24,7 @@ fn config_maps_source(entries: &[(&str, Option<&str>)]) -> BundleSource {
                 })
                 .collect(),
         ),
-        http: None,
-        upload: None,
+        ..BundleSource::of_type(SourceType::ConfigMaps)
     }
 }
 

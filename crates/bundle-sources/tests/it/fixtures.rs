@@ -10,15 +10,39 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use bundle_sources::{LookupError, SecretData, Sources, SystemObjects};
+use bundle_sources::{LookupError, SecretData, SourceError, Sources, SystemObjects, Unpack};
 use flate2::{Compression, write::GzEncoder};
 use k8s_openapi::api::core::v1::ConfigMap;
 use oci::{ImageStore, RegistryOptions};
+use olm_api::BundleSource;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use testenv::tls::CertificateAuthority;
 
 pub(crate) const NAMESPACE: &str = "rukpak-system";
+
+/// The upload directory of tests that have no uploads.
+pub(crate) const NO_UPLOADS: &str = "/nonexistent-uploads";
+
+/// Unpacks `source` of the Bundle `bundle` into a fresh workspace.
+pub(crate) async fn unpack(
+    sources: &Sources,
+    bundle: &str,
+    source: &BundleSource,
+    objects: &Objects,
+) -> (Workspace, Result<Unpack, SourceError>) {
+    let ws = Workspace::new();
+    let result = sources.unpack(bundle, source, objects, &ws.dest()).await;
+    (ws, result)
+}
+
+/// The message of an unpack that must have failed.
+pub(crate) fn error_message(result: Result<Unpack, SourceError>) -> String {
+    match result {
+        Ok(unpack) => panic!("expected an error, got {unpack:?}"),
+        Err(e) => e.to_string(),
+    }
+}
 
 /// Secrets and ConfigMaps of the system namespace, held in memory.
 #[derive(Default)]

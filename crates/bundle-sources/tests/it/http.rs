@@ -1,5 +1,7 @@
 //! The `http` source against an HTTPS file server.
 
+use std::path::Path;
+
 use bundle_sources::{SourceError, Sources, Unpack};
 use k8s_openapi::api::core::v1::LocalObjectReference;
 use oci::{ExtractLimits, RegistryOptions};
@@ -8,16 +10,12 @@ use olm_api::bundle::{Authorization, HttpSource, SourceType};
 use testenv::FaultProxy;
 
 use crate::fixtures::{
-    Entry, FileServer, Objects, Workspace, files_under, gzip, plain_bundle, raw_tgz, sources,
-    tgz_of_dir,
+    Entry, FileServer, NO_UPLOADS, Objects, Workspace, error_message, files_under, gzip,
+    plain_bundle, raw_tgz, sources, tgz_of_dir, unpack,
 };
 
 fn http_source(url: &str, secret: Option<&str>, insecure_skip_verify: bool) -> BundleSource {
     BundleSource {
-        type_: SourceType::Http,
-        image: None,
-        git: None,
-        config_maps: None,
         http: Some(HttpSource {
             url: url.to_owned(),
             auth: (secret.is_some() || insecure_skip_verify).then(|| Authorization {
@@ -27,28 +25,27 @@ fn http_source(url: &str, secret: Option<&str>, insecure_skip_verify: bool) -> B
                 insecure_skip_verify,
             }),
         }),
-        upload: None,
+        ..BundleSource::of_type(SourceType::Http)
     }
 }
 
 /// Sources trusting `server`'s CA.
 fn trusting(server: &FileServer) -> (Sources, tempfile::TempDir) {
-    let (sources, cache) = sources(RegistryOptions::default(), cache_uploads());
+    let (sources, cache) = sources(RegistryOptions::default(), Path::new(NO_UPLOADS));
     (sources.with_http_ca_pem(server.ca_pem()).unwrap(), cache)
 }
 
-fn cache_uploads() -> &'static std::path::Path {
-    std::path::Path::new("/nonexistent-uploads")
+/// Unpacks `url` without auth for the Bundle `combo`.
+async fn get(sources: &Sources, url: &str) -> (Workspace, Result<Unpack, SourceError>) {
+    fetch(sources, &http_source(url, None, false), &Objects::default()).await
 }
 
-async fn unpack(
+async fn fetch(
     sources: &Sources,
     source: &BundleSource,
     objects: &Objects,
 ) -> (Workspace, Result<Unpack, SourceError>) {
-    let ws = Workspace::new();
-    let result = sources.unpack("combo", source, objects, &ws.dest()).await;
-    (ws, result)
+    unpack(sources, "combo", source, objects).await
 }
 
 #[tokio::test]
@@ -58,7 +55,7 @@ async fn a_tgz_is_unpacked_and_resolved_to_the_spec() {
     let (sources, _cache) = trusting(&server);
     let source = http_source(&server.url("combo.tgz"), None, false);
 
-    let (ws, result) = unpack(&sources, &source, &Objects::default()).await;
+    let (ws, result) = fetch(&sources, &source, &Objects::default()).await;
 
     assert_eq!(result.unwrap(), Unpack::Unpacked { resolved: source });
     assert_eq!(ws.files(), files_under(&plain_bundle()));
@@ -75,15 +72,10 @@ async fn a_missing_file_reports_the_status_as_go_does() {
     let (sources, _cache) = trusting(&server);
     let url = server.url("missing.tgz");
 
-    let (ws, result) = unpack(
-        &sources,
-        &http_source(&url, None, false),
-        &Objects::default(),
-    )
-    .await;
+    let (ws, result) = get(&sources, &url).await;
 
     assert_eq!(
-        result.unwrap_err().to_string(),
+        error_message(result),
         format!(r#"GET {url}: unexpected status "404 Not Found""#)
     );
     ws.assert_nothing_beside_dest(&[]);
@@ -101,14 +93,9 @@ async fn a_body_that_is_not_gzip_is_refused() {
 
     for path in ["plain.txt", "bundle.tar", "empty"] {
         let url = server.url(path);
-        let (ws, result) = unpack(
-            &sources,
-            &http_source(&url, None, false),
-            &Objects::default(),
-        )
-        .await;
+        let (ws, result) = get(&sources, &url).await;
         assert_eq!(
-            result.unwrap_err().to_string(),
+            error_message(result),
             format!("{url}: gzip: invalid header")
         );
         assert!(ws.files().is_empty());
@@ -128,51 +115,37 @@ async fn basic_auth_comes_from_the_secret() {
         .with_secret("no-password", &[("username", b"bundles")]);
 
     let source = http_source(&url, Some("good"), false);
-    let (ws, result) = unpack(&sources, &source, &objects).await;
+    let (ws, result) = fetch(&sources, &source, &objects).await;
     assert_eq!(result.unwrap(), Unpack::Unpacked { resolved: source });
     assert_eq!(ws.files(), files_under(&plain_bundle()));
 
-    let (_, result) = unpack(&sources, &http_source(&url, Some("bad"), false), &objects).await;
-    assert_eq!(
-        result.unwrap_err().to_string(),
-        format!(r#"GET {url}: unexpected status "401 Unauthorized""#)
-    );
-
-    let (_, result) = unpack(&sources, &http_source(&url, None, false), &objects).await;
-    assert_eq!(
-        result.unwrap_err().to_string(),
-        format!(r#"GET {url}: unexpected status "401 Unauthorized""#)
-    );
-
-    let (_, result) = unpack(
-        &sources,
-        &http_source(&url, Some("no-password"), false),
-        &objects,
-    )
-    .await;
-    assert_eq!(
-        result.unwrap_err().to_string(),
-        r#"secret rukpak-system/no-password has no "password" key, needed for basic auth"#
-    );
-
-    let (_, result) = unpack(
-        &sources,
-        &http_source(&url, Some("absent"), false),
-        &objects,
-    )
-    .await;
-    assert_eq!(
-        result.unwrap_err().to_string(),
-        "secret rukpak-system/absent (named in bundle.spec.source.http.auth.secret) was not found"
-    );
+    let unauthorized = format!(r#"GET {url}: unexpected status "401 Unauthorized""#);
+    let cases = [
+        (Some("bad"), unauthorized.clone()),
+        (None, unauthorized),
+        (
+            Some("no-password"),
+            r#"secret rukpak-system/no-password has no "password" key, needed for basic auth"#
+                .to_owned(),
+        ),
+        (
+            Some("absent"),
+            "secret rukpak-system/absent (named in bundle.spec.source.http.auth.secret) was not found"
+                .to_owned(),
+        ),
+    ];
+    for (secret, expected) in cases {
+        let (_, result) = fetch(&sources, &http_source(&url, secret, false), &objects).await;
+        assert_eq!(error_message(result), expected);
+    }
 
     let failing = Objects {
         failing: Some("the server is currently unable to handle the request".into()),
         ..Objects::default()
     };
-    let (_, result) = unpack(&sources, &http_source(&url, Some("good"), false), &failing).await;
+    let (_, result) = fetch(&sources, &http_source(&url, Some("good"), false), &failing).await;
     assert_eq!(
-        result.unwrap_err().to_string(),
+        error_message(result),
         "get secret rukpak-system/good: the server is currently unable to handle the request"
     );
 }
@@ -181,16 +154,11 @@ async fn basic_auth_comes_from_the_secret() {
 async fn an_untrusted_certificate_needs_insecure_skip_verify() {
     let server = FileServer::start(None).await;
     server.put("combo.tgz", tgz_of_dir(&plain_bundle()));
-    let (sources, _cache) = sources(RegistryOptions::default(), cache_uploads());
+    let (sources, _cache) = sources(RegistryOptions::default(), Path::new(NO_UPLOADS));
     let url = server.url("combo.tgz");
 
-    let (ws, result) = unpack(
-        &sources,
-        &http_source(&url, None, false),
-        &Objects::default(),
-    )
-    .await;
-    let message = result.unwrap_err().to_string();
+    let (ws, result) = get(&sources, &url).await;
+    let message = error_message(result);
     assert!(
         message.starts_with(&format!("GET {url}: ")) && message.contains("certificate"),
         "{message}"
@@ -198,7 +166,7 @@ async fn an_untrusted_certificate_needs_insecure_skip_verify() {
     ws.assert_nothing_beside_dest(&[]);
 
     let source = http_source(&url, None, true);
-    let (ws, result) = unpack(&sources, &source, &Objects::default()).await;
+    let (ws, result) = fetch(&sources, &source, &Objects::default()).await;
     assert_eq!(result.unwrap(), Unpack::Unpacked { resolved: source });
     assert_eq!(ws.files(), files_under(&plain_bundle()));
 }
@@ -237,13 +205,8 @@ async fn hostile_tarballs_are_refused() {
     let (sources, _cache) = trusting(&server);
     for (path, _, expected) in cases {
         let url = server.url(path);
-        let (ws, result) = unpack(
-            &sources,
-            &http_source(&url, None, false),
-            &Objects::default(),
-        )
-        .await;
-        let message = result.unwrap_err().to_string();
+        let (ws, result) = get(&sources, &url).await;
+        let message = error_message(result);
         assert!(
             message.starts_with(&format!("layer {url}: ")) && message.contains(expected),
             "{path}: {message}"
@@ -284,14 +247,8 @@ async fn bombs_hit_the_bundle_limits() {
         ),
     ];
     for (path, expected) in cases {
-        let url = server.url(path);
-        let (ws, result) = unpack(
-            &sources,
-            &http_source(&url, None, false),
-            &Objects::default(),
-        )
-        .await;
-        let message = result.unwrap_err().to_string();
+        let (ws, result) = get(&sources, &server.url(path)).await;
+        let message = error_message(result);
         assert!(message.contains(expected), "{path}: {message}");
         ws.assert_nothing_beside_dest(&[]);
     }
@@ -310,14 +267,9 @@ async fn a_connection_cut_mid_transfer_is_an_error_and_leaves_nothing() {
     let (sources, _cache) = trusting(&server);
     let url = format!("https://{}/combo.tgz", proxy.addr());
 
-    let (ws, result) = unpack(
-        &sources,
-        &http_source(&url, None, false),
-        &Objects::default(),
-    )
-    .await;
+    let (ws, result) = get(&sources, &url).await;
 
-    let message = result.unwrap_err().to_string();
+    let message = error_message(result);
     assert!(
         message.starts_with(&format!("GET {url}: the download broke off after ")),
         "{message}"
@@ -328,14 +280,15 @@ async fn a_connection_cut_mid_transfer_is_an_error_and_leaves_nothing() {
 
 #[tokio::test]
 async fn a_source_without_its_member_is_refused() {
-    let (sources, _cache) = sources(RegistryOptions::default(), cache_uploads());
-    let source = BundleSource {
-        http: None,
-        ..http_source("https://example.invalid/x.tgz", None, false)
-    };
-    let (_, result) = unpack(&sources, &source, &Objects::default()).await;
+    let (sources, _cache) = sources(RegistryOptions::default(), Path::new(NO_UPLOADS));
+    let (_, result) = fetch(
+        &sources,
+        &BundleSource::of_type(SourceType::Http),
+        &Objects::default(),
+    )
+    .await;
     assert_eq!(
-        result.unwrap_err().to_string(),
+        error_message(result),
         r#"bundle.spec.source.http must be set for source type "http""#
     );
 }

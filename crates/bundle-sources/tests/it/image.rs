@@ -1,6 +1,8 @@
 //! The `image` source against the Debian registry: plain, and TLS with htpasswd.
 
 use base64::Engine as _;
+use std::path::Path;
+
 use bundle_sources::{SourceError, Sources, Unpack};
 use oci::{ImageBuilder, ImageRef, ImageStore, LayerContent, RegistryOptions, bundle_image};
 use olm_api::BundleSource;
@@ -9,44 +11,36 @@ use testenv::RegistryEnv;
 use testenv::fixtures::corpus_bundle;
 use testenv::registry::{REGISTRY_BINARIES, Registry, require_binaries};
 
-use crate::fixtures::{Objects, Workspace, files_under, sources};
+use crate::fixtures::{
+    NO_UPLOADS, Objects, Workspace, error_message, files_under, sources, unpack,
+};
 
 fn image_source(reference: &str, pull_secret: Option<&str>, insecure: bool) -> BundleSource {
     BundleSource {
-        type_: SourceType::Image,
         image: Some(ImageSource {
             ref_: reference.to_owned(),
             pull_secret: pull_secret.map(str::to_owned),
             insecure_skip_tls_verify: insecure,
         }),
-        git: None,
-        config_maps: None,
-        http: None,
-        upload: None,
+        ..BundleSource::of_type(SourceType::Image)
     }
 }
 
-fn plain_http() -> RegistryOptions {
-    RegistryOptions {
+fn plain_http() -> (Sources, tempfile::TempDir) {
+    let options = RegistryOptions {
         use_http: true,
         ..Default::default()
-    }
+    };
+    sources(options, Path::new(NO_UPLOADS))
 }
 
-fn uploads() -> &'static std::path::Path {
-    std::path::Path::new("/nonexistent-uploads")
-}
-
-async fn unpack(
+/// Unpacks `source` for the Bundle `kube-green`.
+async fn pull(
     sources: &Sources,
     source: &BundleSource,
     objects: &Objects,
 ) -> (Workspace, Result<Unpack, SourceError>) {
-    let ws = Workspace::new();
-    let result = sources
-        .unpack("kube-green", source, objects, &ws.dest())
-        .await;
-    (ws, result)
+    unpack(sources, "kube-green", source, objects).await
 }
 
 fn pinned(reference: &str) -> Unpack {
@@ -61,9 +55,9 @@ async fn a_tag_is_pulled_and_pinned_to_its_digest() {
         return;
     };
     let pushed = env.push_bundle("kube-green", "0.7.1").await;
-    let (sources, _cache) = sources(plain_http(), uploads());
+    let (sources, _cache) = plain_http();
 
-    let (ws, result) = unpack(
+    let (ws, result) = pull(
         &sources,
         &image_source(&pushed.tag_ref, None, false),
         &Objects::default(),
@@ -84,12 +78,12 @@ async fn a_digest_reference_stays_as_it_is() {
         return;
     };
     let pushed = env.push_bundle("kube-green", "0.7.0").await;
-    let (sources, _cache) = sources(plain_http(), uploads());
+    let (sources, _cache) = plain_http();
     // The pull secret is dropped from the resolved source.
     let objects =
         Objects::default().with_secret("pull", &[(".dockerconfigjson", b"{\"auths\":{}}")]);
 
-    let (ws, result) = unpack(
+    let (ws, result) = pull(
         &sources,
         &image_source(&pushed.digest_ref, Some("pull"), false),
         &objects,
@@ -132,9 +126,9 @@ async fn layers_are_flattened_and_runtime_directories_left_out() {
         .push(&image, &ImageRef::parse(&tag_ref).unwrap())
         .await
         .unwrap();
-    let (sources, _cache) = sources(plain_http(), uploads());
+    let (sources, _cache) = plain_http();
 
-    let (ws, result) = unpack(
+    let (ws, result) = pull(
         &sources,
         &image_source(&tag_ref, None, false),
         &Objects::default(),
@@ -157,59 +151,57 @@ async fn registry_failures_have_distinct_messages() {
     let Some(env) = RegistryEnv::start().await else {
         return;
     };
-    let (sources, _cache) = sources(plain_http(), uploads());
-
+    let (sources, _cache) = plain_http();
     let unknown = env.reference("bundles/kube-green:9.9.9");
-    let (ws, result) = unpack(
+    assert_fails(
         &sources,
         &image_source(&unknown, None, false),
         &Objects::default(),
+        "manifest unknown: ",
+        &unknown,
     )
     .await;
-    let message = result.unwrap_err().to_string();
-    assert!(message.starts_with("manifest unknown: "), "{message}");
-    assert!(message.contains(&unknown), "{message}");
-    ws.assert_nothing_beside_dest(&[]);
 
     // A port nothing listens on (the registry's own, once it is stopped).
     let host = env.host().to_owned();
     drop(env);
-    let gone = format!("{host}/bundles/kube-green:0.7.1");
-    let (_, result) = unpack(
-        &sources,
-        &image_source(&gone, None, false),
-        &Objects::default(),
-    )
-    .await;
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.starts_with(&format!("registry {host} is unreachable: ")),
-        "{message}"
-    );
+    let cases = [
+        (
+            format!("{host}/bundles/kube-green:0.7.1"),
+            format!("registry {host} is unreachable: "),
+        ),
+        (
+            "Not A Reference".to_owned(),
+            r#"invalid image reference "Not A Reference""#.to_owned(),
+        ),
+        (
+            "oci:/tmp/layout".to_owned(),
+            r#"invalid image reference "oci:/tmp/layout""#.to_owned(),
+        ),
+    ];
+    for (reference, prefix) in cases {
+        let source = image_source(&reference, None, false);
+        assert_fails(&sources, &source, &Objects::default(), &prefix, "").await;
+    }
+}
 
-    let (_, result) = unpack(
-        &sources,
-        &image_source("Not A Reference", None, false),
-        &Objects::default(),
-    )
-    .await;
-    let message = result.unwrap_err().to_string();
+/// Checks that pulling `source` fails with a message starting with `prefix` and containing
+/// `part`, leaving nothing behind.
+async fn assert_fails(
+    sources: &Sources,
+    source: &BundleSource,
+    objects: &Objects,
+    prefix: &str,
+    part: &str,
+) {
+    let (ws, result) = pull(sources, source, objects).await;
+    let message = error_message(result);
     assert!(
-        message.starts_with("invalid image reference \"Not A Reference\""),
+        message.starts_with(prefix) && message.contains(part),
         "{message}"
     );
-
-    let (_, result) = unpack(
-        &sources,
-        &image_source("oci:/tmp/layout", None, false),
-        &Objects::default(),
-    )
-    .await;
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.starts_with("invalid image reference \"oci:/tmp/layout\""),
-        "{message}"
-    );
+    assert!(ws.files().is_empty());
+    ws.assert_nothing_beside_dest(&[]);
 }
 
 /// A dockerconfigjson pull secret for `host`.
@@ -275,90 +267,49 @@ async fn a_private_registry_needs_the_pull_secret() {
             ca_pem: Some(ca),
             ..Default::default()
         },
-        uploads(),
+        Path::new(NO_UPLOADS),
     );
+    let (untrusting, _cache2) = sources(RegistryOptions::default(), Path::new(NO_UPLOADS));
+    let bundle_files = files_under(&corpus_bundle("kube-green", "0.7.1"));
 
-    let (ws, result) = unpack(
-        &trusting,
-        &image_source(&tag_ref, Some("good"), false),
-        &objects,
-    )
-    .await;
-    assert_eq!(result.unwrap(), pinned(&digest_ref));
-    assert_eq!(
-        ws.files(),
-        files_under(&corpus_bundle("kube-green", "0.7.1"))
-    );
+    for (sources, insecure) in [(&trusting, false), (&untrusting, true)] {
+        let source = image_source(&tag_ref, Some("good"), insecure);
+        let (ws, result) = pull(sources, &source, &objects).await;
+        assert_eq!(result.unwrap(), pinned(&digest_ref));
+        assert_eq!(ws.files(), bundle_files);
+    }
 
-    let (ws, result) = unpack(
-        &trusting,
-        &image_source(&tag_ref, Some("wrong"), false),
-        &objects,
-    )
-    .await;
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.starts_with(&format!("unauthorized: registry {host} refused access"))
-            && message.contains("credentials for")
-            && message.contains("were rejected"),
-        "{message}"
-    );
-    ws.assert_nothing_beside_dest(&[]);
-
-    let (_, result) = unpack(&trusting, &image_source(&tag_ref, None, false), &objects).await;
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.starts_with("unauthorized: ") && message.contains("no credentials are configured"),
-        "{message}"
-    );
-
-    let (_, result) = unpack(
-        &trusting,
-        &image_source(&tag_ref, Some("absent"), false),
-        &objects,
-    )
-    .await;
-    assert_eq!(
-        result.unwrap_err().to_string(),
-        "secret rukpak-system/absent (named in bundle.spec.source.image.pullSecret) was not found"
-    );
-
-    let (_, result) = unpack(
-        &trusting,
-        &image_source(&tag_ref, Some("opaque"), false),
-        &objects,
-    )
-    .await;
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.starts_with("pull secret rukpak-system/opaque is unusable: ")
-            && message.contains("neither a .dockerconfigjson nor a .dockercfg key"),
-        "{message}"
-    );
-
-    // Without the registry's CA: refused, unless the Bundle skips verification.
-    let (untrusting, _cache2) = sources(RegistryOptions::default(), uploads());
-    let (_, result) = unpack(
-        &untrusting,
-        &image_source(&tag_ref, Some("good"), false),
-        &objects,
-    )
-    .await;
-    let message = result.unwrap_err().to_string();
-    assert!(
-        message.starts_with(&format!("TLS verification failed for registry {host}")),
-        "{message}"
-    );
-
-    let (ws, result) = unpack(
-        &untrusting,
-        &image_source(&tag_ref, Some("good"), true),
-        &objects,
-    )
-    .await;
-    assert_eq!(result.unwrap(), pinned(&digest_ref));
-    assert_eq!(
-        ws.files(),
-        files_under(&corpus_bundle("kube-green", "0.7.1"))
-    );
+    let refused = format!("unauthorized: registry {host} refused access");
+    let cases = [
+        (
+            &trusting,
+            Some("wrong"),
+            refused.as_str(),
+            "credentials for",
+        ),
+        (&trusting, None, &refused, "no credentials are configured"),
+        (
+            &trusting,
+            Some("absent"),
+            "secret rukpak-system/absent (named in bundle.spec.source.image.pullSecret) was not found",
+            "",
+        ),
+        (
+            &trusting,
+            Some("opaque"),
+            "pull secret rukpak-system/opaque is unusable: ",
+            "neither a .dockerconfigjson nor a .dockercfg key",
+        ),
+        // Without the registry's CA, only a Bundle that skips verification gets through.
+        (
+            &untrusting,
+            Some("good"),
+            &format!("TLS verification failed for registry {host}"),
+            "",
+        ),
+    ];
+    for (sources, secret, prefix, part) in cases {
+        let source = image_source(&tag_ref, secret, false);
+        assert_fails(sources, &source, &objects, prefix, part).await;
+    }
 }

@@ -11,12 +11,8 @@ use crate::fixtures::{
 
 fn upload_source() -> BundleSource {
     BundleSource {
-        type_: SourceType::Upload,
-        image: None,
-        git: None,
-        config_maps: None,
-        http: None,
         upload: Some(UploadSource {}),
+        ..BundleSource::of_type(SourceType::Upload)
     }
 }
 
