@@ -23,7 +23,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use oci::{Credentials, ExtractError, ExtractLimits, ImageError, ImageStore};
 use olm_api::BundleSource;
-use olm_api::bundle::{Authorization, GitRef, SourceType};
+use olm_api::bundle::{ConfigMapSource, GitRef, GitSource, HttpSource, ImageSource, SourceType};
 
 pub use config_maps::{ConfigMapsError, config_map_files};
 pub use git::{GitError, GitOptions};
@@ -219,106 +219,141 @@ impl Sources {
         objects: &impl SystemObjects,
         dest: &Path,
     ) -> Result<Unpack, SourceError> {
-        let unpacked = |resolved: BundleSource| Ok(Unpack::Unpacked { resolved });
+        let copied = || Unpack::Unpacked {
+            resolved: source.clone(),
+        };
         match source.type_ {
             SourceType::Image => {
                 let image = member(source.image.as_ref(), "image")?;
-                let credentials = match &image.pull_secret {
-                    Some(name) => Some(self.pull_credentials(name, objects).await?),
-                    None => None,
-                };
-                let pinned =
-                    image::pull(&self.images, image, credentials, &self.limits, dest).await?;
-                unpacked(BundleSource {
-                    image: Some(olm_api::bundle::ImageSource {
-                        ref_: pinned,
-                        pull_secret: None,
-                        insecure_skip_tls_verify: false,
-                    }),
-                    ..BundleSource::of_type(SourceType::Image)
-                })
+                self.unpack_image(image, objects, dest).await
             }
             SourceType::Git => {
                 let git = member(source.git.as_ref(), "git")?;
-                let secret = self
-                    .auth_secret(
-                        git.auth.as_ref(),
-                        "bundle.spec.source.git.auth.secret",
-                        objects,
-                    )
-                    .await?;
-                let commit = git::fetch(git, secret.as_ref(), dest, &self.git).await?;
-                let mut resolved = git.clone();
-                resolved.ref_ = GitRef {
-                    commit: Some(commit),
-                    ..GitRef::default()
-                };
-                unpacked(BundleSource {
-                    git: Some(resolved),
-                    ..BundleSource::of_type(SourceType::Git)
-                })
+                self.unpack_git(git, objects, dest).await
             }
             SourceType::ConfigMaps => {
                 let entries = source
                     .config_maps
-                    .as_ref()
+                    .as_deref()
                     .filter(|c| !c.is_empty())
                     .ok_or(SourceError::MissingMember {
                         member: "configmaps",
                     })?;
-                let mut maps = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    let config_map = self.config_map(&entry.config_map.name, objects).await?;
-                    maps.push((entry.clone(), config_map));
-                }
-                let files = config_map_files(&maps)?;
-                let dest_owned = dest.to_path_buf();
-                tokio::task::spawn_blocking(move || config_maps::write_files(&dest_owned, &files))
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-                    .and_then(|r| r)
-                    .map_err(|e| SourceError::Io {
-                        context: format!("writing configmap files to {}", dest.display()),
-                        source: e,
-                    })?;
-                unpacked(source.clone())
+                self.unpack_config_maps(entries, objects, dest).await?;
+                Ok(copied())
             }
             SourceType::Http => {
-                let spec = member(source.http.as_ref(), "http")?;
-                let secret = self
-                    .auth_secret(
-                        spec.auth.as_ref(),
-                        "bundle.spec.source.http.auth.secret",
-                        objects,
-                    )
-                    .await?;
-                let basic_auth = match (&secret, spec.auth.as_ref().and_then(|a| a.secret.as_ref()))
-                {
-                    (Some(data), Some(secret)) => Some(self.basic_auth(&secret.name, data)?),
-                    _ => None,
-                };
-                let request = http::Request {
-                    url: &spec.url,
-                    basic_auth,
-                    insecure_skip_verify: spec
-                        .auth
-                        .as_ref()
-                        .is_some_and(|a| a.insecure_skip_verify),
-                };
-                self.download_and_extract(bundle_name, &request, dest)
-                    .await?;
-                unpacked(source.clone())
+                let http = member(source.http.as_ref(), "http")?;
+                self.unpack_http(bundle_name, http, objects, dest).await?;
+                Ok(copied())
             }
             SourceType::Upload => {
                 member(source.upload.as_ref(), "upload")?;
                 match upload::unpack(&self.uploads_dir, bundle_name, dest, &self.limits).await? {
-                    upload::Outcome::Unpacked => unpacked(source.clone()),
+                    upload::Outcome::Unpacked => Ok(copied()),
                     upload::Outcome::Missing => Ok(Unpack::Pending {
                         message: upload::WAITING_MESSAGE.into(),
                     }),
                 }
             }
         }
+    }
+
+    async fn unpack_image(
+        &self,
+        image: &ImageSource,
+        objects: &impl SystemObjects,
+        dest: &Path,
+    ) -> Result<Unpack, SourceError> {
+        let credentials = match &image.pull_secret {
+            Some(name) => Some(self.pull_credentials(name, objects).await?),
+            None => None,
+        };
+        let pinned = image::pull(&self.images, image, credentials, &self.limits, dest).await?;
+        Ok(Unpack::Unpacked {
+            resolved: BundleSource {
+                image: Some(ImageSource {
+                    ref_: pinned,
+                    pull_secret: None,
+                    insecure_skip_tls_verify: false,
+                }),
+                ..BundleSource::of_type(SourceType::Image)
+            },
+        })
+    }
+
+    async fn unpack_git(
+        &self,
+        git: &GitSource,
+        objects: &impl SystemObjects,
+        dest: &Path,
+    ) -> Result<Unpack, SourceError> {
+        let secret = match git.auth.as_ref().and_then(|a| a.secret.as_ref()) {
+            Some(secret) => Some(
+                self.secret(&secret.name, "bundle.spec.source.git.auth.secret", objects)
+                    .await?,
+            ),
+            None => None,
+        };
+        let commit = git::fetch(git, secret.as_ref(), dest, &self.git).await?;
+        let mut resolved = git.clone();
+        resolved.ref_ = GitRef {
+            commit: Some(commit),
+            ..GitRef::default()
+        };
+        Ok(Unpack::Unpacked {
+            resolved: BundleSource {
+                git: Some(resolved),
+                ..BundleSource::of_type(SourceType::Git)
+            },
+        })
+    }
+
+    async fn unpack_config_maps(
+        &self,
+        entries: &[ConfigMapSource],
+        objects: &impl SystemObjects,
+        dest: &Path,
+    ) -> Result<(), SourceError> {
+        let mut maps = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let config_map = self.config_map(&entry.config_map.name, objects).await?;
+            maps.push((entry.clone(), config_map));
+        }
+        let files = config_map_files(&maps)?;
+        let target = dest.to_path_buf();
+        tokio::task::spawn_blocking(move || config_maps::write_files(&target, &files))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|written| written)
+            .map_err(|e| SourceError::Io {
+                context: format!("writing configmap files to {}", dest.display()),
+                source: e,
+            })
+    }
+
+    async fn unpack_http(
+        &self,
+        bundle_name: &str,
+        http: &HttpSource,
+        objects: &impl SystemObjects,
+        dest: &Path,
+    ) -> Result<(), SourceError> {
+        let basic_auth = match http.auth.as_ref().and_then(|a| a.secret.as_ref()) {
+            Some(secret) => {
+                let data = self
+                    .secret(&secret.name, "bundle.spec.source.http.auth.secret", objects)
+                    .await?;
+                Some(self.basic_auth(&secret.name, &data)?)
+            }
+            None => None,
+        };
+        let request = http::Request {
+            url: &http.url,
+            basic_auth,
+            insecure_skip_verify: http.auth.as_ref().is_some_and(|a| a.insecure_skip_verify),
+        };
+        self.download_and_extract(bundle_name, &request, dest).await
     }
 
     async fn download_and_extract(
@@ -371,18 +406,6 @@ impl Sources {
                 name: name.to_owned(),
                 field,
             })
-    }
-
-    async fn auth_secret(
-        &self,
-        auth: Option<&Authorization>,
-        field: &'static str,
-        objects: &impl SystemObjects,
-    ) -> Result<Option<SecretData>, SourceError> {
-        match auth.and_then(|a| a.secret.as_ref()) {
-            Some(secret) => Ok(Some(self.secret(&secret.name, field, objects).await?)),
-            None => Ok(None),
-        }
     }
 
     async fn pull_credentials(
