@@ -177,11 +177,13 @@ impl Sources {
         }
     }
 
+    /// Limits of every extraction and of http and upload archives.
     pub fn with_limits(mut self, limits: ExtractLimits) -> Self {
         self.limits = limits;
         self
     }
 
+    /// Timeout of a whole http download.
     pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
         self
@@ -199,6 +201,7 @@ impl Sources {
         Ok(self)
     }
 
+    /// Passed to every git fetch.
     pub fn with_git_options(mut self, git: GitOptions) -> Self {
         self.git = git;
         self

@@ -1,6 +1,7 @@
 //! The `http` source against an HTTPS file server.
 
 use std::path::Path;
+use std::time::Duration;
 
 use bundle_sources::{SourceError, Sources, Unpack};
 use k8s_openapi::api::core::v1::LocalObjectReference;
@@ -276,6 +277,31 @@ async fn a_connection_cut_mid_transfer_is_an_error_and_leaves_nothing() {
     );
     assert!(ws.files().is_empty());
     ws.assert_nothing_beside_dest(&[]);
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    // Accepts connections and never says anything, not even the TLS handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let (sources, _cache) = sources(RegistryOptions::default(), Path::new(NO_UPLOADS));
+    let sources = sources.with_http_timeout(Duration::from_millis(300));
+    let url = format!("https://{addr}/combo.tgz");
+
+    let (ws, result) = get(&sources, &url).await;
+
+    assert_eq!(
+        error_message(result),
+        format!("GET {url}: no response within 300ms")
+    );
+    ws.assert_nothing_beside_dest(&[]);
+    silent.abort();
 }
 
 #[tokio::test]
