@@ -45,7 +45,14 @@ pub(crate) async fn pull(
         subtree: None,
         symlinks: SymlinkPolicy::Skip,
     };
-    images.extract_image_into(&image, dest, &extract).await?;
+    let stats = images.extract_image_into(&image, dest, &extract).await?;
+    tracing::debug!(
+        reference = source.ref_,
+        files = stats.files,
+        bytes = stats.bytes,
+        skipped_symlinks = stats.skipped_symlinks,
+        "bundle image extracted"
+    );
     remove_runtime_entries(dest)?;
     let resolved = match reference.digest() {
         Some(_) => source.ref_.clone(),
