@@ -135,6 +135,20 @@ pub struct BundleSource {
     pub upload: Option<UploadSource>,
 }
 
+impl BundleSource {
+    /// A source of `type_` with no member set yet.
+    pub fn of_type(type_: SourceType) -> Self {
+        BundleSource {
+            type_,
+            image: None,
+            git: None,
+            config_maps: None,
+            http: None,
+            upload: None,
+        }
+    }
+}
+
 /// Kind of bundle source.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, schemars::JsonSchema)]
 pub enum SourceType {

@@ -667,6 +667,29 @@ impl ImageStore {
         })
     }
 
+    /// Applies the image's layers (fetched if missing) onto `dest`, an existing empty
+    /// directory, with the same safety rules and limits as [`Self::unpack_image`]. Nothing is
+    /// written beside `dest`; on failure `dest` may hold part of the image and is the
+    /// caller's to discard.
+    pub async fn extract_image_into(
+        &self,
+        image: &Image,
+        dest: &Path,
+        options: &ExtractOptions,
+    ) -> Result<ExtractStats, ImageError> {
+        let layers = self.layer_files(image).await?;
+        let dest = dest.to_path_buf();
+        let options = options.clone();
+        let cache = self.cache.clone();
+        blocking(move || {
+            let stats = extract_layers(&layers, &dest, &options)?;
+            record_diff_ids(&cache, &layers)?;
+            Ok(stats)
+        })
+        .await
+        .map_err(|e| image.in_image(e))
+    }
+
     /// The regular files under `dirs` (e.g. `manifests`) of an image, read into memory with
     /// the same safety rules and limits as [`Self::unpack_image`]; keyed by image path
     /// (`manifests/csv.yaml`). For small images such as bundles: nothing touches the disk

@@ -23,14 +23,7 @@ fn messages(result: Result<(), ValidationErrors>) -> Vec<String> {
 }
 
 fn source(type_: SourceType) -> BundleSource {
-    BundleSource {
-        type_,
-        image: None,
-        git: None,
-        config_maps: None,
-        http: None,
-        upload: None,
-    }
+    BundleSource::of_type(type_)
 }
 
 fn image_source() -> BundleSource {
