@@ -143,3 +143,88 @@ fn deny(response: AdmissionResponse, message: String) -> AdmissionResponse {
     response.result.reason = message;
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// A client for a cluster that is never reached: these reviews need no lookups.
+    fn offline_client() -> Client {
+        let service = tower::service_fn(|_| async {
+            Err::<axum::http::Response<axum::body::Body>, _>(std::io::Error::other("offline"))
+        });
+        Client::new(service, "default")
+    }
+
+    fn review(operation: &str, old_tag: Option<&str>, new_tag: &str) -> serde_json::Value {
+        let bundle = |tag: &str| {
+            serde_json::json!({
+                "apiVersion": "core.rukpak.io/v1alpha1",
+                "kind": "Bundle",
+                "metadata": {"name": "combo-tag-ref"},
+                "spec": {
+                    "provisionerClassName": "core-rukpak-io-plain",
+                    "source": {"type": "git", "git": {
+                        "repository": "https://github.com/operator-framework/combo",
+                        "ref": {"tag": tag},
+                    }},
+                },
+            })
+        };
+        serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind": {"group": "core.rukpak.io", "version": "v1alpha1", "kind": "Bundle"},
+                "resource": {"group": "core.rukpak.io", "version": "v1alpha1", "resource": "bundles"},
+                "name": "combo-tag-ref",
+                "operation": operation,
+                "userInfo": {"username": "admin"},
+                "object": bundle(new_tag),
+                "oldObject": old_tag.map(bundle),
+                "dryRun": false,
+            },
+        })
+    }
+
+    async fn answer(body: serde_json::Value) -> serde_json::Value {
+        let response = Webhooks::new(offline_client(), "rukpak-system")
+            .router()
+            .oneshot(
+                Request::post(BUNDLE_PATH)
+                    .header("content-type", "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_spec_change_is_denied_with_the_text_as_reason_and_message() {
+        let reply = answer(review("UPDATE", Some("v0.0.2"), "v0.0.3")).await;
+        let response = &reply["response"];
+        assert_eq!(response["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+        assert_eq!(response["allowed"], false);
+        assert_eq!(response["status"]["code"], 403);
+        assert_eq!(response["status"]["reason"], "bundle.spec is immutable");
+        assert_eq!(response["status"]["message"], "bundle.spec is immutable");
+    }
+
+    #[tokio::test]
+    async fn valid_creates_and_unchanged_updates_are_allowed() {
+        for (operation, old) in [("CREATE", None), ("UPDATE", Some("v0.0.2"))] {
+            let reply = answer(review(operation, old, "v0.0.2")).await;
+            assert_eq!(reply["response"]["allowed"], true, "{operation}: {reply}");
+        }
+    }
+}
