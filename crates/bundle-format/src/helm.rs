@@ -308,17 +308,8 @@ fn is_masterminds_version(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::tree as chart;
     use crate::{Format, check as check_format};
-
-    fn chart(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, text) in files {
-            let path = dir.path().join(name);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        }
-        dir
-    }
 
     fn message(chart_yaml: &str) -> String {
         let dir = chart(&[("Chart.yaml", chart_yaml)]);

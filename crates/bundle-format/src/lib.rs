@@ -13,6 +13,8 @@
 //! YAML is parsed with `fbc`'s budgeted parser on a grown stack, so hostile nesting is an error,
 //! not a crash.
 
+#[cfg(test)]
+mod fixtures;
 mod helm;
 mod manifests_dir;
 mod plain;

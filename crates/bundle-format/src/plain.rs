@@ -181,18 +181,8 @@ mod tests {
     use std::fs;
 
     use super::*;
+    use crate::fixtures::bundle;
     use crate::{Format, FormatError, Summary, check};
-
-    fn bundle(files: &[(&str, &[u8])]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("manifests")).unwrap();
-        for (name, text) in files {
-            let path = dir.path().join(name);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        }
-        dir
-    }
 
     fn objects(files: &[(&str, &[u8])]) -> Result<usize, FormatError> {
         let dir = bundle(files);

@@ -176,21 +176,11 @@ fn dropped(skipped: &SkippedManifest, first_csv: PathBuf) -> RegistryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::bundle;
     use crate::{Format, FormatError, check as check_format};
 
     const CSV: &str = "apiVersion: operators.coreos.com/v1alpha1\nkind: ClusterServiceVersion\nmetadata:\n  name: op.v1.0.0\nspec:\n  version: 1.0.0\n  install:\n    strategy: deployment\n    spec:\n      deployments: []\n";
     const ANN: &str = "annotations:\n  operators.operatorframework.io.bundle.mediatype.v1: registry+v1\n  operators.operatorframework.io.bundle.package.v1: op\n  operators.operatorframework.io.bundle.channels.v1: stable\n";
-
-    fn bundle(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("manifests")).unwrap();
-        for (name, text) in files {
-            let path = dir.path().join(name);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        }
-        dir
-    }
 
     fn message(files: &[(&str, &str)]) -> String {
         let dir = bundle(files);
@@ -306,6 +296,38 @@ mod tests {
         assert_eq!(
             e,
             "invalid registry+v1 bundle: manifests/nokind.yaml: not a Kubernetes object (no \"kind\")"
+        );
+    }
+
+    #[test]
+    fn unreadable_files_are_named() {
+        let dir = bundle(&[
+            ("manifests/csv.yaml", CSV.as_bytes()),
+            ("manifests/bin.yaml", b"kind: A\n\xff"),
+            ("metadata/annotations.yaml", ANN.as_bytes()),
+        ]);
+        let e = check_format(Format::RegistryV1, dir.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid registry+v1 bundle: manifests/bin.yaml: file is not valid UTF-8"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn metadata_symlinks_are_refused() {
+        let dir = bundle(&[("manifests/csv.yaml", CSV), ("elsewhere.yaml", ANN)]);
+        fs::create_dir_all(dir.path().join("metadata")).unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("elsewhere.yaml"),
+            dir.path().join("metadata/annotations.yaml"),
+        )
+        .unwrap();
+        assert_eq!(
+            check_format(Format::RegistryV1, dir.path())
+                .unwrap_err()
+                .to_string(),
+            "invalid registry+v1 bundle: symbolic links are not allowed within the \"metadata\" directory of the bundle image filesystem: found \"metadata/annotations.yaml\""
         );
     }
 
