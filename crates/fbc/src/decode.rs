@@ -56,7 +56,8 @@ pub(crate) fn yaml_options(duplicate_keys_are_errors: bool) -> serde_saphyr::Opt
 }
 
 /// One parsed document of a stream, with its 1-based starting line.
-pub(crate) struct Document {
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
     pub line: usize,
     pub value: Value,
 }
@@ -105,8 +106,10 @@ pub(crate) fn is_blank_document(chunk: &str) -> bool {
     })
 }
 
-/// Splits `text` (a YAML stream or a JSON stream) into documents and parses each.
-pub(crate) fn parse_documents(
+/// Splits `text` (a YAML stream or a JSON stream) into documents and parses each, skipping
+/// blank ones, with the YAML budgets and parser stack of catalogs (hostile nesting is a
+/// [`LoadError::Syntax`], never a stack overflow). `path` only names the file in errors.
+pub fn parse_documents(
     path: &Path,
     text: &str,
     mut cb: impl FnMut(Document) -> Result<(), LoadError>,
@@ -152,6 +155,27 @@ pub(crate) fn parse_documents(
         }
         Ok(())
     })
+}
+
+/// The first document of a YAML/JSON stream as JSON (what Go's single-document decoders read:
+/// `decodeFileFS`, `yaml.Unmarshal`); `None` when the stream is blank. Later documents are not
+/// parsed, so their syntax does not matter.
+pub fn parse_first_document(path: &Path, text: &str) -> Result<Option<Value>, LoadError> {
+    let mut first = None;
+    let r = parse_documents(path, text, |doc| {
+        first = Some(doc.value);
+        // Stop after the first document.
+        Err(LoadError::Document {
+            path: std::path::PathBuf::new(),
+            line: 0,
+            message: String::new(),
+        })
+    });
+    match (r, first) {
+        (_, Some(v)) => Ok(Some(v)),
+        (Ok(()), None) => Ok(None),
+        (Err(e), None) => Err(e),
+    }
 }
 
 /// Stack the YAML parser may need: it recurses once per nesting level, up to [`MAX_DEPTH`],

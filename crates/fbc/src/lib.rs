@@ -33,7 +33,9 @@ pub use declcfg::{
     Origin, Package, PackageScopedReference, RelatedImage, SCHEMA_BUNDLE, SCHEMA_CHANNEL,
     SCHEMA_DEPRECATIONS, SCHEMA_PACKAGE,
 };
-pub use decode::{Blob, BlobError, decode_meta, parse_metas};
+pub use decode::{
+    Blob, BlobError, Document, decode_meta, parse_documents, parse_first_document, parse_metas,
+};
 pub use error::{LoadError, WriteError};
 pub use go_encoding::DecodeError;
 pub use image_ref::{PullSpecError, validate_pull_spec};

@@ -149,25 +149,6 @@ impl SkipReason {
     }
 }
 
-/// First YAML/JSON document of a file as JSON (what `decodeFileFS` reads); `None` when empty.
-fn first_document(path: &Path, text: &str) -> Result<Option<Value>, LoadError> {
-    let mut first = None;
-    let r = decode::parse_documents(path, text, |doc| {
-        first = Some(doc.value);
-        // Stop after the first document, as upstream's decoder does.
-        Err(LoadError::Document {
-            path: PathBuf::new(),
-            line: 0,
-            message: String::new(),
-        })
-    });
-    match (r, first) {
-        (_, Some(v)) => Ok(Some(v)),
-        (Ok(()), None) => Ok(None),
-        (Err(e), None) => Err(e),
-    }
-}
-
 /// Parses a bundle from files already in memory (for example unpacked from an image layer):
 /// `manifests` and `metadata` in name order, hidden manifest files already left out.
 pub fn parse_bundle_files(
@@ -245,7 +226,7 @@ fn read_manifests(
     let mut csv_index = None;
     for BundleFile { path, text } in manifest_files {
         let text = text?;
-        let object = match first_document(&path, &text) {
+        let object = match decode::parse_first_document(&path, &text) {
             Ok(Some(v)) => v,
             Ok(None) => {
                 skipped.push(SkippedManifest {
@@ -311,7 +292,7 @@ fn read_metadata(dir: &Path, metadata_files: Vec<BundleFile>) -> Result<Metadata
         let Ok(text) = text else {
             continue;
         };
-        let Ok(Some(doc)) = first_document(&path, &text) else {
+        let Ok(Some(doc)) = decode::parse_first_document(&path, &text) else {
             continue;
         };
         if let Some(a) = annotations_of(&doc, &path) {
