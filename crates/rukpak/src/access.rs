@@ -153,7 +153,7 @@ struct User {
 async fn authenticate(client: &Client, token: &str) -> Result<User, Refusal> {
     let review = TokenReview {
         spec: TokenReviewSpec {
-            token: Some(token.to_owned()),
+            token: token.to_owned(),
             audiences: None,
         },
         ..TokenReview::default()

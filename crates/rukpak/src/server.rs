@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kube::api::{Api, Patch, PatchParams};
@@ -64,11 +65,12 @@ fn bundle_name(file: &str) -> Option<&str> {
     file.strip_suffix(".tgz").filter(|n| !n.is_empty())
 }
 
-/// Runs the access check for `request`; `Err` is the refusal to send.
-async fn admit(server: &ContentServer, request: &Request) -> Result<(), Response> {
+/// Runs the access check for the request `parts`; `Err` is the refusal to send. (The body
+/// is not `Sync`, so only the parts may be held across the API calls.)
+async fn admit(server: &ContentServer, parts: &Parts) -> Result<(), Response> {
     server
         .access
-        .check(request.headers(), request.method(), request.uri().path())
+        .check(&parts.headers, &parts.method, parts.uri.path())
         .await
         .map_err(|refusal| text(refusal.status(), refusal.to_string()))
 }
@@ -78,7 +80,8 @@ async fn bundle_content(
     Path(file): Path<String>,
     request: Request,
 ) -> Response {
-    if let Err(refused) = admit(&server, &request).await {
+    let (parts, _) = request.into_parts();
+    if let Err(refused) = admit(&server, &parts).await {
         return refused;
     }
     let not_found = || text(StatusCode::NOT_FOUND, format!("no content for {file}"));
@@ -93,11 +96,10 @@ async fn bundle_content(
     let Ok(path) = server.store.tarball(name) else {
         return not_found();
     };
-    serve_file(path, request).await
+    serve_file(path, parts).await
 }
 
-async fn serve_file(path: std::path::PathBuf, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
+async fn serve_file(path: std::path::PathBuf, parts: Parts) -> Response {
     let request = Request::from_parts(parts, Body::empty());
     match ServeFile::new(path).oneshot(request).await {
         Ok(response) => response.map(Body::new),
@@ -110,7 +112,8 @@ async fn uploaded(
     Path(file): Path<String>,
     request: Request,
 ) -> Response {
-    if let Err(refused) = admit(&server, &request).await {
+    let (parts, _) = request.into_parts();
+    if let Err(refused) = admit(&server, &parts).await {
         return refused;
     }
     let Some(name) = bundle_name(&file).filter(|n| server.store.tarball(n).is_ok()) else {
@@ -120,7 +123,7 @@ async fn uploaded(
     if !path.is_file() {
         return text(StatusCode::NOT_FOUND, format!("no upload {file}"));
     }
-    serve_file(path, request).await
+    serve_file(path, parts).await
 }
 
 /// Upstream's upload handler: 404 without the Bundle, 409 for another source type or an
@@ -131,10 +134,10 @@ async fn upload(
     Path(file): Path<String>,
     request: Request,
 ) -> Response {
-    if let Err(refused) = admit(&server, &request).await {
+    let (parts, body) = request.into_parts();
+    if let Err(refused) = admit(&server, &parts).await {
         return refused;
     }
-    debug_assert_eq!(request.method(), Method::PUT);
     let Some(name) = bundle_name(&file).filter(|n| server.store.tarball(n).is_ok()) else {
         return text(StatusCode::NOT_FOUND, format!("{file:?} is not <bundle>.tgz"));
     };
@@ -153,7 +156,7 @@ async fn upload(
             ),
         );
     }
-    let staged = match server.uploads.stage(request.into_body()).await {
+    let staged = match server.uploads.stage(body).await {
         Ok(s) => s,
         Err(e @ crate::upload::UploadError::TooLarge { .. }) => {
             return text(StatusCode::PAYLOAD_TOO_LARGE, e.to_string());
