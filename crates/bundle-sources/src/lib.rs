@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use olm_api::BundleSource;
 
-pub use git::{GitError, GitOptions};
+pub use git::{CloneError, GitError, GitOptions, TreeError, fetch as fetch_git};
 
 /// The `data` of a Secret, base64-decoded.
 pub type SecretData = BTreeMap<String, Vec<u8>>;

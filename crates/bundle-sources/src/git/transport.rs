@@ -1,0 +1,217 @@
+//! How the clone connects: credentials and TLS roots for HTTP(S), a key and known hosts for
+//! SSH. Everything comes from the Bundle's auth Secret and [`GitOptions`]; the host's git
+//! configuration, credential helpers and prompts are never consulted.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gix::protocol::transport::client::blocking_io::http;
+
+use super::{GitError, GitOptions};
+use crate::SecretData;
+
+/// The Secret keys (§1.2).
+const USERNAME: &str = "username";
+const PASSWORD: &str = "password";
+const SSH_PRIVATE_KEY: &str = "ssh-privatekey";
+const SSH_KNOWN_HOSTS: &str = "ssh-knownhosts";
+
+/// How to reach one repository, prepared before the blocking clone starts.
+#[derive(Clone)]
+pub(super) enum Access {
+    /// `http://` and `https://`: Basic credentials (if a Secret is named) and TLS settings.
+    Http {
+        account: Option<gix::sec::identity::Account>,
+        insecure_skip_verify: bool,
+        extra_roots: Vec<reqwest::Certificate>,
+    },
+    /// Anything else that is not local: ssh, with the config override pointing `ssh` at the key.
+    Ssh { ssh_command: Option<String> },
+    /// `file://` and `git://`: no credentials exist.
+    Plain,
+}
+
+impl Access {
+    /// Reads what `repository` needs from `secret`; ssh keys are written into `work_dir`
+    /// (removed with it).
+    pub(super) fn prepare(
+        repository: &str,
+        secret: Option<&SecretData>,
+        insecure_skip_verify: bool,
+        options: &GitOptions,
+        work_dir: &Path,
+    ) -> Result<Self, GitError> {
+        // The same split as upstream: anything starting with `http` uses Basic auth.
+        if repository.starts_with("http") {
+            let account = secret
+                .map(|secret| {
+                    Ok::<_, GitError>(gix::sec::identity::Account {
+                        username: secret_text(secret, USERNAME)?,
+                        password: secret_text(secret, PASSWORD)?,
+                        oauth_refresh_token: None,
+                    })
+                })
+                .transpose()?;
+            return Ok(Self::Http {
+                account,
+                insecure_skip_verify,
+                extra_roots: extra_roots(options)?,
+            });
+        }
+        if repository.starts_with("file://") || repository.starts_with("git://") {
+            return Ok(Self::Plain);
+        }
+        let ssh_command = match secret {
+            Some(secret) => Some(ssh_command(secret, insecure_skip_verify, work_dir)?),
+            None if insecure_skip_verify => Some(base_ssh_command(
+                "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            )),
+            None => None,
+        };
+        Ok(Self::Ssh { ssh_command })
+    }
+
+    /// Configuration overrides for the temporary repository.
+    pub(super) fn config_overrides(&self) -> Vec<String> {
+        match self {
+            Self::Ssh {
+                ssh_command: Some(command),
+            } => vec![
+                format!("core.sshCommand={command}"),
+                // Skips gix's probe of which ssh flavour is installed; OpenSSH is what we pass options for.
+                "ssh.variant=ssh".to_owned(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Applies credentials and TLS settings to a connection before its handshake.
+    pub(super) fn configure(
+        &self,
+        connection: &mut gix::remote::Connection<
+            '_,
+            '_,
+            '_,
+            Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+        >,
+        timeout: Duration,
+    ) {
+        let Self::Http {
+            account,
+            insecure_skip_verify,
+            extra_roots,
+        } = self
+        else {
+            connection.set_credentials(|_| Ok(None));
+            return;
+        };
+        let account = account.clone();
+        connection.set_credentials(move |action| {
+            Ok(match (&account, action) {
+                (Some(account), gix::credentials::helper::Action::Get(context)) => {
+                    Some(gix::credentials::protocol::Outcome {
+                        identity: account.clone(),
+                        next: context.into(),
+                    })
+                }
+                // Nothing to store or erase: the Secret is the only source.
+                _ => None,
+            })
+        });
+        let roots = extra_roots.clone();
+        let insecure = *insecure_skip_verify;
+        let backend = http::reqwest::Options {
+            configure_client: Some(Box::new(move |builder| {
+                let builder = builder
+                    .tls_certs_merge(roots.clone())
+                    .tls_danger_accept_invalid_certs(insecure)
+                    // reqwest's blocking client otherwise gives up after 30 s, even mid-pack.
+                    .timeout(timeout);
+                Ok(builder)
+            })),
+            configure_request: None,
+        };
+        connection.set_transport_options(Box::new(http::Options {
+            user_agent: Some(concat!("olm-rs/", env!("CARGO_PKG_VERSION")).to_owned()),
+            backend: Some(Arc::new(Mutex::new(backend))),
+            ..Default::default()
+        }));
+    }
+}
+
+fn extra_roots(options: &GitOptions) -> Result<Vec<reqwest::Certificate>, GitError> {
+    match &options.ca_pem {
+        None => Ok(Vec::new()),
+        Some(pem) => reqwest::Certificate::from_pem_bundle(pem).map_err(|e| GitError::CaBundle {
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn secret_text(secret: &SecretData, key: &'static str) -> Result<String, GitError> {
+    let value = secret.get(key).ok_or(GitError::SecretKeyMissing { key })?;
+    String::from_utf8(value.clone()).map_err(|_| GitError::SecretKeyNotText { key })
+}
+
+/// The ssh invocation with the Secret's key and, unless verification is off, its known hosts.
+/// OpenSSH refuses keys readable by others, hence the 0600 file.
+fn ssh_command(
+    secret: &SecretData,
+    insecure_skip_verify: bool,
+    work_dir: &Path,
+) -> Result<String, GitError> {
+    let key = secret
+        .get(SSH_PRIVATE_KEY)
+        .ok_or(GitError::SecretKeyMissing {
+            key: SSH_PRIVATE_KEY,
+        })?;
+    let key_file = work_dir.join("ssh-key");
+    write_private(&key_file, key)?;
+    let host_keys = if insecure_skip_verify {
+        "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null".to_owned()
+    } else if let Some(known_hosts) = secret.get(SSH_KNOWN_HOSTS) {
+        let file = work_dir.join("known_hosts");
+        write_private(&file, known_hosts)?;
+        format!(
+            "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+            shell_quote(&file)
+        )
+    } else {
+        // The user's known_hosts, strictly: an unknown host is an error, never a prompt.
+        "-o StrictHostKeyChecking=yes".to_owned()
+    };
+    Ok(base_ssh_command(&format!(
+        "-i {} -o IdentitiesOnly=yes -o IdentityAgent=none {host_keys}",
+        shell_quote(&key_file)
+    )))
+}
+
+fn base_ssh_command(extra: &str) -> String {
+    format!("ssh -o BatchMode=yes -o ConnectTimeout=20 {extra}")
+}
+
+fn write_private(path: &Path, content: &[u8]) -> Result<(), GitError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut content = content.to_vec();
+    // OpenSSH rejects a key file whose last line has no newline.
+    if !content.ends_with(b"\n") {
+        content.push(b'\n');
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(&content))
+        .map_err(|source| GitError::WorkDir {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Single-quotes `path` for the shell that runs `core.sshCommand`.
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
