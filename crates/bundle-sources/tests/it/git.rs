@@ -108,12 +108,11 @@ impl Env {
     }
 
     fn dest(&self) -> PathBuf {
-        let dest = tempfile::Builder::new()
+        tempfile::Builder::new()
             .prefix("dest-")
             .tempdir_in(self.tmp.path())
             .unwrap()
-            .keep();
-        dest
+            .keep()
     }
 
     /// Fetches into a fresh destination; checks that no temporary repository is left behind.
@@ -502,5 +501,35 @@ async fn a_connection_dropped_mid_transfer_fails_cleanly() -> Result<()> {
         .fetch(&source(url, branch("main"), Some("manifests")), None)
         .await?;
     assert_eq!(files["big.txt"], big);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_never_answers_hits_the_timeout() -> Result<()> {
+    let mut env = Env::new();
+    env.options.timeout = Duration::from_secs(2);
+    // Accepts connections and holds them open without a byte of reply.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            open.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let err = env
+        .fetch(
+            &source(format!("git://{addr}/combo"), branch("main"), None),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bundle unpack git clone error: no result after 2s (GitOptions timeout)"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    held.abort();
     Ok(())
 }
