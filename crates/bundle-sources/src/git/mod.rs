@@ -101,6 +101,12 @@ pub enum CloneError {
         "the server's TLS certificate is not trusted ({detail}): give the controller its CA, or set auth.insecureSkipVerify"
     )]
     UntrustedCertificate { detail: String },
+    #[error(
+        "the server's ssh host key is not trusted ({detail}): add it to \"ssh-knownhosts\" in the auth Secret, or set auth.insecureSkipVerify"
+    )]
+    UntrustedHostKey { detail: String },
+    #[error("the server refused the ssh key of the auth Secret ({detail})")]
+    SshKeyRefused { detail: String },
     #[error("the connection was closed during the transfer: {detail}")]
     ConnectionLost { detail: String },
     #[error("{0}")]
@@ -343,6 +349,16 @@ impl Clone {
         let text = chain(error);
         let io_kind = io_error_kinds(error);
         let detail = || text.clone();
+        if let Some(ssh) = self.access.ssh_messages() {
+            let last = ssh.lines().last().unwrap_or_default().to_owned();
+            if ssh.contains("Host key verification failed") {
+                return CloneError::UntrustedHostKey { detail: last };
+            }
+            if ssh.contains("Permission denied") {
+                return CloneError::SshKeyRefused { detail: last };
+            }
+            return CloneError::Other(format!("{text} (ssh: {last})"));
+        }
         if text.contains("No credentials were returned") {
             CloneError::CredentialsRequired
         } else if text.contains("were not accepted by the remote") {

@@ -2,7 +2,7 @@
 //! SSH. Everything comes from the Bundle's auth Secret and [`GitOptions`]; the host's git
 //! configuration, credential helpers and prompts are never consulted.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,8 +26,9 @@ pub(super) enum Access {
         insecure_skip_verify: bool,
         extra_roots: Vec<reqwest::Certificate>,
     },
-    /// Anything else that is not local: ssh, with the config override pointing `ssh` at the key.
-    Ssh { ssh_command: Option<String> },
+    /// Anything else that is not local: ssh, with the config override pointing `ssh` at the
+    /// key; ssh's own messages go to `log` (gix would pass them to our stderr).
+    Ssh { ssh_command: String, log: PathBuf },
     /// `file://` and `git://`: no credentials exist.
     Plain,
 }
@@ -62,21 +63,25 @@ impl Access {
         if repository.starts_with("file://") || repository.starts_with("git://") {
             return Ok(Self::Plain);
         }
-        let ssh_command = match secret {
-            Some(secret) => Some(ssh_command(secret, insecure_skip_verify, work_dir)?),
-            None if insecure_skip_verify => Some(base_ssh_command(
-                "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
-            )),
-            None => None,
+        let log = work_dir.join("ssh.log");
+        let host_keys = host_key_options(secret, insecure_skip_verify, work_dir)?;
+        let identity = match secret {
+            Some(secret) => identity_options(secret, work_dir)?,
+            None => String::new(),
         };
-        Ok(Self::Ssh { ssh_command })
+        let ssh_command = format!(
+            "ssh -o BatchMode=yes -o ConnectTimeout=20 -o LogLevel=ERROR -E {} {identity} {host_keys}",
+            shell_quote(&log)
+        );
+        Ok(Self::Ssh { ssh_command, log })
     }
 
     /// Configuration overrides for the temporary repository.
     pub(super) fn config_overrides(&self) -> Vec<String> {
         match self {
             Self::Ssh {
-                ssh_command: Some(command),
+                ssh_command: command,
+                ..
             } => vec![
                 format!("core.sshCommand={command}"),
                 // Skips gix's probe of which ssh flavour is installed; OpenSSH is what we pass options for.
@@ -138,6 +143,16 @@ impl Access {
             ..Default::default()
         }));
     }
+
+    /// What ssh wrote about a failed connection (host key or key refused), if anything.
+    pub(super) fn ssh_messages(&self) -> Option<String> {
+        let Self::Ssh { log, .. } = self else {
+            return None;
+        };
+        let text = std::fs::read_to_string(log).ok()?;
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.to_owned())
+    }
 }
 
 fn extra_roots(options: &GitOptions) -> Result<Vec<reqwest::Certificate>, GitError> {
@@ -154,13 +169,9 @@ fn secret_text(secret: &SecretData, key: &'static str) -> Result<String, GitErro
     String::from_utf8(value.clone()).map_err(|_| GitError::SecretKeyNotText { key })
 }
 
-/// The ssh invocation with the Secret's key and, unless verification is off, its known hosts.
-/// OpenSSH refuses keys readable by others, hence the 0600 file.
-fn ssh_command(
-    secret: &SecretData,
-    insecure_skip_verify: bool,
-    work_dir: &Path,
-) -> Result<String, GitError> {
+/// `-i <key>` from the Secret, and no other identity. OpenSSH refuses keys readable by
+/// others, hence the 0600 file.
+fn identity_options(secret: &SecretData, work_dir: &Path) -> Result<String, GitError> {
     let key = secret
         .get(SSH_PRIVATE_KEY)
         .ok_or(GitError::SecretKeyMissing {
@@ -168,27 +179,33 @@ fn ssh_command(
         })?;
     let key_file = work_dir.join("ssh-key");
     write_private(&key_file, key)?;
-    let host_keys = if insecure_skip_verify {
-        "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null".to_owned()
-    } else if let Some(known_hosts) = secret.get(SSH_KNOWN_HOSTS) {
-        let file = work_dir.join("known_hosts");
-        write_private(&file, known_hosts)?;
-        format!(
-            "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
-            shell_quote(&file)
-        )
-    } else {
-        // The user's known_hosts, strictly: an unknown host is an error, never a prompt.
-        "-o StrictHostKeyChecking=yes".to_owned()
-    };
-    Ok(base_ssh_command(&format!(
-        "-i {} -o IdentitiesOnly=yes -o IdentityAgent=none {host_keys}",
+    Ok(format!(
+        "-i {} -o IdentitiesOnly=yes -o IdentityAgent=none",
         shell_quote(&key_file)
-    )))
+    ))
 }
 
-fn base_ssh_command(extra: &str) -> String {
-    format!("ssh -o BatchMode=yes -o ConnectTimeout=20 {extra}")
+/// Host key checking: none with `insecureSkipVerify`, else strictly against the Secret's
+/// known hosts, or the system's when the Secret has none. Never a prompt.
+fn host_key_options(
+    secret: Option<&SecretData>,
+    insecure_skip_verify: bool,
+    work_dir: &Path,
+) -> Result<String, GitError> {
+    if insecure_skip_verify {
+        return Ok("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null".to_owned());
+    }
+    match secret.and_then(|secret| secret.get(SSH_KNOWN_HOSTS)) {
+        Some(known_hosts) => {
+            let file = work_dir.join("known_hosts");
+            write_private(&file, known_hosts)?;
+            Ok(format!(
+                "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+                shell_quote(&file)
+            ))
+        }
+        None => Ok("-o StrictHostKeyChecking=yes".to_owned()),
+    }
 }
 
 fn write_private(path: &Path, content: &[u8]) -> Result<(), GitError> {

@@ -392,7 +392,6 @@ async fn missing_repository_ref_and_directory_are_named() -> Result<()> {
         ),
     ] {
         let err = env.fetch(&src, None).await.unwrap_err().to_string();
-        println!("{what}: {err}");
         assert!(
             err.starts_with("bundle unpack git clone error: "),
             "{what}: {err}"
@@ -531,5 +530,171 @@ async fn a_server_that_never_answers_hits_the_timeout() -> Result<()> {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
     held.abort();
+    Ok(())
+}
+
+/// OpenSSH's `sshd` on a loopback port with a temporary host key, accepting one client key
+/// for the current user. Runs only where openssh-server is installed.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    host_public_key: String,
+    client_key: Vec<u8>,
+}
+
+impl Sshd {
+    const BINARY: &str = "/usr/sbin/sshd";
+
+    fn start(dir: &Path) -> Result<Self> {
+        let keygen = |name: &str| -> Result<()> {
+            let status = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(dir.join(name))
+                .status()?;
+            anyhow::ensure!(status.success(), "ssh-keygen {name}: {status}");
+            Ok(())
+        };
+        keygen("host_key")?;
+        keygen("client_key")?;
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys"))?;
+        // sshd wants its privilege-separation directory even when it never uses it.
+        std::fs::create_dir_all("/run/sshd")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\n\
+             AuthorizedKeysFile {dir}/authorized_keys\nPidFile {dir}/sshd.pid\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+             PermitRootLogin prohibit-password\nStrictModes no\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), config)?;
+        let child = std::process::Command::new(Self::BINARY)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stderr(std::fs::File::create(dir.join("sshd.log"))?)
+            .spawn()?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "sshd did not listen: {}",
+                std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let host_public_key = std::fs::read_to_string(dir.join("host_key.pub"))?;
+        Ok(Self {
+            child,
+            port,
+            host_public_key: host_public_key.trim().to_owned(),
+            client_key: std::fs::read(dir.join("client_key"))?,
+        })
+    }
+
+    fn url_for(&self, path: &Path) -> String {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        format!("ssh://{user}@127.0.0.1:{}{}", self.port, path.display())
+    }
+
+    fn known_hosts(&self) -> String {
+        format!("[127.0.0.1]:{} {}\n", self.port, self.host_public_key)
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ssh_secret(key: &[u8], known_hosts: Option<&str>) -> SecretData {
+    let mut secret = SecretData::from([("ssh-privatekey".to_owned(), key.to_vec())]);
+    if let Some(known_hosts) = known_hosts {
+        secret.insert("ssh-knownhosts".into(), known_hosts.as_bytes().to_vec());
+    }
+    secret
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssh_with_a_key_and_known_hosts() -> Result<()> {
+    if !Path::new(Sshd::BINARY).exists() {
+        eprintln!(
+            "SKIP: {} is not installed (Debian package openssh-server)",
+            Sshd::BINARY
+        );
+        return Ok(());
+    }
+    let env = Env::new();
+    let combo = env.combo_repo();
+    let ssh_dir = env.tmp.path().join("ssh");
+    std::fs::create_dir_all(&ssh_dir)?;
+    let sshd = Sshd::start(&ssh_dir)?;
+    let mut src = source(
+        sshd.url_for(combo.repo.path()),
+        tag("v0.0.2"),
+        Some("dev/deploy"),
+    );
+    src.auth = Some(Authorization {
+        secret: Some(k8s_local_ref("git-ssh")),
+        insecure_skip_verify: false,
+    });
+
+    let trusted = ssh_secret(&sshd.client_key, Some(&sshd.known_hosts()));
+    let (id, files) = env.fetch(&src, Some(&trusted)).await?;
+    assert_eq!(id, combo.second);
+    assert_eq!(files.len(), 8, "{files:?}");
+
+    // A known_hosts entry with another key: the host is not the one pinned.
+    let other_host = format!(
+        "[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0Kv1xO2Mw3ZgTqM2fQ9WmWQyW0lJ0oQ4cI7b2l5zS\n",
+        sshd.port
+    );
+    let err = env
+        .fetch(&src, Some(&ssh_secret(&sshd.client_key, Some(&other_host))))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bundle unpack git clone error: the server's ssh host key is not trusted (Host key verification failed.): \
+         add it to \"ssh-knownhosts\" in the auth Secret, or set auth.insecureSkipVerify"
+    );
+
+    // insecureSkipVerify: any host key.
+    src.auth.as_mut().unwrap().insecure_skip_verify = true;
+    let (id, _) = env
+        .fetch(&src, Some(&ssh_secret(&sshd.client_key, None)))
+        .await?;
+    assert_eq!(id, combo.second);
+
+    // A key the server does not know.
+    let stranger_dir = env.tmp.path().join("stranger");
+    std::fs::create_dir_all(&stranger_dir)?;
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(stranger_dir.join("key"))
+        .status()?;
+    assert!(status.success());
+    let stranger = std::fs::read(stranger_dir.join("key"))?;
+    let err = env
+        .fetch(&src, Some(&ssh_secret(&stranger, None)))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "bundle unpack git clone error: the server refused the ssh key of the auth Secret ("
+        ),
+        "{message}"
+    );
+    assert!(message.contains("Permission denied"), "{message}");
+
+    let err = env.fetch(&src, Some(&SecretData::new())).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the auth Secret has no \"ssh-privatekey\" key"
+    );
     Ok(())
 }
