@@ -546,16 +546,8 @@ impl Sshd {
     const BINARY: &str = "/usr/sbin/sshd";
 
     fn start(dir: &Path) -> Result<Self> {
-        let keygen = |name: &str| -> Result<()> {
-            let status = std::process::Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(dir.join(name))
-                .status()?;
-            anyhow::ensure!(status.success(), "ssh-keygen {name}: {status}");
-            Ok(())
-        };
-        keygen("host_key")?;
-        keygen("client_key")?;
+        ssh_keygen(&dir.join("host_key"))?;
+        ssh_keygen(&dir.join("client_key"))?;
         std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys"))?;
         // sshd wants its privilege-separation directory even when it never uses it.
         std::fs::create_dir_all("/run/sshd")?;
@@ -608,6 +600,16 @@ impl Drop for Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A new ed25519 key pair without passphrase at `path` and `path.pub`.
+fn ssh_keygen(path: &Path) -> Result<()> {
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()?;
+    anyhow::ensure!(status.success(), "ssh-keygen {}: {status}", path.display());
+    Ok(())
 }
 
 fn ssh_secret(key: &[u8], known_hosts: Option<&str>) -> SecretData {
@@ -672,11 +674,7 @@ async fn ssh_with_a_key_and_known_hosts() -> Result<()> {
     // A key the server does not know.
     let stranger_dir = env.tmp.path().join("stranger");
     std::fs::create_dir_all(&stranger_dir)?;
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(stranger_dir.join("key"))
-        .status()?;
-    assert!(status.success());
+    ssh_keygen(&stranger_dir.join("key"))?;
     let stranger = std::fs::read(stranger_dir.join("key"))?;
     let err = env
         .fetch(&src, Some(&ssh_secret(&stranger, None)))
