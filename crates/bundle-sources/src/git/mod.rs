@@ -251,11 +251,17 @@ impl Clone {
             .map_err(|_| GitError::Clone(self.not_found()))?;
         let id = id.to_hex().to_string();
         let directory: Vec<&str> = self.directory.iter().map(String::as_str).collect();
-        let written = tree::write_subtree(&commit, &directory, &self.dest, self.max_bytes)
-            .map_err(|source| GitError::Checkout {
-                commit: id.clone(),
-                source,
-            })?;
+        let written = tree::write_subtree(
+            &commit,
+            &directory,
+            &self.dest,
+            self.max_bytes,
+            &self.interrupt,
+        )
+        .map_err(|source| GitError::Checkout {
+            commit: id.clone(),
+            source,
+        })?;
         tracing::debug!(
             repository = %self.url,
             commit = %id,

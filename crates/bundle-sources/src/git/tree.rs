@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use gix::objs::tree::EntryKind;
 
@@ -18,6 +19,8 @@ pub enum TreeError {
     UnsafeName { name: String },
     #[error("the content is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("stopped: the fetch ran out of time")]
+    Interrupted,
     #[error("reading git objects: {0}")]
     Objects(String),
     #[error("writing {path}: {source}")]
@@ -38,12 +41,14 @@ pub(super) struct Written {
 }
 
 /// Writes the tree at `directory` (cleaned components; empty = the root) of `commit` into `dest`,
-/// writing at most `max_bytes` of file content.
+/// writing at most `max_bytes` of file content, and stopping once `interrupt` is set (the caller
+/// has given up and will discard `dest`).
 pub(super) fn write_subtree(
     commit: &gix::Commit<'_>,
     directory: &[&str],
     dest: &Path,
     max_bytes: u64,
+    interrupt: &AtomicBool,
 ) -> Result<Written, TreeError> {
     let root = commit.tree().map_err(objects)?;
     let tree_id = if directory.is_empty() {
@@ -73,6 +78,9 @@ pub(super) fn write_subtree(
             .try_into_tree()
             .map_err(objects)?;
         for entry in tree.iter() {
+            if interrupt.load(Ordering::Relaxed) {
+                return Err(TreeError::Interrupted);
+            }
             let entry = entry.map_err(objects)?;
             let path = dir.join(safe_name(entry.filename())?);
             match entry.mode().kind() {
@@ -132,4 +140,22 @@ fn write_file(path: &Path, data: &[u8]) -> Result<(), TreeError> {
 
 fn objects(error: impl std::fmt::Display) -> TreeError {
     TreeError::Objects(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_names_are_written() {
+        assert_eq!(safe_name("00_crd.yaml".into()).unwrap(), "00_crd.yaml");
+        assert_eq!(safe_name("..a".into()).unwrap(), "..a");
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\0b"] {
+            assert!(
+                matches!(safe_name(bad.into()), Err(TreeError::UnsafeName { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(safe_name(gix::bstr::BStr::new(b"\xff")).is_err());
+    }
 }

@@ -696,3 +696,25 @@ async fn ssh_with_a_key_and_known_hosts() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_over_the_size_limit_is_refused() -> Result<()> {
+    let mut env = Env::new();
+    let combo = env.combo_repo();
+    let source = source(combo.repo.file_url(), branch("release"), Some("manifests"));
+    let total: usize = combo_bundle().values().map(String::len).sum();
+    env.options.max_bytes = total as u64;
+    let (_, files) = env.fetch(&source, None).await?;
+    assert_eq!(files.len(), 7);
+    env.options.max_bytes = total as u64 - 1;
+    let err = env.fetch(&source, None).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "checkout commit \"{}\": the content is larger than the limit of {} bytes",
+            combo.first,
+            total - 1
+        )
+    );
+    Ok(())
+}
