@@ -718,3 +718,34 @@ async fn content_over_the_size_limit_is_refused() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_that_no_ref_points_at() -> Result<()> {
+    testenv::install_crypto_provider();
+    let mut env = Env::new();
+    let repo = GitRepo::init(&env.served().join("history"))?;
+    let bundle = combo_bundle();
+    let files: Vec<(&str, &str)> = bundle
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    repo.commit_files(&files, "first")?;
+    let middle = repo.commit_files(&[("manifests/08_middle.yaml", "kind: Secret\n")], "middle")?;
+    repo.commit_files(&[("manifests/09_last.yaml", "kind: Service\n")], "last")?;
+    let daemon = GitDaemon::start(&env.served()).await?;
+    let https = GitHttps::start(&env.served(), "u", "p").await?;
+    env.options.ca_pem = Some(https.ca_pem().as_bytes().to_vec());
+    let secret = basic_secret("u", "p");
+    for url in [
+        repo.file_url(),
+        daemon.url_for("history"),
+        https.url_for("history"),
+    ] {
+        let src = source(url.clone(), commit(&middle), Some("manifests"));
+        let (id, files) = env.fetch(&src, Some(&secret)).await?;
+        assert_eq!(id, middle, "{url}");
+        assert_eq!(files.len(), 8, "{url}: {files:?}");
+        assert_eq!(files["08_middle.yaml"], "kind: Secret\n");
+    }
+    Ok(())
+}
