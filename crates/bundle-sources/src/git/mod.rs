@@ -70,7 +70,7 @@ pub enum GitError {
     },
     #[error("bundle unpack git clone error: {0}")]
     Clone(CloneError),
-    #[error("bundle unpack git clone error: no result after {}s (GitOptions timeout)", .0.as_secs())]
+    #[error("bundle unpack git clone error: no result within {}s (the controller's git timeout)", .0.as_secs())]
     Timeout(Duration),
     #[error("checkout commit {commit:?}: {source}")]
     Checkout {
@@ -134,7 +134,7 @@ pub async fn fetch(
         .as_ref()
         .is_some_and(|auth| auth.insecure_skip_verify);
     let access = Access::prepare(&source.repository, secret, insecure, options, work.path())?;
-    let job = Clone {
+    let job = CloneJob {
         url: source.repository.clone(),
         wanted,
         directory,
@@ -145,21 +145,28 @@ pub async fn fetch(
         max_bytes: options.max_bytes,
         interrupt: Arc::new(AtomicBool::new(false)),
     };
-    let interrupt = job.interrupt.clone();
+    // On a timeout, or when the caller drops this future, the thread is told to stop: gix
+    // checks the flag between reads, the tree writer between files.
+    let _stop = StopOnDrop(job.interrupt.clone());
     let task = tokio::task::spawn_blocking(move || job.run());
     let result = match tokio::time::timeout(options.timeout, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(GitError::Aborted {
             message: join.to_string(),
         }),
-        Err(_) => {
-            // gix checks the flag between reads; the thread ends soon and finds its repo gone.
-            interrupt.store(true, Ordering::Relaxed);
-            Err(GitError::Timeout(options.timeout))
-        }
+        Err(_) => Err(GitError::Timeout(options.timeout)),
     };
     drop(work);
     result
+}
+
+/// Sets the blocking clone's interrupt flag when the fetch ends, however it ends.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The temporary directory holding the bare repository (and ssh key files).
@@ -231,7 +238,7 @@ fn full_ref_name(kind: &'static str, prefix: &str, name: &str) -> Result<Wanted,
 }
 
 /// One clone, run on a blocking thread.
-struct Clone {
+struct CloneJob {
     url: String,
     wanted: Wanted,
     directory: Vec<String>,
@@ -243,7 +250,7 @@ struct Clone {
     interrupt: Arc<AtomicBool>,
 }
 
-impl Clone {
+impl CloneJob {
     fn run(self) -> Result<String, GitError> {
         let (repo, id) = self.fetch()?;
         let commit = repo

@@ -526,7 +526,7 @@ async fn a_server_that_never_answers_hits_the_timeout() -> Result<()> {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "bundle unpack git clone error: no result after 2s (GitOptions timeout)"
+        "bundle unpack git clone error: no result within 2s (the controller's git timeout)"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
     held.abort();
