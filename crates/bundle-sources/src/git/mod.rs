@@ -135,7 +135,7 @@ pub async fn fetch(
         .is_some_and(|auth| auth.insecure_skip_verify);
     let access = Access::prepare(&source.repository, secret, insecure, options, work.path())?;
     let job = CloneJob {
-        url: source.repository.clone(),
+        url: access.url(&source.repository),
         wanted,
         directory,
         access,
@@ -356,10 +356,27 @@ impl CloneJob {
         }
     }
 
+    /// `text` without the password of a `user:password@` repository URL: messages end up in
+    /// the Bundle's status.
+    fn redact(&self, mut text: String) -> String {
+        let decoded = gix::url::parse(self.url.as_str())
+            .ok()
+            .and_then(|url| url.password().map(str::to_owned));
+        // As written (percent-encoded) and as decoded.
+        for password in [url_password(&self.url).map(str::to_owned), decoded]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+        {
+            text = text.replace(&password, "<redacted>");
+        }
+        text
+    }
+
     /// Turns gix's error chain into the reason a user can act on. The texts matched are
     /// gix's and git's own; the tests pin each case against real servers.
     fn classify(&self, error: &gix::Error) -> CloneError {
-        let text = chain(error);
+        let text = self.redact(chain(error));
         let io_kind = io_error_kinds(error);
         let detail = || text.clone();
         if let Some(ssh) = self.access.ssh_messages() {
@@ -395,7 +412,7 @@ impl CloneJob {
         .any(|marker| text.contains(marker))
         {
             CloneError::RepositoryNotFound {
-                url: self.url.clone(),
+                url: self.redact(self.url.clone()),
                 detail: detail(),
             }
         } else if io_kind.iter().any(|kind| {
@@ -412,6 +429,14 @@ impl CloneJob {
             CloneError::Other(detail())
         }
     }
+}
+
+/// The password part of `scheme://user:password@host/…`, as written.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    Some(userinfo.split_once(':')?.1)
 }
 
 /// The messages of an error and its sources, joined with `: `, repeats left out.
@@ -450,6 +475,14 @@ mod tests {
             tag: tag.map(str::to_owned),
             commit: commit.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn url_passwords_are_found_as_written() {
+        assert_eq!(url_password("https://u:p%3Aw@h:1/r"), Some("p%3Aw"));
+        assert_eq!(url_password("https://u@h/r"), None);
+        assert_eq!(url_password("https://h/r@x"), None);
+        assert_eq!(url_password("git@h:r"), None);
     }
 
     #[test]

@@ -26,8 +26,8 @@ pub(super) enum Access {
         insecure_skip_verify: bool,
         extra_roots: Vec<reqwest::Certificate>,
     },
-    /// Anything else that is not local: ssh, with the config override pointing `ssh` at the
-    /// key; ssh's own messages go to `log` (gix would pass them to our stderr).
+    /// Anything else (`ssh://…`, `git@host:path`): ssh, with the config override pointing
+    /// `ssh` at the key; ssh's own messages go to `log` (gix would pass them to our stderr).
     Ssh { ssh_command: String, log: PathBuf },
     /// `file://` and `git://`: no credentials exist.
     Plain,
@@ -74,6 +74,21 @@ impl Access {
             shell_quote(&log)
         );
         Ok(Self::Ssh { ssh_command, log })
+    }
+
+    /// The URL to clone: for ssh without a user, user `git` as upstream (not whoever runs
+    /// the controller).
+    pub(super) fn url(&self, repository: &str) -> String {
+        let Self::Ssh { .. } = self else {
+            return repository.to_owned();
+        };
+        match gix::url::parse(repository) {
+            Ok(mut url) if url.scheme == gix::url::Scheme::Ssh && url.user().is_none() => {
+                url.set_user(Some("git".to_owned()));
+                url.to_bstring().to_string()
+            }
+            _ => repository.to_owned(),
+        }
     }
 
     /// Configuration overrides for the temporary repository.
@@ -231,4 +246,35 @@ fn write_private(path: &Path, content: &[u8]) -> Result<(), GitError> {
 /// Single-quotes `path` for the shell that runs `core.sshCommand`.
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ssh_access() -> Access {
+        Access::Ssh {
+            ssh_command: String::new(),
+            log: PathBuf::new(),
+        }
+    }
+
+    #[test]
+    fn ssh_urls_without_a_user_get_user_git() {
+        let ssh = ssh_access();
+        assert_eq!(
+            ssh.url("ssh://example.com/r.git"),
+            "ssh://git@example.com/r.git"
+        );
+        assert_eq!(
+            ssh.url("example.com:org/r.git"),
+            "git@example.com:org/r.git"
+        );
+        assert_eq!(
+            ssh.url("ssh://me@example.com:2222/r"),
+            "ssh://me@example.com:2222/r"
+        );
+        assert_eq!(ssh.url("git@example.com:org/r"), "git@example.com:org/r");
+        assert_eq!(Access::Plain.url("git://h/r"), "git://h/r");
+    }
 }

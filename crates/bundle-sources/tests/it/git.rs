@@ -322,6 +322,30 @@ async fn https_with_basic_auth_and_a_private_ca() -> Result<()> {
         "{err}"
     );
 
+    // Credentials in the URL work too, and never show in messages.
+    let in_url = source(server.url_with_credentials("combo"), tag("v0.0.1"), None);
+    env.options.ca_pem = None;
+    let err = env.fetch(&in_url, None).await.unwrap_err().to_string();
+    assert!(
+        err.contains("not trusted") && !err.contains("s3cr3t"),
+        "{err}"
+    );
+    env.options.ca_pem = Some(server.ca_pem().as_bytes().to_vec());
+    let err = env
+        .fetch(
+            &source(server.url_with_credentials("absent"), tag("v0.0.1"), None),
+            None,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("does not exist") && !err.contains("s3cr3t"),
+        "{err}"
+    );
+    let (id, _) = env.fetch(&in_url, None).await?;
+    assert_eq!(id, combo.first);
+
     let mut no_password = secret.clone();
     no_password.remove("password");
     let err = env.fetch(&with_auth, Some(&no_password)).await.unwrap_err();
