@@ -647,10 +647,7 @@ fn ssh_secret(key: &[u8], known_hosts: Option<&str>) -> SecretData {
 #[tokio::test(flavor = "multi_thread")]
 async fn ssh_with_a_key_and_known_hosts() -> Result<()> {
     if !Path::new(Sshd::BINARY).exists() {
-        eprintln!(
-            "SKIP: {} is not installed (Debian package openssh-server)",
-            Sshd::BINARY
-        );
+        testenv::unavailable("sshd (Debian package openssh-server)");
         return Ok(());
     }
     let env = Env::new();
