@@ -377,7 +377,6 @@ impl CloneJob {
     /// gix's and git's own; the tests pin each case against real servers.
     fn classify(&self, error: &gix::Error) -> CloneError {
         let text = self.redact(chain(error));
-        let io_kind = io_error_kinds(error);
         let detail = || text.clone();
         if let Some(ssh) = self.access.ssh_messages() {
             let last = ssh.lines().last().unwrap_or_default().to_owned();
@@ -415,15 +414,7 @@ impl CloneJob {
                 url: self.redact(self.url.clone()),
                 detail: detail(),
             }
-        } else if io_kind.iter().any(|kind| {
-            matches!(
-                kind,
-                std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-            )
-        }) {
+        } else if transfer_cut(error) {
             CloneError::ConnectionLost { detail: detail() }
         } else {
             CloneError::Other(detail())
@@ -453,16 +444,32 @@ fn chain(error: &gix::Error) -> String {
     parts.join(": ")
 }
 
-fn io_error_kinds(error: &gix::Error) -> Vec<std::io::ErrorKind> {
-    let mut kinds = Vec::new();
+/// Whether the connection ended before the server finished: an early EOF or reset on a
+/// plain stream, or an HTTP body that broke off.
+fn transfer_cut(error: &gix::Error) -> bool {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            kinds.push(io.kind());
+        if e.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_body)
+        {
+            return true;
         }
-        current = e.source();
+        current = match e.downcast_ref::<std::io::Error>() {
+            Some(io) if is_cut(io.kind()) => return true,
+            // `io::Error::source` skips the wrapped error itself; look at it too.
+            Some(io) => io.get_ref().map(|inner| inner as _).or_else(|| e.source()),
+            None => e.source(),
+        };
     }
-    kinds
+    false
+}
+
+fn is_cut(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        kind,
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    )
 }
 
 #[cfg(test)]

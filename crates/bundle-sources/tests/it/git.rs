@@ -524,6 +524,33 @@ async fn a_connection_dropped_mid_transfer_fails_cleanly() -> Result<()> {
         .fetch(&source(url, branch("main"), Some("manifests")), None)
         .await?;
     assert_eq!(files["big.txt"], big);
+
+    // Over HTTPS: the cut falls inside the pack response.
+    testenv::install_crypto_provider();
+    let mut env = env;
+    let https = GitHttps::start(&env.served(), "u", "p").await?;
+    env.options.ca_pem = Some(https.ca_pem().as_bytes().to_vec());
+    let upstream = https
+        .url_for("")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = FaultProxy::cut_after(&upstream, 24 << 10).await?;
+    let url = format!("https://{}/combo", proxy.addr());
+    let err = env
+        .fetch(
+            &source(url, branch("main"), None),
+            Some(&basic_secret("u", "p")),
+        )
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "bundle unpack git clone error: the connection was closed during the transfer: "
+        ),
+        "{message}"
+    );
     Ok(())
 }
 
