@@ -26,7 +26,7 @@ use olm_api::BundleSource;
 use olm_api::bundle::{ConfigMapSource, GitRef, GitSource, HttpSource, ImageSource, SourceType};
 
 pub use config_maps::{ConfigMapsError, config_map_files};
-pub use git::{GitError, GitOptions};
+pub use git::{CloneError, GitError, GitOptions, TreeError, fetch as fetch_git};
 pub use http::HttpError;
 
 /// The `data` of a Secret, base64-decoded.

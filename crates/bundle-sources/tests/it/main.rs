@@ -3,6 +3,7 @@
 
 mod config_maps;
 mod fixtures;
+mod git;
 mod http;
 mod image;
 mod upload;
