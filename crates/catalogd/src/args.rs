@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use controller_runtime::{
-    DurationError, Listener, Manager, MetricsEndpoint, RuntimeArgs, RuntimeConfig, Tls, go_duration,
-    listen_addr,
+    DurationError, Listener, Manager, MetricsEndpoint, RuntimeArgs, RuntimeConfig, Tls,
+    go_duration, listen_addr,
 };
 use oci::RegistryOptions;
 use prometheus_client::registry::Registry;

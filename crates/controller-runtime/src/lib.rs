@@ -30,8 +30,8 @@ mod process;
 mod serving_cert;
 mod stall;
 
-pub use backoff::Backoff;
 pub use args::{EndpointArgs, LeaderElectionArgs, RuntimeArgs, RuntimeConfig};
+pub use backoff::Backoff;
 pub use events::{identity, recorder};
 pub use flag::{DurationError, ListenAddrError, go_duration, listen_addr};
 pub use leader::{LeaderElectionConfig, LeaderError, Leadership, always_leader, elect};
@@ -39,6 +39,6 @@ pub use listen::{HEADER_READ_TIMEOUT, ListenError, Listener, SHUTDOWN_GRACE, Tls
 pub use manager::{Error, Manager};
 pub use metrics::{MetricsEndpoint, TextExposition};
 pub use probes::probes;
-pub use serving_cert::{CertError, ServingCertConfig, ServingCertificate, watched_files};
 pub use process::{DEFAULT_LOG_FILTER, Shutdown, init_process, terminated};
+pub use serving_cert::{CertError, ServingCertConfig, ServingCertificate, watched_files};
 pub use stall::WRITE_STALL_TIMEOUT;

@@ -16,8 +16,8 @@ use jiff::Timestamp;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ObjectMeta, PostParams};
 use kube::Client;
+use kube::api::{Api, ObjectMeta, PostParams};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -179,7 +179,11 @@ impl ServingCertificate {
 
     /// The CA bundle clients should trust (PEM).
     pub fn ca_pem(&self) -> String {
-        self.material.lock().expect("material lock").ca_bundle.clone()
+        self.material
+            .lock()
+            .expect("material lock")
+            .ca_bundle
+            .clone()
     }
 
     /// Checks every `check_interval`, forever: renews when due, reloads the listeners when
@@ -221,9 +225,10 @@ pub async fn watched_files(
     key: std::path::PathBuf,
     check_interval: Duration,
 ) -> Result<Tls, CertError> {
-    let read = |cert: &std::path::Path, key: &std::path::Path| -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-        Ok((std::fs::read(cert)?, std::fs::read(key)?))
-    };
+    let read =
+        |cert: &std::path::Path, key: &std::path::Path| -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+            Ok((std::fs::read(cert)?, std::fs::read(key)?))
+        };
     let (mut cert_pem, mut key_pem) = read(&cert, &key).map_err(CertError::Load)?;
     let tls = RustlsConfig::from_pem(cert_pem.clone(), key_pem.clone())
         .await
@@ -271,8 +276,7 @@ async fn sync_secret(client: &Client, config: &ServingCertConfig) -> Result<Mate
             // Another replica was first: use its certificate.
             Err(kube::Error::Api(e)) if e.code == 409 => {
                 let theirs = api.get(&config.secret_name).await.map_err(secret_err)?;
-                from_secret(config, &theirs)
-                    .ok_or_else(|| incomplete(config, "data"))
+                from_secret(config, &theirs).ok_or_else(|| incomplete(config, "data"))
             }
             Err(e) => Err(secret_err(e)),
         };
@@ -284,14 +288,18 @@ async fn sync_secret(client: &Client, config: &ServingCertConfig) -> Result<Mate
     if due == Renewal::None {
         return current.ok_or_else(|| incomplete(config, "data"));
     }
-    let material = issue(current.as_ref().filter(|_| due == Renewal::Certificate), config, now)
-        .map(|mut m| {
-            if let (Renewal::Authority, Some(old)) = (&due, &current) {
-                // Clients keep trusting certificates of the retired CA until they expire.
-                m.ca_bundle = format!("{}{}", m.ca_cert, old.ca_cert);
-            }
-            m
-        })?;
+    let material = issue(
+        current.as_ref().filter(|_| due == Renewal::Certificate),
+        config,
+        now,
+    )
+    .map(|mut m| {
+        if let (Renewal::Authority, Some(old)) = (&due, &current) {
+            // Clients keep trusting certificates of the retired CA until they expire.
+            m.ca_bundle = format!("{}{}", m.ca_cert, old.ca_cert);
+        }
+        m
+    })?;
     let version = existing.metadata.resource_version.clone();
     match api
         .replace(
@@ -350,7 +358,12 @@ fn issue(
         .dns_names
         .iter()
         .map(|d| Ok(SanType::DnsName(d.as_str().try_into()?)))
-        .chain(config.ip_addresses.iter().map(|ip| Ok(SanType::IpAddress(*ip))))
+        .chain(
+            config
+                .ip_addresses
+                .iter()
+                .map(|ip| Ok(SanType::IpAddress(*ip))),
+        )
         .collect::<Result<_, rcgen::Error>>()?;
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -389,12 +402,12 @@ fn ca_params(config: &ServingCertConfig) -> CertificateParams {
 fn valid_for(params: &mut CertificateParams, now: Timestamp, validity: Duration) -> Timestamp {
     let start = Timestamp::from_second(now.as_second() - 3600).unwrap_or(now);
     let secs = i64::try_from(validity.as_secs()).unwrap_or(i64::MAX / 2);
-    let end = Timestamp::from_second(now.as_second().saturating_add(secs)).unwrap_or(Timestamp::MAX);
+    let end =
+        Timestamp::from_second(now.as_second().saturating_add(secs)).unwrap_or(Timestamp::MAX);
     params.not_before = asn1_time!(start);
     params.not_after = asn1_time!(end);
     end
 }
-
 
 fn name(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
@@ -511,7 +524,10 @@ mod tests {
         let m = issue(None, &config, now).unwrap();
         assert_eq!(renewal(&m, &config, now), Renewal::None);
         let year = 365 * 86400;
-        assert_eq!(renewal(&m, &config, at(1_800_000_000 + year / 2)), Renewal::None);
+        assert_eq!(
+            renewal(&m, &config, at(1_800_000_000 + year / 2)),
+            Renewal::None
+        );
         assert_eq!(
             renewal(&m, &config, at(1_800_000_000 + year * 3 / 4)),
             Renewal::Certificate
@@ -527,7 +543,9 @@ mod tests {
         let mut config = config();
         let now = at(1_800_000_000);
         let m = issue(None, &config, now).unwrap();
-        config.dns_names.push("core.rukpak-system.svc.cluster.local".into());
+        config
+            .dns_names
+            .push("core.rukpak-system.svc.cluster.local".into());
         assert_eq!(renewal(&m, &config, now), Renewal::Certificate);
         let renewed = issue(Some(&m), &config, now).unwrap();
         assert_eq!(renewed.ca_cert, m.ca_cert);

@@ -29,7 +29,9 @@ async fn main() -> Result<()> {
     let dest = ImageRef::parse(&dest)?;
     let report = store.push(&image, &dest).await?;
     let repository = dest.to_string();
-    let repository = repository.rsplit_once(':').map_or(repository.as_str(), |(r, _)| r);
+    let repository = repository
+        .rsplit_once(':')
+        .map_or(repository.as_str(), |(r, _)| r);
     println!("{repository}@{}", report.digest);
     Ok(())
 }

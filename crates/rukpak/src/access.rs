@@ -17,12 +17,12 @@ use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
-use kube::api::{Api, PostParams};
 use kube::Client;
+use kube::api::{Api, PostParams};
 use sha2::{Digest, Sha256};
 
 /// How long a verdict is reused.
-pub const CACHE_TTL: Duration = Duration::from_secs(10);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(10);
 
 /// Why a request was refused; `status()` is the HTTP answer.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ impl Refusal {
 }
 
 /// The verb kube-rbac-proxy checks for `method`.
-pub fn verb_for(method: &Method) -> &'static str {
+pub(crate) fn verb_for(method: &Method) -> &'static str {
     match *method {
         Method::POST => "create",
         Method::PUT => "update",
@@ -72,10 +72,13 @@ pub fn verb_for(method: &Method) -> &'static str {
 
 type CacheKey = ([u8; 32], String, &'static str);
 
+/// A verdict: allowed, or refused for the named user.
+type Verdict = Result<(), String>;
+
 /// Authenticates and authorizes requests against the API server.
 pub struct Access {
     client: Option<Client>,
-    verdicts: Mutex<HashMap<CacheKey, (Instant, Result<(), String>)>>,
+    verdicts: Mutex<HashMap<CacheKey, (Instant, Verdict)>>,
 }
 
 impl Access {
@@ -117,7 +120,11 @@ impl Access {
         }
         let user = authenticate(client, token).await?;
         let allowed = authorize(client, &user, path, verb).await?;
-        let verdict = if allowed { Ok(()) } else { Err(user.name.clone()) };
+        let verdict = if allowed {
+            Ok(())
+        } else {
+            Err(user.name.clone())
+        };
         self.verdicts
             .lock()
             .expect("verdict cache lock")
@@ -129,7 +136,7 @@ impl Access {
         })
     }
 
-    fn cached(&self, key: &CacheKey) -> Option<Result<(), String>> {
+    fn cached(&self, key: &CacheKey) -> Option<Verdict> {
         let mut verdicts = self.verdicts.lock().expect("verdict cache lock");
         verdicts.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
         verdicts.get(key).map(|(_, v)| v.clone())
@@ -216,11 +223,20 @@ mod tests {
     fn only_bearer_tokens_are_read() {
         let mut h = HeaderMap::new();
         assert_eq!(bearer_token(&h), None);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(bearer_token(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
         assert_eq!(bearer_token(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dTpw"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dTpw"),
+        );
         assert_eq!(bearer_token(&h), None);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
         assert_eq!(bearer_token(&h), None);
@@ -229,6 +245,11 @@ mod tests {
     #[tokio::test]
     async fn open_access_lets_everything_through() {
         let access = Access::open();
-        assert!(access.check(&HeaderMap::new(), &Method::PUT, "/uploads/x.tgz").await.is_ok());
+        assert!(
+            access
+                .check(&HeaderMap::new(), &Method::PUT, "/uploads/x.tgz")
+                .await
+                .is_ok()
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bundle_sources::Sources;
+use bundle_sources::{GitOptions, Sources};
 use clap::Parser;
 use controller_runtime::{
     CertError, DurationError, Listener, Manager, MetricsEndpoint, RuntimeArgs, RuntimeConfig,
@@ -95,7 +95,7 @@ pub struct Args {
     /// Talk plain HTTP to every registry (test registries only).
     #[arg(long)]
     registry_use_http: bool,
-    /// Extra CA certificates (PEM) trusted by the http and git sources.
+    /// Extra CA certificates (PEM) trusted by the http and git (https) sources.
     #[arg(long)]
     source_ca_file: Option<PathBuf>,
     /// Largest upload accepted, in bytes.
@@ -253,7 +253,12 @@ impl Config {
         let store = Store::open(&self.storage_dir)?;
         let uploads = Uploads::open(&self.storage_dir, store.scratch(), self.max_upload_bytes)?;
         let images = ImageStore::new(self.storage_dir.join("blobs"), self.registry)?;
-        let mut sources = Sources::new(&namespace, images, uploads.dir());
+        let mut sources =
+            Sources::new(&namespace, images, uploads.dir()).with_git_options(GitOptions {
+                ca_pem: self.source_ca_pem.clone().map(String::into_bytes),
+                work_dir: Some(store.scratch().to_owned()),
+                ..GitOptions::default()
+            });
         if let Some(pem) = &self.source_ca_pem {
             sources = sources.with_http_ca_pem(pem)?;
         }
@@ -355,9 +360,14 @@ mod tests {
 
     #[test]
     fn the_namespace_moves_the_content_address_and_certificate_names() {
-        let config = parse(&["--namespace=olm", "--leader-elect"]).resolve().unwrap();
+        let config = parse(&["--namespace=olm", "--leader-elect"])
+            .resolve()
+            .unwrap();
         assert_eq!(config.external_address, "https://core.olm.svc");
-        assert_eq!(config.runtime.election.unwrap().lease_name, "core.rukpak.io");
+        assert_eq!(
+            config.runtime.election.unwrap().lease_name,
+            "core.rukpak.io"
+        );
     }
 
     #[test]
@@ -372,8 +382,13 @@ mod tests {
     #[test]
     fn bad_values_name_their_flag() {
         let err = parse(&["--cert-validity=year"]).resolve().unwrap_err();
-        assert!(err.to_string().starts_with("--cert-validity \"year\": "), "{err}");
-        let err = parse(&["--source-ca-file=/nonexistent.pem"]).resolve().unwrap_err();
+        assert!(
+            err.to_string().starts_with("--cert-validity \"year\": "),
+            "{err}"
+        );
+        let err = parse(&["--source-ca-file=/nonexistent.pem"])
+            .resolve()
+            .unwrap_err();
         assert_eq!(err.to_string(), "reading /nonexistent.pem");
     }
 }

@@ -165,22 +165,26 @@ pub async fn run_controller(
     let reader = controller.store();
     controller
         // A ConfigMap that appears late lets a waiting configMaps Bundle unpack.
-        .watches(config_maps, watcher::Config::default(), move |cm: ConfigMap| {
-            let name = cm.name_any();
-            reader
-                .state()
-                .into_iter()
-                .filter(|b| {
-                    b.spec
-                        .source
-                        .config_maps
-                        .iter()
-                        .flatten()
-                        .any(|c| c.config_map.name == name)
-                })
-                .map(|b| ObjectRef::from_obj(&*b))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            config_maps,
+            watcher::Config::default(),
+            move |cm: ConfigMap| {
+                let name = cm.name_any();
+                reader
+                    .state()
+                    .into_iter()
+                    .filter(|b| {
+                        b.spec
+                            .source
+                            .config_maps
+                            .iter()
+                            .flatten()
+                            .any(|c| c.config_map.name == name)
+                    })
+                    .map(|b| ObjectRef::from_obj(&*b))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
@@ -201,12 +205,17 @@ async fn reconcile(bundle: Arc<Bundle>, ctx: Arc<Context>) -> Result<Action, Err
         return Ok(Action::await_change());
     }
     let api: Api<Bundle> = Api::all(ctx.client.clone());
-    finalizer(&api, FINALIZER_DELETE_CACHED_BUNDLE, bundle, |event| async {
-        match event {
-            FinalizerEvent::Apply(b) => apply(&b, &ctx).await,
-            FinalizerEvent::Cleanup(b) => cleanup(&b, &ctx),
-        }
-    })
+    finalizer(
+        &api,
+        FINALIZER_DELETE_CACHED_BUNDLE,
+        bundle,
+        |event| async {
+            match event {
+                FinalizerEvent::Apply(b) => apply(&b, &ctx).await,
+                FinalizerEvent::Cleanup(b) => cleanup(&b, &ctx),
+            }
+        },
+    )
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
@@ -249,7 +258,14 @@ async fn apply(bundle: &Bundle, ctx: &Context) -> Result<Action, Error> {
             let changed = bundle.status.as_ref() != Some(&status);
             write_status(ctx, bundle, status).await?;
             if changed {
-                publish(ctx, bundle, EventType::Warning, api::REASON_UNPACK_FAILED, message).await;
+                publish(
+                    ctx,
+                    bundle,
+                    EventType::Warning,
+                    api::REASON_UNPACK_FAILED,
+                    message,
+                )
+                .await;
             }
             Ok(Action::requeue(ctx.backoff.failed(&name)))
         }
@@ -295,10 +311,12 @@ async fn unpack(
     let class = bundle.spec.provisioner_class_name.clone();
     let store = ctx.store.clone();
     let uid = bundle.metadata.uid.clone().unwrap_or_default();
-    tokio::task::spawn_blocking(move || check_and_store(&store, &name, &uid, &class, &resolved, &content))
-        .await
-        .map_err(|e| format!("unpack task: {e}"))?
-        .map(Some)
+    tokio::task::spawn_blocking(move || {
+        check_and_store(&store, &name, &uid, &class, &resolved, &content)
+    })
+    .await
+    .map_err(|e| format!("unpack task: {e}"))?
+    .map(Some)
 }
 
 fn check_and_store(
@@ -317,7 +335,11 @@ fn check_and_store(
         .map_err(|e| format!("persist bundle content: {e}"))
 }
 
-async fn write_unpacked(ctx: &Context, bundle: &Bundle, stored: &StoredBundle) -> Result<(), Error> {
+async fn write_unpacked(
+    ctx: &Context,
+    bundle: &Bundle,
+    stored: &StoredBundle,
+) -> Result<(), Error> {
     let url = plan::content_url(&ctx.external_address, &bundle.name_any());
     let status = plan::unpacked_status(bundle, stored, url, jiff::Timestamp::now());
     let newly = bundle
@@ -331,7 +353,14 @@ async fn write_unpacked(ctx: &Context, bundle: &Bundle, stored: &StoredBundle) -
             describe(&stored.resolved_source),
             stored.size
         );
-        publish(ctx, bundle, EventType::Normal, api::REASON_UNPACK_SUCCESSFUL, message).await;
+        publish(
+            ctx,
+            bundle,
+            EventType::Normal,
+            api::REASON_UNPACK_SUCCESSFUL,
+            message,
+        )
+        .await;
     }
     Ok(())
 }

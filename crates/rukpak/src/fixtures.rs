@@ -1,10 +1,10 @@
 //! Fixture builders for reconcile and webhook unit tests: Bundles and ConfigMaps as the API
 //! server would hand them over, without a cluster.
 
-use k8s_openapi::api::core::v1::{ConfigMap, LocalObjectReference};
+use k8s_openapi::api::core::v1::LocalObjectReference;
 use olm_api::bundle::{
     Bundle, BundleSource, BundleSpec, BundleStatus, ConfigMapSource, GitRef, GitSource,
-    ImageSource, PHASE_UNPACKED, PROVISIONER_PLAIN, SourceType,
+    PHASE_UNPACKED, PROVISIONER_PLAIN, SourceType,
 };
 
 use crate::store::StoredBundle;
@@ -70,19 +70,6 @@ impl BundleFixture {
             GitRef {
                 commit: Some(commit.into()),
                 ..GitRef::default()
-            },
-        )
-    }
-
-    pub(crate) fn image(name: &str, reference: &str) -> Self {
-        Self::with_source(
-            name,
-            BundleSource {
-                image: Some(ImageSource {
-                    ref_: reference.into(),
-                    ..ImageSource::default()
-                }),
-                ..Self::empty_source(SourceType::Image)
             },
         )
     }
@@ -154,17 +141,5 @@ pub(crate) fn stored(uid: &str, resolved: &BundleSource) -> StoredBundle {
         resolved_source: resolved.clone(),
         digest: "sha256:0".into(),
         size: 0,
-    }
-}
-
-/// A ConfigMap `name`, immutable or not.
-pub(crate) fn config_map(name: &str, immutable: bool) -> ConfigMap {
-    ConfigMap {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        immutable: Some(immutable),
-        ..Default::default()
     }
 }

@@ -8,9 +8,8 @@
 
 use jiff::Timestamp;
 use olm_api::bundle::{
-    self as api, Bundle, BundleSource, BundleStatus, PHASE_FAILING, PHASE_PENDING,
-    PHASE_UNPACKED, REASON_UNPACK_FAILED, REASON_UNPACK_PENDING, REASON_UNPACK_SUCCESSFUL,
-    TYPE_UNPACKED,
+    self as api, Bundle, BundleSource, BundleStatus, PHASE_FAILING, PHASE_PENDING, PHASE_UNPACKED,
+    REASON_UNPACK_FAILED, REASON_UNPACK_PENDING, REASON_UNPACK_SUCCESSFUL, TYPE_UNPACKED,
 };
 use olm_api::conditions::{STATUS_FALSE, STATUS_TRUE, new_condition, set_condition};
 
@@ -62,7 +61,10 @@ pub(crate) fn decide(bundle: &Bundle, stored: Option<&StoredBundle>) -> Decision
 
 /// `status.contentURL` of the Bundle `name` under `external_address`.
 pub(crate) fn content_url(external_address: &str, name: &str) -> String {
-    format!("{}/bundles/{name}.tgz", external_address.trim_end_matches('/'))
+    format!(
+        "{}/bundles/{name}.tgz",
+        external_address.trim_end_matches('/')
+    )
 }
 
 /// The status of a Bundle whose content is stored.
@@ -175,7 +177,10 @@ mod tests {
 
     #[test]
     fn lost_content_is_unpacked_again_from_the_pinned_source_not_the_moving_tag() {
-        let pinned = BundleFixture::git_commit("b", "f5a3711").build().spec.source;
+        let pinned = BundleFixture::git_commit("b", "f5a3711")
+            .build()
+            .spec
+            .source;
         let bundle = BundleFixture::git("b", "v0.0.2")
             .unpacked(pinned.clone())
             .build();
@@ -197,7 +202,10 @@ mod tests {
         };
         assert!(matches!(
             decide(&failing, None),
-            Decision::Unpack { why: UnpackReason::NeverUnpacked, .. }
+            Decision::Unpack {
+                why: UnpackReason::NeverUnpacked,
+                ..
+            }
         ));
     }
 
@@ -206,14 +214,32 @@ mod tests {
         let bundle = BundleFixture::git("b", "v0.0.2").generation(3).build();
         let now = Timestamp::UNIX_EPOCH;
         let record = stored("u", &bundle.spec.source);
-        let ok = unpacked_status(&bundle, &record, content_url("https://core.x.svc/", "b"), now);
+        let ok = unpacked_status(
+            &bundle,
+            &record,
+            content_url("https://core.x.svc/", "b"),
+            now,
+        );
         assert_eq!(ok.phase.as_deref(), Some("Unpacked"));
-        assert_eq!(ok.content_url.as_deref(), Some("https://core.x.svc/bundles/b.tgz"));
+        assert_eq!(
+            ok.content_url.as_deref(),
+            Some("https://core.x.svc/bundles/b.tgz")
+        );
         assert_eq!(ok.observed_generation, Some(3));
         let c = &ok.conditions[0];
         assert_eq!(
-            (c.type_.as_str(), c.status.as_str(), c.reason.as_str(), c.message.as_str()),
-            ("Unpacked", "True", "UnpackSuccessful", "Successfully unpacked the git Bundle")
+            (
+                c.type_.as_str(),
+                c.status.as_str(),
+                c.reason.as_str(),
+                c.message.as_str()
+            ),
+            (
+                "Unpacked",
+                "True",
+                "UnpackSuccessful",
+                "Successfully unpacked the git Bundle"
+            )
         );
         assert_eq!(c.observed_generation, None);
 
@@ -243,7 +269,10 @@ mod tests {
             content_url("https://x", "b"),
             Timestamp::UNIX_EPOCH,
         );
-        assert_eq!(s.conditions[0].message, "Successfully unpacked the configMaps Bundle");
+        assert_eq!(
+            s.conditions[0].message,
+            "Successfully unpacked the configMaps Bundle"
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use kube::api::{Api, Patch, PatchParams};
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
 use olm_api::Bundle;
 use olm_api::bundle::{PHASE_UNPACKED, SourceType};
 use tower::ServiceExt;
@@ -139,13 +139,21 @@ async fn upload(
         return refused;
     }
     let Some(name) = bundle_name(&file).filter(|n| server.store.tarball(n).is_ok()) else {
-        return text(StatusCode::NOT_FOUND, format!("{file:?} is not <bundle>.tgz"));
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("{file:?} is not <bundle>.tgz"),
+        );
     };
     let api: Api<Bundle> = Api::all(server.client.clone());
     let bundle = match api.get_opt(name).await {
         Ok(Some(b)) => b,
         Ok(None) => return text(StatusCode::NOT_FOUND, format!("bundle {name:?} not found")),
-        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("reading bundle: {e}")),
+        Err(e) => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reading bundle: {e}"),
+            );
+        }
     };
     if bundle.spec.source.type_ != SourceType::Upload {
         return text(
@@ -188,7 +196,11 @@ async fn upload(
         "status": status,
     });
     if let Err(e) = api
-        .patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
         .await
     {
         // The file is in place; the controller picks it up at its next reconcile anyway.

@@ -219,15 +219,15 @@ fn write_tarball(root: &Path, out: &File) -> Result<(String, u64), StoreError> {
     };
     let mut builder = tar::Builder::new(GzEncoder::new(hashing, Compression::default()));
     builder.mode(tar::HeaderMode::Deterministic);
-    for entry in walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .sort_by_file_name()
-    {
+    for entry in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(root).to_owned();
             io_err("reading", &path)(e.into())
         })?;
-        let relative = entry.path().strip_prefix(root).expect("walk stays under root");
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .expect("walk stays under root");
         let file_type = entry.file_type();
         if file_type.is_dir() {
             builder
@@ -314,8 +314,11 @@ mod tests {
         assert_eq!(
             entries(&store.tarball("b").unwrap()),
             vec![
-                ("manifests/".to_owned(), vec![]),
-                ("manifests/ns.yaml".to_owned(), b"kind: Namespace\n".to_vec())
+                ("manifests".to_owned(), vec![]),
+                (
+                    "manifests/ns.yaml".to_owned(),
+                    b"kind: Namespace\n".to_vec()
+                )
             ]
         );
         assert_eq!(store.names().unwrap(), ["b"]);
@@ -340,7 +343,10 @@ mod tests {
     fn names_that_are_not_bundle_names_never_reach_the_filesystem() {
         let store = Store::open(tempfile::tempdir().unwrap().path()).unwrap();
         for bad in ["", "../x", "a/b", ".hidden", "UPPER"] {
-            assert!(matches!(store.tarball(bad), Err(StoreError::BadName { .. })), "{bad}");
+            assert!(
+                matches!(store.tarball(bad), Err(StoreError::BadName { .. })),
+                "{bad}"
+            );
         }
     }
 }

@@ -70,10 +70,7 @@ impl Uploads {
     }
 
     /// Streams `body` into a temporary file, refusing more than the size limit.
-    pub async fn stage(
-        &self,
-        body: axum::body::Body,
-    ) -> Result<Staged, UploadError> {
+    pub async fn stage(&self, body: axum::body::Body) -> Result<Staged, UploadError> {
         let mut file = tempfile::NamedTempFile::new_in(&self.tmp)
             .map_err(io_err("creating a temporary file in", &self.tmp))?;
         let mut hasher = Sha256::new();
@@ -179,15 +176,25 @@ mod tests {
     #[tokio::test]
     async fn oversized_uploads_are_refused_while_streaming() {
         let (_dir, uploads) = uploads(2);
-        let err = uploads.stage(axum::body::Body::from("abc")).await.err().unwrap();
-        assert_eq!(err.to_string(), "the upload is larger than 2 bytes (--max-upload-bytes)");
+        let err = uploads
+            .stage(axum::body::Body::from("abc"))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "the upload is larger than 2 bytes (--max-upload-bytes)"
+        );
     }
 
     #[tokio::test]
     async fn sweep_keeps_only_what_is_asked_for() {
         let (_dir, uploads) = uploads(1024);
         for name in ["a", "b"] {
-            let s = uploads.stage(axum::body::Body::from(name.to_owned())).await.unwrap();
+            let s = uploads
+                .stage(axum::body::Body::from(name.to_owned()))
+                .await
+                .unwrap();
             uploads.commit(name, s).unwrap();
         }
         assert_eq!(uploads.sweep(|n| n == "a").unwrap(), 1);

@@ -18,7 +18,6 @@ use kube::core::{DynamicObject, Resource};
 use kube::{Client, ResourceExt};
 use olm_api::Bundle;
 
-
 /// Path of the Bundle webhook.
 pub const BUNDLE_PATH: &str = "/validate-core-rukpak-io-v1alpha1-bundle";
 /// Path of the ConfigMap webhook.
@@ -60,7 +59,11 @@ async fn review_bundle(
             .ok_or("the review carries no object")?;
         let names = rules::config_maps_named(&new.spec);
         let lookup = hooks.config_maps(&names).await?;
-        Ok(rules::check_bundle(request.old_object.as_ref(), new, &lookup))
+        Ok(rules::check_bundle(
+            request.old_object.as_ref(),
+            new,
+            &lookup,
+        ))
     })
     .await
 }
@@ -112,7 +115,10 @@ impl Webhooks {
 /// Answers `review` with the verdict of `check`: `Ok(None)` allows, `Ok(Some(message))`
 /// denies with that message, `Err` denies because the check could not be made (the API
 /// server's `failurePolicy: Fail` would refuse anyway, and this way the reason is shown).
-async fn respond<K, F, Fut>(review: AdmissionReview<K>, check: F) -> Json<AdmissionReview<DynamicObject>>
+async fn respond<K, F, Fut>(
+    review: AdmissionReview<K>,
+    check: F,
+) -> Json<AdmissionReview<DynamicObject>>
 where
     K: Resource,
     F: FnOnce(AdmissionRequest<K>) -> Fut,
@@ -121,7 +127,10 @@ where
     let request: AdmissionRequest<K> = match review.try_into() {
         Ok(r) => r,
         Err(e) => {
-            return Json(AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}")).into_review());
+            return Json(
+                AdmissionResponse::invalid(format!("not an AdmissionReview request: {e}"))
+                    .into_review(),
+            );
         }
     };
     let response = AdmissionResponse::from(&request);

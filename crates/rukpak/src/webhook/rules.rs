@@ -191,8 +191,14 @@ mod tests {
     #[test]
     fn a_type_without_its_member_is_refused() {
         let cases = [
-            (SourceType::Image, "bundle.spec.source.image must be set for source type \"image\""),
-            (SourceType::Git, "bundle.spec.source.git must be set for source type \"git\""),
+            (
+                SourceType::Image,
+                "bundle.spec.source.image must be set for source type \"image\"",
+            ),
+            (
+                SourceType::Git,
+                "bundle.spec.source.git must be set for source type \"git\"",
+            ),
             (
                 SourceType::ConfigMaps,
                 "bundle.spec.source.configmaps must be set for source type \"configmaps\"",
@@ -200,7 +206,10 @@ mod tests {
         ];
         for (type_, message) in cases {
             let bundle = BundleFixture::without_member("b", type_).build();
-            assert_eq!(check_bundle(None, &bundle, &lookup(&[])).as_deref(), Some(message));
+            assert_eq!(
+                check_bundle(None, &bundle, &lookup(&[])).as_deref(),
+                Some(message)
+            );
         }
         for type_ in [SourceType::Http, SourceType::Upload] {
             let bundle = BundleFixture::without_member("b", type_).build();
@@ -238,9 +247,11 @@ mod tests {
 
     #[test]
     fn config_map_items_are_checked_and_errors_aggregated() {
-        let bundle =
-            BundleFixture::config_maps("b", &[("ok", Some("manifests")), ("mutable", Some("../x"))])
-                .build();
+        let bundle = BundleFixture::config_maps(
+            "b",
+            &[("ok", Some("manifests")), ("mutable", Some("../x"))],
+        )
+        .build();
         let found = lookup(&[("ok", Some(true)), ("mutable", Some(false))]);
         assert_eq!(
             check_bundle(None, &bundle, &found).unwrap(),
@@ -249,7 +260,10 @@ mod tests {
         );
         // A ConfigMap that does not exist yet is accepted; unpacking reports it.
         let missing = BundleFixture::config_maps("b", &[("later", None)]).build();
-        assert_eq!(check_bundle(None, &missing, &lookup(&[("later", None)])), None);
+        assert_eq!(
+            check_bundle(None, &missing, &lookup(&[("later", None)])),
+            None
+        );
     }
 
     #[test]

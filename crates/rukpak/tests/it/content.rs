@@ -46,8 +46,15 @@ async fn account_with(
         .args(["create", "token", &name, "-n", namespace])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (name, String::from_utf8(out.stdout).unwrap().trim().to_owned())
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        name,
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+    )
 }
 
 fn combo_tgz() -> Vec<u8> {
@@ -64,7 +71,7 @@ fn combo_tgz() -> Vec<u8> {
 /// `rukpakctl run`'s flow by hand: an upload Bundle waits, the upload is accepted only
 /// with the right permission, the Bundle unpacks, and its content is readable only with
 /// `get` on `/bundles/*`.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn uploads_and_content_need_the_right_permissions() {
     let Some(cluster) = support::cluster().await else {
         return;
@@ -104,7 +111,10 @@ async fn uploads_and_content_need_the_right_permissions() {
     .await;
     assert_eq!(
         support::unpacked(&b).unwrap(),
-        ("UnpackPending".into(), "waiting for bundle to be uploaded".into())
+        (
+            "UnpackPending".into(),
+            "waiting for bundle to be uploaded".into()
+        )
     );
 
     let client = support::https_client(&rukpak.certificate.ca_pem());
@@ -120,8 +130,17 @@ async fn uploads_and_content_need_the_right_permissions() {
     assert_eq!(put(None, tgz.clone()).await.unwrap().status(), 401);
     let refused = put(Some(&reader), tgz.clone()).await.unwrap();
     assert_eq!(refused.status(), 403);
-    assert!(refused.text().await.unwrap().starts_with("Forbidden (user=system:serviceaccount:"));
-    assert_eq!(put(Some(&uploader), tgz.clone()).await.unwrap().status(), 201);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .starts_with("Forbidden (user=system:serviceaccount:")
+    );
+    assert_eq!(
+        put(Some(&uploader), tgz.clone()).await.unwrap().status(),
+        201
+    );
 
     let b = support::wait_for(&bundles, &name, "Unpacked", |b| {
         support::phase(b) == Some("Unpacked")
@@ -131,7 +150,10 @@ async fn uploads_and_content_need_the_right_permissions() {
         support::unpacked(&b).unwrap().1,
         "Successfully unpacked the upload Bundle"
     );
-    assert_eq!(put(Some(&uploader), tgz.clone()).await.unwrap().status(), 204);
+    assert_eq!(
+        put(Some(&uploader), tgz.clone()).await.unwrap().status(),
+        204
+    );
     let changed = put(Some(&uploader), combo_tgz_with_extra()).await.unwrap();
     assert_eq!(changed.status(), 409);
     assert_eq!(
@@ -147,7 +169,10 @@ async fn uploads_and_content_need_the_right_permissions() {
     assert!(ok.headers().contains_key("etag"));
     assert!(!ok.bytes().await.unwrap().is_empty());
 
-    bundles.delete(&name, &DeleteParams::default()).await.unwrap();
+    bundles
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while bundles.get_opt(&name).await.unwrap().is_some() {
         assert!(tokio::time::Instant::now() < deadline);

@@ -41,7 +41,7 @@ async fn wait_gone(api: &Api<Bundle>, name: &str) {
 
 /// A git Bundle unpacks, pins its commit, is served at its contentURL, does not follow its
 /// branch, and its content goes with it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_git_bundle_is_pinned_served_and_removed_with_its_object() {
     let Some(cluster) = support::cluster().await else {
         return;
@@ -67,7 +67,10 @@ async fn a_git_bundle_is_pinned_served_and_removed_with_its_object() {
     let status = b.status.clone().unwrap();
     assert_eq!(
         support::unpacked(&b).unwrap(),
-        ("UnpackSuccessful".into(), "Successfully unpacked the git Bundle".into())
+        (
+            "UnpackSuccessful".into(),
+            "Successfully unpacked the git Bundle".into()
+        )
     );
     let pinned = status.resolved_source.unwrap().git.unwrap();
     assert_eq!(pinned.ref_.commit.as_deref(), Some(commit.as_str()));
@@ -83,23 +86,48 @@ async fn a_git_bundle_is_pinned_served_and_removed_with_its_object() {
     );
 
     let client = support::https_client(&rukpak.certificate.ca_pem());
-    let body = client.get(&url).send().await.unwrap().bytes().await.unwrap();
+    let body = client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let mut files = Vec::new();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&body[..]));
     for entry in archive.entries().unwrap() {
-        files.push(entry.unwrap().path().unwrap().to_string_lossy().into_owned());
+        files.push(
+            entry
+                .unwrap()
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        );
     }
-    assert!(files.contains(&"manifests/".to_owned()), "{files:?}");
-    assert!(files.iter().filter(|f| f.ends_with(".yaml")).count() >= 7, "{files:?}");
+    assert!(files.contains(&"manifests".to_owned()), "{files:?}");
+    assert!(
+        files.iter().filter(|f| f.ends_with(".yaml")).count() >= 7,
+        "{files:?}"
+    );
 
     // The branch moves; the unpacked Bundle does not follow it.
-    repo.commit_files(&[("manifests/extra.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: extra}\n")], "more")
-        .unwrap();
+    repo.commit_files(
+        &[(
+            "manifests/extra.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: extra}\n",
+        )],
+        "more",
+    )
+    .unwrap();
     bundles
         .patch_metadata(
             &name,
             &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(serde_json::json!({"metadata": {"annotations": {"poke": "1"}}})),
+            &kube::api::Patch::Merge(
+                serde_json::json!({"metadata": {"annotations": {"poke": "1"}}}),
+            ),
         )
         .await
         .unwrap();
@@ -114,15 +142,18 @@ async fn a_git_bundle_is_pinned_served_and_removed_with_its_object() {
 }
 
 /// What a user gets wrong shows in the `Unpacked` condition, naming the cause.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_content_and_missing_sources_fail_with_specific_messages() {
     let Some(cluster) = support::cluster().await else {
         return;
     };
     let repos = tempfile::tempdir().unwrap();
     let (repo, _) = support::plain_bundle_repo(repos.path(), "combo-v0.0.2", "v0.0.2");
-    repo.commit_files(&[("nested/manifests/sub/ns.yaml", "kind: Namespace\n")], "nested")
-        .unwrap();
+    repo.commit_files(
+        &[("nested/manifests/sub/ns.yaml", "kind: Namespace\n")],
+        "nested",
+    )
+    .unwrap();
     repo.commit_files(&[("empty/manifests/.keep", "")], "empty")
         .unwrap();
     let rukpak = Rukpak::start(&cluster, Setup::new()).await;
@@ -152,7 +183,11 @@ async fn bad_content_and_missing_sources_fail_with_specific_messages() {
             create(
                 &bundles,
                 &rukpak,
-                bundle(&testenv::unique_name("bad"), "core-rukpak-io-plain", source.clone()),
+                bundle(
+                    &testenv::unique_name("bad"),
+                    "core-rukpak-io-plain",
+                    source.clone(),
+                ),
             )
             .await,
         );
@@ -164,7 +199,10 @@ async fn bad_content_and_missing_sources_fail_with_specific_messages() {
         .await;
         let (reason, message) = support::unpacked(&b).unwrap();
         assert_eq!(reason, "UnpackFailed");
-        assert!(message.contains(expected), "{name}: {message:?} lacks {expected:?}");
+        assert!(
+            message.contains(expected),
+            "{name}: {message:?} lacks {expected:?}"
+        );
         assert_eq!(b.status.unwrap().content_url, None);
     }
     for name in &names {
@@ -174,7 +212,7 @@ async fn bad_content_and_missing_sources_fail_with_specific_messages() {
 }
 
 /// A Bundle of a class no running provisioner handles keeps an empty status, as upstream.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn bundles_of_other_provisioners_are_left_alone() {
     let Some(cluster) = support::cluster().await else {
         return;
@@ -187,7 +225,10 @@ async fn bundles_of_other_provisioners_are_left_alone() {
         bundle(
             &testenv::unique_name("other"),
             "non-existent-provisioner",
-            git_source("https://example.invalid/x", serde_json::json!({"tag": "v1"})),
+            git_source(
+                "https://example.invalid/x",
+                serde_json::json!({"tag": "v1"}),
+            ),
         ),
     )
     .await;
@@ -195,13 +236,16 @@ async fn bundles_of_other_provisioners_are_left_alone() {
     let b = bundles.get(&name).await.unwrap();
     assert_eq!(b.status, None);
     assert_eq!(b.metadata.finalizers, None);
-    bundles.delete(&name, &DeleteParams::default()).await.unwrap();
+    bundles
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
     rukpak.stop().await;
 }
 
 /// An image Bundle of the registry provisioner: a corpus bundle pushed to a real registry,
 /// pinned to its digest.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn an_image_bundle_is_pinned_to_its_digest() {
     let Some(env) = testenv::RegistryEnv::start().await else {
         return;
@@ -235,7 +279,7 @@ async fn an_image_bundle_is_pinned_to_its_digest() {
 
 /// Content lost from the store (an emptyDir after a restart) is unpacked again from the
 /// pinned commit, not from the branch, which has moved on.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn lost_content_comes_back_from_the_pinned_commit() {
     let Some(cluster) = support::cluster().await else {
         return;
@@ -256,11 +300,20 @@ async fn lost_content_comes_back_from_the_pinned_commit() {
         ),
     )
     .await;
-    support::wait_for(&bundles, &name, "Unpacked", |b| support::phase(b) == Some("Unpacked")).await;
+    support::wait_for(&bundles, &name, "Unpacked", |b| {
+        support::phase(b) == Some("Unpacked")
+    })
+    .await;
     first.stop().await;
 
-    repo.commit_files(&[("manifests/extra.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: extra}\n")], "moved")
-        .unwrap();
+    repo.commit_files(
+        &[(
+            "manifests/extra.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: extra}\n",
+        )],
+        "moved",
+    )
+    .unwrap();
     // A new process with empty storage, for the same Bundles.
     let mut setup = Setup::new();
     setup.label = label;
@@ -270,7 +323,10 @@ async fn lost_content_comes_back_from_the_pinned_commit() {
         if let Some(s) = second.store.current(&name).unwrap() {
             break s;
         }
-        assert!(tokio::time::Instant::now() < deadline, "content not restored");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "content not restored"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(
@@ -280,7 +336,11 @@ async fn lost_content_comes_back_from_the_pinned_commit() {
     let b = bundles.get(&name).await.unwrap();
     assert_eq!(support::phase(&b), Some("Unpacked"));
     assert!(
-        b.status.unwrap().content_url.unwrap().starts_with(&second.content_url),
+        b.status
+            .unwrap()
+            .content_url
+            .unwrap()
+            .starts_with(&second.content_url),
         "status names the new server"
     );
     wait_gone(&bundles, &name).await;

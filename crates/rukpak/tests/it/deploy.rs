@@ -19,7 +19,10 @@ fn deploy_dir() -> PathBuf {
 fn crd_copies_are_identical_to_the_generated_crds() {
     for (generated, copy) in [
         ("core.rukpak.io_bundles.yaml", "crd-bundles.yaml"),
-        ("core.rukpak.io_bundledeployments.yaml", "crd-bundledeployments.yaml"),
+        (
+            "core.rukpak.io_bundledeployments.yaml",
+            "crd-bundledeployments.yaml",
+        ),
     ] {
         let generated = workspace().join("config/crd").join(generated);
         let copy = deploy_dir().join(copy);
@@ -58,7 +61,10 @@ fn the_deployment_passes_only_flags_the_binary_accepts() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("connecting to the Kubernetes API"), "{stderr}");
+    assert!(
+        stderr.contains("connecting to the Kubernetes API"),
+        "{stderr}"
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_rukpak"))
         .args(["--cert-validity", "soon"])
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
@@ -76,7 +82,8 @@ fn run(mut cmd: Command) -> Output {
 
 fn can_i(cluster: &testenv::Cluster, args: &[&str]) -> bool {
     let mut cmd = cluster.kubectl();
-    cmd.args(["auth", "can-i", "--as", SERVICE_ACCOUNT]).args(args);
+    cmd.args(["auth", "can-i", "--as", SERVICE_ACCOUNT])
+        .args(args);
     let out = run(cmd);
     let answer = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     match (out.status.code(), answer.as_str()) {
@@ -102,9 +109,16 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
         c.arg("kustomize").arg(deploy_dir());
         c
     });
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let built = String::from_utf8_lossy(&out.stdout);
-    assert!(built.contains("image: olm-rs/rukpak:latest"), "kustomize rewrote the image");
+    assert!(
+        built.contains("image: olm-rs/rukpak:latest"),
+        "kustomize rewrote the image"
+    );
     for file in [
         "crd-bundles.yaml",
         "crd-bundledeployments.yaml",
@@ -119,7 +133,11 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
                 .arg(deploy_dir().join(file));
             c
         });
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = run({
         let mut c = cluster.kubectl();
@@ -127,7 +145,11 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
             .arg(deploy_dir().join("webhook.yaml"));
         c
     });
-    assert!(out.status.success(), "webhook.yaml: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "webhook.yaml: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let ns = ["-n", "rukpak-system"];
     let allowed: &[&[&str]] = &[
@@ -135,7 +157,11 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
         &["list", "bundles.core.rukpak.io"],
         &["patch", "bundles.core.rukpak.io"],
         &["patch", "bundles.core.rukpak.io", "--subresource=status"],
-        &["update", "bundles.core.rukpak.io", "--subresource=finalizers"],
+        &[
+            "update",
+            "bundles.core.rukpak.io",
+            "--subresource=finalizers",
+        ],
         &["get", "secrets", ns[0], ns[1]],
         &["create", "secrets", ns[0], ns[1]],
         &["update", "secrets/rukpak-tls", ns[0], ns[1]],
@@ -146,7 +172,12 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
             "update",
             "validatingwebhookconfigurations.admissionregistration.k8s.io/rukpak-validating-webhook-configuration",
         ],
-        &["patch", "leases.coordination.k8s.io/core.rukpak.io", ns[0], ns[1]],
+        &[
+            "patch",
+            "leases.coordination.k8s.io/core.rukpak.io",
+            ns[0],
+            ns[1],
+        ],
         &["create", "events.events.k8s.io", "-n", "default"],
     ];
     for args in allowed {

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bundle_sources::Sources;
+use bundle_sources::{GitOptions, Sources};
 use controller_runtime::{Listener, ServingCertConfig, ServingCertificate};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
-use olm_api::Bundle;
 use oci::{ImageStore, RegistryOptions};
+use olm_api::Bundle;
 use rukpak::{Access, ContentServer, Context, Store, Uploads, Webhooks, run_controller};
 use tokio::sync::watch;
 
@@ -96,7 +96,11 @@ pub(crate) struct Rukpak {
     _storage: tempfile::TempDir,
 }
 
-async fn listen(app: axum::Router, tls: controller_runtime::Tls, stop: watch::Receiver<bool>) -> SocketAddr {
+async fn listen(
+    app: axum::Router,
+    tls: controller_runtime::Tls,
+    stop: watch::Receiver<bool>,
+) -> SocketAddr {
     let (bound, addr) = tokio::sync::oneshot::channel();
     let listener = Listener {
         tls: Some(tls),
@@ -128,7 +132,12 @@ impl Rukpak {
         let store = Store::open(storage.path()).unwrap();
         let uploads = Uploads::open(storage.path(), store.scratch(), 64 << 20).unwrap();
         let images = ImageStore::new(storage.path().join("blobs"), setup.registry).unwrap();
-        let mut sources = Sources::new(&setup.namespace, images, uploads.dir());
+        let mut sources =
+            Sources::new(&setup.namespace, images, uploads.dir()).with_git_options(GitOptions {
+                ca_pem: setup.source_ca.clone().map(String::into_bytes),
+                work_dir: Some(store.scratch().to_owned()),
+                ..GitOptions::default()
+            });
         if let Some(pem) = &setup.source_ca {
             sources = sources.with_http_ca_pem(pem).unwrap();
         }
@@ -145,9 +154,15 @@ impl Rukpak {
         let content_url = format!("https://{content_addr}");
         let webhook_url = format!("https://{webhook_addr}");
 
-        let ctx = Context::new(client.clone(), store.clone(), uploads, sources, &setup.namespace)
-            .external_address(&content_url)
-            .selector(Some(format!("olmrs-test={}", setup.label)));
+        let ctx = Context::new(
+            client.clone(),
+            store.clone(),
+            uploads,
+            sources,
+            &setup.namespace,
+        )
+        .external_address(&content_url)
+        .selector(Some(format!("olmrs-test={}", setup.label)));
         let mut stopped = stopping.clone();
         tokio::spawn(run_controller(Arc::new(ctx), async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -186,8 +201,10 @@ impl Rukpak {
             if hook.name == "vbundles.core.rukpak.io" {
                 hook.object_selector = Some(label_selector("olmrs-test", &self.label));
             } else {
-                hook.namespace_selector =
-                    Some(label_selector("kubernetes.io/metadata.name", &self.namespace));
+                hook.namespace_selector = Some(label_selector(
+                    "kubernetes.io/metadata.name",
+                    &self.namespace,
+                ));
             }
         }
         Api::<ValidatingWebhookConfiguration>::all(self.client.clone())
@@ -215,7 +232,10 @@ impl Rukpak {
     }
 }
 
-fn label_selector(key: &str, value: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+fn label_selector(
+    key: &str,
+    value: &str,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
         match_labels: Some([(key.to_owned(), value.to_owned())].into()),
         ..Default::default()
@@ -257,18 +277,18 @@ pub(crate) fn unpacked(b: &Bundle) -> Option<(String, String)> {
 /// A reqwest client trusting `ca_pem` only.
 pub(crate) fn https_client(ca_pem: &str) -> reqwest::Client {
     reqwest::Client::builder()
-        .tls_certs_only(
-            reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
-                .unwrap()
-                .into_iter(),
-        )
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes()).unwrap())
         .build()
         .unwrap()
 }
 
 /// A git repository holding `../shared/corpus/plain/<bundle>` at its root, committed and
 /// tagged `tag`. Returns the repository and the commit.
-pub(crate) fn plain_bundle_repo(parent: &Path, bundle: &str, tag: &str) -> (testenv::git::GitRepo, String) {
+pub(crate) fn plain_bundle_repo(
+    parent: &Path,
+    bundle: &str,
+    tag: &str,
+) -> (testenv::git::GitRepo, String) {
     let repo = testenv::git::GitRepo::init(&parent.join("repo")).unwrap();
     copy_dir(&corpus().join("plain").join(bundle), repo.path());
     repo.git(&["add", "-A"]).unwrap();

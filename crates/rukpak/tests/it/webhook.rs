@@ -36,7 +36,7 @@ fn kubectl_stdin(cluster: &testenv::Cluster, args: &[&str], input: &str) -> Outp
 
 /// seed-examples.md §3: the documented exchange, word for word. The Bundle comes from a
 /// local git server holding the combo bundle of the corpus.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn changing_a_bundles_spec_is_refused_with_the_documented_message() {
     let Some(cluster) = support::cluster().await else {
         return;
@@ -77,7 +77,10 @@ spec:
     })
     .await;
     let resolved = b.status.as_ref().unwrap().resolved_source.as_ref().unwrap();
-    assert_eq!(resolved.git.as_ref().unwrap().ref_.commit.as_deref(), Some(commit.as_str()));
+    assert_eq!(
+        resolved.git.as_ref().unwrap().ref_.commit.as_deref(),
+        Some(commit.as_str())
+    );
 
     let out = cluster
         .kubectl()
@@ -113,7 +116,7 @@ spec:
 
 /// Checks the API server's own schema cannot make: a path outside the bundle root and a
 /// mutable ConfigMap, aggregated into one message.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn config_map_sources_are_checked_on_create() {
     let Some(cluster) = support::cluster().await else {
         return;
@@ -160,21 +163,23 @@ fn config_map(name: &str, immutable: bool) -> ConfigMap {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": name},
         "immutable": immutable,
-        "data": {"ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: from-cm\n"},
+        "data": {format!("{name}.yaml"): "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: from-cm\n"},
     }))
     .unwrap()
 }
 
 /// `vconfigmaps.core.rukpak.io`: ConfigMaps a Bundle uses can be neither deleted nor
 /// created mutable.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn config_maps_in_use_are_protected() {
     let Some(cluster) = support::cluster().await else {
         return;
     };
     let rukpak = Rukpak::start(&cluster, Setup::new()).await;
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client(), &rukpak.namespace);
-    cms.create(&PostParams::default(), &config_map("used", true))
+    // The webhook matches ConfigMaps by name across all Bundles, as upstream: unique names.
+    let (used, later) = (testenv::unique_name("used"), testenv::unique_name("later"));
+    cms.create(&PostParams::default(), &config_map(&used, true))
         .await
         .unwrap();
     let bundles: Api<Bundle> = Api::all(cluster.client());
@@ -186,8 +191,8 @@ async fn config_maps_in_use_are_protected() {
         "spec": {
             "provisionerClassName": "core-rukpak-io-plain",
             "source": {"type": "configMaps", "configMaps": [
-                {"configMap": {"name": "used"}, "path": "manifests"},
-                {"configMap": {"name": "later"}, "path": "manifests"},
+                {"configMap": {"name": used}, "path": "manifests"},
+                {"configMap": {"name": later}, "path": "manifests"},
             ]},
         },
     }))
@@ -197,24 +202,27 @@ async fn config_maps_in_use_are_protected() {
         .await
         .unwrap();
 
-    let err = cms.delete("used", &DeleteParams::default()).await.unwrap_err();
-    assert!(
-        err.to_string().contains(&format!(
-            "admission webhook \"vconfigmaps.core.rukpak.io\" denied the request: configmap \"used\" is in-use by bundle \"{name}\""
-        )),
-        "{err}"
-    );
     let err = cms
-        .create(&PostParams::default(), &config_map("later", false))
+        .delete(&used, &DeleteParams::default())
         .await
         .unwrap_err();
     assert!(
         err.to_string().contains(&format!(
-            "configmap \"later\" is referenced in .spec.source.configMaps[].configMap.name by bundles [{name}]; referenced configmaps must have .immutable == true"
+            "admission webhook \"vconfigmaps.core.rukpak.io\" denied the request: configmap \"{used}\" is in-use by bundle \"{name}\""
         )),
         "{err}"
     );
-    cms.create(&PostParams::default(), &config_map("later", true))
+    let err = cms
+        .create(&PostParams::default(), &config_map(&later, false))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "configmap \"{later}\" is referenced in .spec.source.configMaps[].configMap.name by bundles [{name}]; referenced configmaps must have .immutable == true"
+        )),
+        "{err}"
+    );
+    cms.create(&PostParams::default(), &config_map(&later, true))
         .await
         .expect("an immutable ConfigMap is fine");
     let b = support::wait_for(&bundles, &name, "Unpacked", |b| {
@@ -226,20 +234,23 @@ async fn config_maps_in_use_are_protected() {
         "Successfully unpacked the configMaps Bundle"
     );
 
-    bundles.delete(&name, &DeleteParams::default()).await.unwrap();
+    bundles
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
     // Once the Bundle is gone the ConfigMap is free.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while bundles.get_opt(&name).await.unwrap().is_some() {
         assert!(tokio::time::Instant::now() < deadline, "Bundle not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    cms.delete("used", &DeleteParams::default()).await.unwrap();
+    cms.delete(&used, &DeleteParams::default()).await.unwrap();
     rukpak.stop().await;
 }
 
 /// The built-in CA: the certificate lives in a Secret, is renewed before it expires, the
 /// listeners switch to the new one without a restart, and `caBundle` stays current.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn the_serving_certificate_is_renewed_and_reloaded() {
     let Some(cluster) = support::cluster().await else {
         return;
@@ -266,7 +277,10 @@ async fn the_serving_certificate_is_renewed_and_reloaded() {
         if now != first {
             break now;
         }
-        assert!(tokio::time::Instant::now() < deadline, "certificate not renewed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "certificate not renewed"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert_ne!(renewed, first);
