@@ -29,7 +29,7 @@ pub use controller::{
     run_controller,
 };
 pub use metrics::{Metrics, RequestDurations};
-pub use plan::PlanError;
+pub use plan::{PlanError, RETRY_ANNOTATION};
 pub use server::ContentServer;
 pub use store::{CatalogWriter, Store, StoreError, StoredCatalog, StoredSource};
 pub use unpack::UnpackFailure;
