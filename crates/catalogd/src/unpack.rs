@@ -1,6 +1,8 @@
 //! From an image reference to served content: resolve the digest, skip everything if that
-//! digest is already stored, otherwise pull (in-process, no unpack pod), extract the
-//! labelled directory safely, load and validate the FBC, and store it atomically.
+//! digest is already stored or already failed (a remembered failure, see [`crate::plan`]),
+//! otherwise pull (in-process, no unpack pod), extract the labelled directory safely
+//! (binary files refused at their first bytes), load and validate the FBC, and store it
+//! atomically. Failures say whether the image's content determines them.
 
 use std::path::{Path, PathBuf};
 
