@@ -609,3 +609,74 @@ async fn content_failures_are_unpacked_once_per_digest_until_a_retry_is_asked() 
             .exists()
     );
 }
+
+/// Bytes this process has handed to `write(2)` and its kin so far (`wchar` in
+/// `/proc/self/io`): catalogd runs in-process here, so this counts what it writes.
+fn bytes_written_by_this_process() -> u64 {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar: "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_huge_binary_file_fails_at_its_first_bytes() {
+    if !testenv::registry::require_binaries(&["docker-registry", "skopeo"]) {
+        return;
+    }
+    let Some(registry) = start_registry().await else {
+        return;
+    };
+    let Some(h) = Harness::start(plain_options()).await else {
+        return;
+    };
+    // A 2 MB image holding 2 GiB of zeros where the catalog should be. Its diff_id is not
+    // computed: catalogd must refuse the file long before the layer's end, where a diff_id
+    // is checked.
+    let layout = tempfile::tempdir().unwrap();
+    let layer = testenv::registry::zeros_layer("configs/foo/catalog.json", 2 << 30).unwrap();
+    let unchecked = format!("sha256:{}", "0".repeat(64));
+    testenv::registry::write_oci_layout_with_layer(
+        layout.path(),
+        "v1",
+        &layer,
+        &unchecked,
+        &[(olm_labels::INDEX_CONFIGS, "/configs")],
+    )
+    .unwrap();
+    testenv::registry::run_command(&mut registry.skopeo_push(
+        layout.path(),
+        "v1",
+        "catalogs/zeros:v1",
+        None,
+    ))
+    .unwrap();
+
+    let before = bytes_written_by_this_process();
+    let name = h
+        .create(
+            &format!("{}/catalogs/zeros:v1", registry.host_port()),
+            Some("0s"),
+            None,
+        )
+        .await;
+    let c = h
+        .wait_for(&name, "UnpackFailed", |c| {
+            unpacked_reason(c) == Some("UnpackFailed")
+        })
+        .await;
+    let written = bytes_written_by_this_process() - before;
+    let message = Harness::unpacked_message(&c);
+    assert!(
+        message.starts_with(
+            "source catalog content: \"configs/foo/catalog.json\" is not text (NUL byte at offset 0); a catalog file must be JSON or YAML (image sha256:"
+        ),
+        "{message}"
+    );
+    // The 2 MB layer in the blob cache, status and Events (2.2 MB in all when measured);
+    // other tests of this process write too, but nowhere near the 2 GiB the file would take.
+    assert!(written < 256 << 20, "{written} bytes written");
+    assert_eq!(h.unpacks("UnpackFailed"), 1);
+}

@@ -663,25 +663,10 @@ fn the_diff_id_covers_the_stream_past_the_end_of_archive() {
     ));
 }
 
-/// A gzip layer at `path` holding one `size`-byte file of zeros named `name`: one gzip
-/// member per MiB of zeros (a valid multi-member stream), so 2 GiB cost about 2 MB.
-fn zeros_layer(path: &Path, name: &[u8], size: u64) -> LayerFile {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o644);
-    h.set_size(size);
-    h.set_mtime(0);
-    h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
-    h.set_cksum();
-    let mut out = fs::File::create(path).unwrap();
-    out.write_all(&gz(h.as_bytes())).unwrap();
-    let mib = gz(&vec![0u8; 1 << 20]);
-    for _ in 0..size >> 20 {
-        out.write_all(&mib).unwrap();
-    }
-    // The rest of the file, its padding to 512 bytes, and the two end-of-archive blocks.
-    let tail = (size & ((1 << 20) - 1)) + (512 - size % 512) % 512 + 1024;
-    out.write_all(&gz(&vec![0u8; tail as usize])).unwrap();
+/// A gzip layer at `path` holding one `size`-byte file of zeros named `name`, about
+/// 1 KiB per MiB, without a diff_id to check.
+fn zeros_layer(path: &Path, name: &str, size: u64) -> LayerFile {
+    fs::write(path, testenv::registry::zeros_layer(name, size).unwrap()).unwrap();
     LayerFile {
         path: path.to_path_buf(),
         compression: LayerCompression::Gzip,
@@ -718,7 +703,7 @@ fn a_huge_binary_file_fails_at_its_first_bytes_when_text_is_required() {
     let tmp = tempfile::tempdir().unwrap();
     let layer = zeros_layer(
         &tmp.path().join("layer.tar.gz"),
-        b"configs/foo/catalog.json",
+        "configs/foo/catalog.json",
         2 << 30,
     );
     assert!(fs::metadata(&layer.path).unwrap().len() < 4 << 20);
