@@ -123,6 +123,14 @@ impl Harness {
             .message
             .clone()
     }
+
+    /// Waits until the Catalog fails with `reason`, returning the `Unpacked` message.
+    async fn wait_failed(&self, name: &str, reason: &str) -> String {
+        let c = self
+            .wait_for(name, reason, |c| unpacked_reason(c) == Some(reason))
+            .await;
+        Self::unpacked_message(&c)
+    }
 }
 
 #[tokio::test]
@@ -425,20 +433,11 @@ async fn start_removes_unpack_leftovers_and_entry_limit_fails_one_catalog() {
         .await
         .unwrap();
     let many = h.create(&reference, Some("0s"), None).await;
-    let c = h
-        .wait_for(&many, "UnpackFailed", |c| {
-            unpacked_reason(c) == Some("UnpackFailed")
-        })
-        .await;
-    let cond =
-        olm_api::conditions::find_condition(&c.status.as_ref().unwrap().conditions, "Unpacked")
-            .unwrap();
+    let message = h.wait_failed(&many, "UnpackFailed").await;
     assert!(
-        cond.message
-            .contains("more than 20 entries in the image (limit)")
-            && cond.message.contains("--max-catalog-entries"),
-        "{}",
-        cond.message
+        message.contains("more than 20 entries in the image (limit)")
+            && message.contains("--max-catalog-entries"),
+        "{message}"
     );
     // The failure left nothing behind and the other catalog is still served.
     assert_eq!(std::fs::read_dir(unpack.join(&many)).unwrap().count(), 0);
@@ -529,12 +528,7 @@ async fn content_failures_are_unpacked_once_per_digest_until_a_retry_is_asked() 
             None,
         )
         .await;
-    let c = h
-        .wait_for(&name, "UnpackFailed", |c| {
-            unpacked_reason(c) == Some("UnpackFailed")
-        })
-        .await;
-    let message = Harness::unpacked_message(&c);
+    let message = h.wait_failed(&name, "UnpackFailed").await;
     assert_eq!(
         message,
         format!(
@@ -662,13 +656,8 @@ async fn a_huge_binary_file_fails_at_its_first_bytes() {
             None,
         )
         .await;
-    let c = h
-        .wait_for(&name, "UnpackFailed", |c| {
-            unpacked_reason(c) == Some("UnpackFailed")
-        })
-        .await;
+    let message = h.wait_failed(&name, "UnpackFailed").await;
     let written = bytes_written_by_this_process() - before;
-    let message = Harness::unpacked_message(&c);
     assert!(
         message.starts_with(
             "source catalog content: \"configs/foo/catalog.json\" is not text (NUL byte at offset 0); a catalog file must be JSON or YAML (image sha256:"
