@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::leftovers;
 use crate::metrics::Metrics;
-use crate::plan::{self, Decision, failure_status, last_poll_attempt, success_status};
+use crate::plan::{self, Decision, Remembered, failure_status, last_poll_attempt, success_status};
 use crate::store::{Store, StoreError};
 use crate::unpack::{self, UnpackFailure, reason};
 
@@ -227,6 +227,30 @@ impl Context {
         self.backoff.reset(name);
     }
 
+    /// catalogd's settings that judge an image's content: a failure remembered under
+    /// other settings is tried again.
+    fn content_settings(&self) -> String {
+        format!("max-catalog-entries={}", self.max_entries)
+    }
+
+    /// Remembers `failure` for `catalog` if the image's content determines it, or forgets
+    /// what was remembered once an unpack succeeds (`failure` is `None`). Not fatal: an
+    /// unwritten record costs one more attempt.
+    fn record_outcome(&self, catalog: &Catalog, failure: Option<&UnpackFailure>) {
+        let name = catalog.name_any();
+        let settings = self.content_settings();
+        let result = match failure
+            .and_then(|f| plan::failure_record(catalog, f, &settings, SystemTime::now()))
+        {
+            Some(record) => self.storage.store.remember_failure(&name, &record),
+            None if failure.is_none() => self.storage.store.forget_failure(&name),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!("catalog {name}: recording the unpack outcome: {e}");
+        }
+    }
+
     /// An image store with the Catalog's own registry options: its pull secret (read now,
     /// so a changed Secret takes effect) and TLS setting. Never shared across catalogs.
     /// A missing pull secret is not fatal by itself (the image may be public); it is
@@ -289,24 +313,25 @@ impl Context {
         &self,
         catalog: &Catalog,
         reference: &str,
+        remembered: Option<&Remembered>,
     ) -> Result<unpack::Outcome, UnpackFailure> {
         let (images, note) = self.images_for(catalog).await?;
-        let name = catalog.name_any();
-        unpack::unpack(
-            &images,
-            &self.storage.store,
-            &self.storage.unpack_root,
-            &name,
-            reference,
-            self.max_entries,
-        )
-        .await
-        .map_err(|mut f| {
-            if let (Some(note), reason::UNAUTHORIZED) = (&note, f.reason) {
-                f.message = format!("{}; {note}", f.message);
-            }
-            f
-        })
+        let unpacker = unpack::Unpacker {
+            images: &images,
+            store: &self.storage.store,
+            unpack_root: &self.storage.unpack_root,
+            max_entries: self.max_entries,
+            metrics: &self.metrics,
+        };
+        unpacker
+            .unpack(&catalog.name_any(), reference, remembered)
+            .await
+            .map_err(|mut f| {
+                if let (Some(note), reason::UNAUTHORIZED) = (&note, f.reason) {
+                    f.message = format!("{}; {note}", f.message);
+                }
+                f
+            })
     }
 }
 
@@ -413,13 +438,39 @@ async fn cleanup(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
 async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
     let name = catalog.name_any();
     let stored = ctx.storage.store.current(&name)?;
-    let decision = plan::decide(catalog, stored.as_ref(), SystemTime::now())?;
+    let record = ctx.storage.store.failed_unpack(&name)?;
+    let remembered = plan::remembered(catalog, record, &ctx.content_settings());
+    let decision = plan::decide(
+        catalog,
+        stored.as_ref(),
+        remembered.as_ref(),
+        SystemTime::now(),
+    )?;
     let Decision::Check(why) = decision else {
-        // Up to date: still make status match the store (e.g. a new external address).
-        if let Some(stored) = &stored {
-            let now = jiff::Timestamp::now();
-            let last_poll = last_poll_attempt(catalog).unwrap_or(Time(now));
-            let status = success_status(catalog, stored, last_poll, &ctx.external_address, now);
+        // Up to date: still make status match the store and the remembered failure (e.g.
+        // a new external address, or a restart).
+        let now = jiff::Timestamp::now();
+        let status = match (&remembered, &stored) {
+            (Some(r), _) => Some(failure_status(
+                catalog,
+                stored.as_ref(),
+                &r.failure,
+                &ctx.external_address,
+                now,
+            )),
+            (None, Some(stored)) => {
+                let last_poll = last_poll_attempt(catalog).unwrap_or(Time(now));
+                Some(success_status(
+                    catalog,
+                    stored,
+                    last_poll,
+                    &ctx.external_address,
+                    now,
+                ))
+            }
+            (None, None) => None,
+        };
+        if let Some(status) = status {
             write_status(ctx, catalog, status).await?;
         }
         return Ok(match decision {
@@ -435,7 +486,19 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
         .as_ref()
         .map(|i| i.ref_.clone())
         .unwrap_or_default();
-    let result = ctx.unpack(catalog, &spec_ref).await;
+    let result = ctx.unpack(catalog, &spec_ref, remembered.as_ref()).await;
+    ctx.record_outcome(catalog, result.as_ref().err());
+    let poll = catalog
+        .spec
+        .source
+        .image
+        .as_ref()
+        .and_then(|i| i.effective_poll_interval().ok().flatten());
+    let next_poll = || {
+        poll.map_or_else(Action::await_change, |d| {
+            Action::requeue(plan::jitter(d, &name))
+        })
+    };
     match result {
         Ok(outcome) => {
             ctx.metrics.record_check(api::REASON_UNPACK_SUCCESSFUL);
@@ -473,15 +536,7 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
                 )
                 .await;
             }
-            let poll = catalog
-                .spec
-                .source
-                .image
-                .as_ref()
-                .and_then(|i| i.effective_poll_interval().ok().flatten());
-            Ok(poll.map_or_else(Action::await_change, |d| {
-                Action::requeue(plan::jitter(d, &name))
-            }))
+            Ok(next_poll())
         }
         Err(failure) => {
             ctx.metrics.record_check(failure.reason);
@@ -507,6 +562,10 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
             }
             if failure.permanent {
                 Ok(Action::await_change())
+            } else if failure.digest.is_some() {
+                // Remembered: only a new digest (the next poll) or a change is worth a look.
+                ctx.reset_backoff(&name);
+                Ok(next_poll())
             } else {
                 Ok(Action::requeue(ctx.backoff(&name)))
             }
@@ -538,7 +597,7 @@ async fn mirror(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
     {
         return Ok(Action::await_change());
     }
-    ctx.unpack(catalog, &resolved.resolved_ref)
+    ctx.unpack(catalog, &resolved.resolved_ref, None)
         .await
         .map_err(Error::Unpack)?;
     Ok(Action::await_change())

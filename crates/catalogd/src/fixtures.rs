@@ -20,8 +20,9 @@ pub(crate) fn t(secs: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
 }
 
-/// A Catalog as the controller's `apply` sees it: generation 1, the finalizer in place, an
-/// image source `reg.example/<name>:v1` without a pull secret or poll interval.
+/// A Catalog as the controller's `apply` sees it: uid `uid-<name>`, generation 1, the
+/// finalizer in place, an image source `reg.example/<name>:v1` without a pull secret or
+/// poll interval.
 pub(crate) fn catalog(name: &str) -> CatalogFixture {
     let mut c = Catalog::new(
         name,
@@ -37,6 +38,7 @@ pub(crate) fn catalog(name: &str) -> CatalogFixture {
             },
         },
     );
+    c.metadata.uid = Some(format!("uid-{name}"));
     c.metadata.generation = Some(1);
     c.metadata.finalizers = Some(vec![FINALIZER_DELETE_SERVER_CACHE.into()]);
     CatalogFixture(c)
@@ -61,6 +63,21 @@ impl CatalogFixture {
 
     pub(crate) fn poll(mut self, interval: Option<&str>) -> Self {
         self.image_source().poll_interval = interval.map(Into::into);
+        self
+    }
+
+    pub(crate) fn uid(mut self, uid: &str) -> Self {
+        self.0.metadata.uid = Some(uid.into());
+        self
+    }
+
+    /// Sets an annotation.
+    pub(crate) fn annotate(mut self, key: &str, value: &str) -> Self {
+        self.0
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(key.into(), value.into());
         self
     }
 

@@ -2,11 +2,13 @@
 //! [`controller_runtime`] (flags, leader election, probes, metrics, graceful shutdown).
 //!
 //! - `args`: the flags, resolved into a [`Config`] and run ([`Args::run`]).
-//! - `plan`: what a reconcile should do, from the object and the store, and the status it
+//! - `plan`: what a reconcile should do, from the object, the store and the content failure
+//!   remembered for its digest (retried on [`RETRY_ANNOTATION`]), and the status it
 //!   writes; `controller`: the reconcile loop around it ([`Context`], [`run_controller`]).
 //! - `unpack`: pulling a catalog image into the store; `leftovers`: the start-up sweep of
 //!   what interrupted unpacks left behind.
-//! - `store`: content on disk, one directory per digest, switched atomically; `index`: the
+//! - `store`: content on disk, one directory per digest, switched atomically, and the
+//!   remembered failure; `index`: the
 //!   byte-offset index behind `/api/v1/metas`.
 //! - `server`: the content routes ([`ContentServer`]); `metrics`: catalogd's metrics,
 //!   registered into the registry the runtime serves.
@@ -29,7 +31,7 @@ pub use controller::{
     run_controller,
 };
 pub use metrics::{Metrics, RequestDurations};
-pub use plan::PlanError;
+pub use plan::{PlanError, RETRY_ANNOTATION};
 pub use server::ContentServer;
 pub use store::{CatalogWriter, Store, StoreError, StoredCatalog, StoredSource};
 pub use unpack::UnpackFailure;

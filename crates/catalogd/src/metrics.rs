@@ -1,5 +1,5 @@
-//! Prometheus metrics: reconcile outcomes per reason, and upstream's request-duration
-//! histogram for the content server.
+//! Prometheus metrics: source checks and unpacks by outcome, and upstream's
+//! request-duration histogram for the content server.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,16 +30,24 @@ struct OutcomeLabels {
 #[derive(Clone, Default)]
 pub struct Metrics {
     source_checks: Family<OutcomeLabels, Counter>,
+    unpacks: Family<OutcomeLabels, Counter>,
     request_durations: Arc<RequestDurations>,
 }
 
 impl Metrics {
-    /// Registers `catalogd_source_checks_total{reason}` into `registry`.
+    /// Registers `catalogd_source_checks_total{reason}` and `catalogd_unpacks_total{reason}`
+    /// into `registry`.
     pub fn register(&self, registry: &mut Registry) {
-        registry.sub_registry_with_prefix("catalogd").register(
+        let catalogd = registry.sub_registry_with_prefix("catalogd");
+        catalogd.register(
             "source_checks",
             "Catalog source checks by outcome (the Unpacked condition's reason)",
             self.source_checks.clone(),
+        );
+        catalogd.register(
+            "unpacks",
+            "Catalog images downloaded and unpacked, by outcome (the Unpacked condition's reason); a check that finds its digest stored, or failed before, unpacks nothing",
+            self.unpacks.clone(),
         );
     }
 
@@ -52,6 +60,15 @@ impl Metrics {
     /// Counts one source check with the `Unpacked` condition's `reason`.
     pub(crate) fn record_check(&self, reason: &str) {
         self.source_checks
+            .get_or_create(&OutcomeLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one image download and unpack ending with the `Unpacked` condition's `reason`.
+    pub(crate) fn record_unpack(&self, reason: &str) {
+        self.unpacks
             .get_or_create(&OutcomeLabels {
                 reason: reason.to_owned(),
             })
@@ -203,11 +220,16 @@ mod tests {
         metrics.register(&mut registry);
         metrics.record_check("UnpackSuccessful");
         metrics.record_check("UnpackSuccessful");
+        metrics.record_unpack("UnpackFailed");
         let endpoint = controller_runtime::MetricsEndpoint::new(registry)
             .with_text(metrics.request_durations());
         let text = endpoint.render();
         assert!(
             text.contains("catalogd_source_checks_total{reason=\"UnpackSuccessful\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("catalogd_unpacks_total{reason=\"UnpackFailed\"} 1\n"),
             "{text}"
         );
         // Another replica's registry starts from nothing.

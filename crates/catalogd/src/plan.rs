@@ -2,20 +2,39 @@
 //! actually in the store — never from status alone (catalogd.md §9.3: a restarted catalogd
 //! must not report content it no longer has) — and the status it then writes.
 //!
+//! A failure that the image's content determines is remembered for that digest (a
+//! [`FailedUnpack`] in the store, so it survives a restart): while the Catalog's uid,
+//! generation, [`RETRY_ANNOTATION`] and catalogd's limits are those it failed under, the
+//! digest is not unpacked again, and the source is only checked when the next poll is due.
+//!
 //! The finalizer is not decided here: kube's `finalizer()` helper adds it before the first
 //! [`decide`] and runs the cleanup on deletion instead (see [`crate::controller`]).
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use olm_api::catalog::{
-    self as api, Catalog, CatalogSourceType, CatalogStatus, ResolvedCatalogSource,
-    ResolvedImageSource,
+    self as api, Catalog, CatalogImageSource, CatalogSourceType, CatalogStatus,
+    ResolvedCatalogSource, ResolvedImageSource,
 };
 use olm_api::conditions::{new_condition, set_condition};
 
-use crate::store::StoredCatalog;
-use crate::unpack::UnpackFailure;
+use crate::store::{FailedUnpack, StoredCatalog};
+use crate::unpack::{UnpackFailure, reason};
+
+/// Setting this annotation on a Catalog to a new value (any value: a timestamp reads
+/// well) asks for one more attempt at an image digest that failed:
+/// `kubectl annotate catalog <name> catalogd.operatorframework.io/retry="$(date +%s)" --overwrite`.
+pub const RETRY_ANNOTATION: &str = "catalogd.operatorframework.io/retry";
+
+/// A failure remembered for the Catalog as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Remembered {
+    /// As reported when it happened; `failure.digest` is the image digest.
+    pub(crate) failure: UnpackFailure,
+    /// When the source was last resolved to that digest.
+    pub(crate) checked_at: SystemTime,
+}
 
 /// Why the source is checked (a digest resolution, then an unpack only if needed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +69,12 @@ pub enum PlanError {
     PollInterval { value: String, message: String },
 }
 
-/// Decides from `catalog` and what the store holds for it (`stored`) at time `now`.
+/// Decides from `catalog`, what the store holds for it (`stored`) and the failure
+/// remembered for it (see [`remembered`]) at time `now`.
 pub(crate) fn decide(
     catalog: &Catalog,
     stored: Option<&StoredCatalog>,
+    remembered: Option<&Remembered>,
     now: SystemTime,
 ) -> Result<Decision, PlanError> {
     let name = catalog.metadata.name.clone().unwrap_or_default();
@@ -69,35 +90,109 @@ pub(crate) fn decide(
             value: image.poll_interval.clone().unwrap_or_default(),
             message: e.to_string(),
         })?;
+    let decision = decide_from_store(catalog, image, stored, poll, now);
+    Ok(match remembered {
+        // The failure is the latest check of the source, and was made for this very spec;
+        // content lost from the store is still looked for at once.
+        Some(r) if decision != Decision::Check(CheckReason::ContentMissing) => {
+            next_poll(r.checked_at, poll, now)
+        }
+        _ => decision,
+    })
+}
 
+fn decide_from_store(
+    catalog: &Catalog,
+    image: &CatalogImageSource,
+    stored: Option<&StoredCatalog>,
+    poll: Option<Duration>,
+    now: SystemTime,
+) -> Decision {
     let status = catalog.status.as_ref();
     let resolved = status
         .and_then(|s| s.resolved_source.as_ref())
         .and_then(|r| r.image.as_ref());
     let Some(resolved) = resolved else {
-        return Ok(Decision::Check(CheckReason::NeverUnpacked));
+        return Decision::Check(CheckReason::NeverUnpacked);
     };
     if resolved.ref_ != image.ref_ {
-        return Ok(Decision::Check(CheckReason::RefChanged));
+        return Decision::Check(CheckReason::RefChanged);
     }
     let observed = status.and_then(|s| s.observed_generation);
     if catalog.metadata.generation.is_some() && observed != catalog.metadata.generation {
-        return Ok(Decision::Check(CheckReason::SpecChanged));
+        return Decision::Check(CheckReason::SpecChanged);
     }
     let resolved_digest = resolved.resolved_ref.rsplit_once('@').map(|(_, d)| d);
     match stored {
         Some(s) if Some(s.digest.as_str()) == resolved_digest => {}
-        _ => return Ok(Decision::Check(CheckReason::ContentMissing)),
+        _ => return Decision::Check(CheckReason::ContentMissing),
     }
+    next_poll(resolved.last_poll_attempt.0.into(), poll, now)
+}
+
+/// Wait for the poll after one at `last`, or check if it is due (`poll`: `None` never polls).
+fn next_poll(last: SystemTime, poll: Option<Duration>, now: SystemTime) -> Decision {
     let Some(interval) = poll else {
-        return Ok(Decision::Wait(None));
+        return Decision::Wait(None);
     };
-    let last: SystemTime = resolved.last_poll_attempt.0.into();
-    let due = last + interval;
-    match due.duration_since(now) {
-        Ok(remaining) if !remaining.is_zero() => Ok(Decision::Wait(Some(remaining))),
-        _ => Ok(Decision::Check(CheckReason::PollDue)),
+    match (last + interval).duration_since(now) {
+        Ok(remaining) if !remaining.is_zero() => Decision::Wait(Some(remaining)),
+        _ => Decision::Check(CheckReason::PollDue),
     }
+}
+
+/// The value of the Catalog's [`RETRY_ANNOTATION`], if set.
+fn retry_request(catalog: &Catalog) -> Option<&str> {
+    catalog
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(RETRY_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// `record`, if it still holds for `catalog` as it is now and for catalogd's `settings`: the
+/// same object (uid), the same spec (generation), no new retry request, the same limits.
+pub(crate) fn remembered(
+    catalog: &Catalog,
+    record: Option<FailedUnpack>,
+    settings: &str,
+) -> Option<Remembered> {
+    let record = record?;
+    let holds = record.uid == catalog.metadata.uid.as_deref().unwrap_or_default()
+        && record.generation == catalog.metadata.generation
+        && record.retry.as_deref() == retry_request(catalog)
+        && record.settings == settings;
+    if !holds {
+        return None;
+    }
+    let failure = UnpackFailure {
+        digest: Some(record.digest),
+        ..UnpackFailure::new(reason::known(&record.reason)?, record.message)
+    };
+    Some(Remembered {
+        failure,
+        checked_at: UNIX_EPOCH + Duration::from_secs(record.checked_at),
+    })
+}
+
+/// The record that makes `failure` remembered, if its image's content determines it.
+pub(crate) fn failure_record(
+    catalog: &Catalog,
+    failure: &UnpackFailure,
+    settings: &str,
+    now: SystemTime,
+) -> Option<FailedUnpack> {
+    Some(FailedUnpack {
+        uid: catalog.metadata.uid.clone().unwrap_or_default(),
+        generation: catalog.metadata.generation,
+        retry: retry_request(catalog).map(str::to_owned),
+        settings: settings.to_owned(),
+        digest: failure.digest.clone()?,
+        reason: failure.reason.to_owned(),
+        message: failure.message.clone(),
+        checked_at: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+    })
 }
 
 /// `RequeueAfter = jitter(d, 0.01)`: a uniformly spread value in `[d, 1.01·d]`, so many
@@ -224,14 +319,13 @@ pub(crate) fn failure_status(
 mod tests {
     use super::*;
     use crate::fixtures::{DIGEST, catalog, stored, stored_from, t};
-    use crate::unpack::reason;
     use olm_api::conditions::find_condition;
 
     #[test]
     fn first_unpack() {
         let c = catalog("cat").build();
         assert_eq!(
-            decide(&c, None, t(0)),
+            decide(&c, None, None, t(0)),
             Ok(Decision::Check(CheckReason::NeverUnpacked))
         );
         // The finalizer is kube's `finalizer()` helper's business: `decide` never sees a
@@ -239,7 +333,7 @@ mod tests {
         let mut c = catalog("cat").build();
         c.metadata.finalizers = None;
         assert_eq!(
-            decide(&c, None, t(0)),
+            decide(&c, None, None, t(0)),
             Ok(Decision::Check(CheckReason::NeverUnpacked))
         );
     }
@@ -249,11 +343,11 @@ mod tests {
         let c = catalog("cat").unpacked_at(t(0)).build();
         let s = stored("cat", DIGEST);
         assert_eq!(
-            decide(&c, Some(&s), t(3600)),
+            decide(&c, Some(&s), None, t(3600)),
             Ok(Decision::Wait(Some(Duration::from_secs(23 * 3600))))
         );
         assert_eq!(
-            decide(&c, Some(&s), t(24 * 3600)),
+            decide(&c, Some(&s), None, t(24 * 3600)),
             Ok(Decision::Check(CheckReason::PollDue))
         );
     }
@@ -263,7 +357,7 @@ mod tests {
         let s = stored("cat", DIGEST);
         let c = catalog("cat").poll(Some("0s")).unpacked_at(t(0)).build();
         assert_eq!(
-            decide(&c, Some(&s), t(10 * 86400)),
+            decide(&c, Some(&s), None, t(10 * 86400)),
             Ok(Decision::Wait(None))
         );
         let c = catalog("cat")
@@ -271,7 +365,7 @@ mod tests {
             .unpacked_at(t(0))
             .build();
         assert_eq!(
-            decide(&c, Some(&s), t(10 * 86400)),
+            decide(&c, Some(&s), None, t(10 * 86400)),
             Ok(Decision::Wait(None))
         );
     }
@@ -280,7 +374,7 @@ mod tests {
     fn state_comes_from_the_store_not_status() {
         let c = catalog("cat").poll(Some("0s")).unpacked_at(t(0)).build();
         assert_eq!(
-            decide(&c, None, t(1)),
+            decide(&c, None, None, t(1)),
             Ok(Decision::Check(CheckReason::ContentMissing)),
             "a restarted catalogd with an empty volume must re-unpack"
         );
@@ -289,7 +383,7 @@ mod tests {
             "sha256:1111111111111111111111111111111111111111111111111111111111111111",
         );
         assert_eq!(
-            decide(&c, Some(&other), t(1)),
+            decide(&c, Some(&other), None, t(1)),
             Ok(Decision::Check(CheckReason::ContentMissing))
         );
     }
@@ -303,7 +397,7 @@ mod tests {
             .generation(2)
             .build();
         assert_eq!(
-            decide(&c, Some(&s), t(1)),
+            decide(&c, Some(&s), None, t(1)),
             Ok(Decision::Check(CheckReason::SpecChanged))
         );
         let c = catalog("cat")
@@ -312,7 +406,7 @@ mod tests {
             .image("reg.example/cat:v2")
             .build();
         assert_eq!(
-            decide(&c, Some(&s), t(1)),
+            decide(&c, Some(&s), None, t(1)),
             Ok(Decision::Check(CheckReason::RefChanged))
         );
     }
@@ -321,7 +415,7 @@ mod tests {
     fn an_unreadable_poll_interval_is_an_error() {
         let c = catalog("cat").poll(Some("soon")).build();
         assert!(matches!(
-            decide(&c, None, t(0)),
+            decide(&c, None, None, t(0)),
             Err(PlanError::PollInterval { value, .. }) if value == "soon"
         ));
     }
@@ -416,5 +510,130 @@ mod tests {
         assert_eq!(status.resolved_source, None);
         assert_eq!(status.last_unpacked, None);
         assert_eq!(status.observed_generation, None);
+    }
+
+    const SETTINGS: &str = "max-catalog-entries=100000";
+
+    /// What the controller remembers after `failure` of `c` at `at`, read back as it would
+    /// be for `now_c`.
+    fn remember(
+        c: &Catalog,
+        failure: &UnpackFailure,
+        at: SystemTime,
+        now_c: &Catalog,
+    ) -> Option<Remembered> {
+        let record = failure_record(c, failure, SETTINGS, at);
+        remembered(now_c, record, SETTINGS)
+    }
+
+    fn bad_content() -> UnpackFailure {
+        UnpackFailure::new(reason::UNPACK_FAILED, "not text").determined_by(DIGEST)
+    }
+
+    #[test]
+    fn a_content_failure_waits_for_the_next_poll_and_a_transient_one_does_not() {
+        let c = catalog("cat").poll(Some("1h")).build();
+        let r = remember(&c, &bad_content(), t(100), &c).expect("remembered");
+        assert_eq!(r.checked_at, t(100));
+        assert_eq!(r.failure, bad_content());
+        assert_eq!(
+            decide(&c, None, Some(&r), t(160)),
+            Ok(Decision::Wait(Some(Duration::from_secs(3540)))),
+            "not unpacked again before the poll is due"
+        );
+        assert_eq!(
+            decide(&c, None, Some(&r), t(3700)),
+            Ok(Decision::Check(CheckReason::PollDue)),
+            "the poll still looks for a new digest"
+        );
+
+        let transient = UnpackFailure::new(reason::REGISTRY_UNREACHABLE, "down");
+        assert_eq!(failure_record(&c, &transient, SETTINGS, t(100)), None);
+    }
+
+    #[test]
+    fn without_polling_a_content_failure_waits_for_a_change() {
+        for c in [
+            catalog("cat").poll(Some("0s")).build(),
+            catalog("cat")
+                .image(&format!("reg.example/cat@{DIGEST}"))
+                .build(),
+        ] {
+            let r = remember(&c, &bad_content(), t(0), &c).unwrap();
+            assert_eq!(
+                decide(&c, None, Some(&r), t(10 * 86400)),
+                Ok(Decision::Wait(None))
+            );
+        }
+    }
+
+    #[test]
+    fn a_remembered_failure_outlasts_served_content_but_not_its_loss() {
+        // Serving the old digest; the poll at t(3600) found a new one that failed.
+        let c = catalog("cat").poll(Some("1h")).unpacked_at(t(0)).build();
+        let s = stored("cat", DIGEST);
+        let failure = UnpackFailure::new(reason::INVALID_CATALOG, "bad").determined_by(
+            "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+        );
+        let r = remember(&c, &failure, t(3600), &c).unwrap();
+        assert_eq!(
+            decide(&c, Some(&s), Some(&r), t(3700)),
+            Ok(Decision::Wait(Some(Duration::from_secs(3500))))
+        );
+        assert_eq!(
+            decide(&c, None, Some(&r), t(3700)),
+            Ok(Decision::Check(CheckReason::ContentMissing)),
+            "what status claims is looked for at once"
+        );
+    }
+
+    #[test]
+    fn a_new_retry_value_a_spec_change_or_other_limits_forget_the_failure() {
+        let c = catalog("cat").build();
+        let failure = bad_content();
+        for (now_c, why) in [
+            (
+                catalog("cat").annotate(RETRY_ANNOTATION, "1").build(),
+                "retry requested",
+            ),
+            (catalog("cat").generation(2).build(), "spec changed"),
+            (
+                catalog("cat").uid("other").build(),
+                "a new object of the same name",
+            ),
+        ] {
+            assert_eq!(remember(&c, &failure, t(0), &now_c), None, "{why}");
+        }
+        let asked = catalog("cat").annotate(RETRY_ANNOTATION, "1").build();
+        assert!(
+            remember(&asked, &failure, t(0), &asked).is_some(),
+            "the retry's own failure is remembered"
+        );
+        let again = catalog("cat").annotate(RETRY_ANNOTATION, "2").build();
+        assert_eq!(remember(&asked, &failure, t(0), &again), None);
+        assert_eq!(
+            remember(&asked, &failure, t(0), &c),
+            None,
+            "removing it asks too"
+        );
+
+        let record = failure_record(&c, &failure, SETTINGS, t(0));
+        assert_eq!(
+            remembered(&c, record.clone(), "max-catalog-entries=7"),
+            None
+        );
+        let mut unknown = record.unwrap();
+        unknown.reason = "SomethingNew".into();
+        assert_eq!(remembered(&c, Some(unknown), SETTINGS), None);
+    }
+
+    #[test]
+    fn the_failure_message_says_how_to_retry() {
+        assert_eq!(
+            bad_content().message,
+            format!(
+                "not text (image {DIGEST}; not tried again until the image digest or the Catalog's spec changes, or the annotation catalogd.operatorframework.io/retry is set to a new value)"
+            )
+        );
     }
 }

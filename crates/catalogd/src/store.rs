@@ -6,6 +6,7 @@
 //! <root>/<catalog>/sha256-<hex>/all.json.gz    the same, gzip (served precompressed)
 //! <root>/<catalog>/sha256-<hex>/index.json     byte-offset index for /api/v1/metas
 //! <root>/<catalog>/sha256-<hex>/source.json    the image reference it was unpacked from
+//! <root>/<catalog>/failed.json                  the last image digest whose content failed
 //! ```
 //!
 //! A digest directory is built under a temporary name and renamed into place, then the
@@ -27,6 +28,8 @@ pub(crate) const ALL_FILE: &str = "all.json";
 pub(crate) const INDEX_FILE: &str = "index.json";
 /// Where the content came from, so status can be rebuilt from the store after a restart.
 pub(crate) const SOURCE_FILE: &str = "source.json";
+/// The [`FailedUnpack`] record of a catalog.
+const FAILED_FILE: &str = "failed.json";
 const CURRENT_LINK: &str = "current";
 /// The new `current` link, before it is renamed over the old one.
 const CURRENT_LINK_TMP: &str = ".current.tmp";
@@ -72,6 +75,30 @@ pub struct StoredSource {
     pub reference: String,
     /// `<repository>@sha256:<hex>`.
     pub resolved_ref: String,
+}
+
+/// An image digest whose content failed to unpack, and under which conditions: the
+/// controller does not try that digest again while they hold (see `plan::remembered`).
+/// Kept on disk so a restarted catalogd remembers it too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FailedUnpack {
+    /// The Catalog object's `metadata.uid`: a recreated Catalog starts afresh.
+    pub(crate) uid: String,
+    /// Its `metadata.generation` at the failure: a spec change starts afresh.
+    pub(crate) generation: Option<i64>,
+    /// Its retry annotation's value at the failure: changing it asks for one more attempt.
+    pub(crate) retry: Option<String>,
+    /// catalogd's settings that judged the content (its limits), as text.
+    pub(crate) settings: String,
+    /// `sha256:<hex>` of the image manifest.
+    pub(crate) digest: String,
+    /// The `Unpacked` condition's reason and message for it.
+    pub(crate) reason: String,
+    pub(crate) message: String,
+    /// When the digest was last resolved and found to be this one, in seconds since the
+    /// epoch: the next poll is due a poll interval later.
+    pub(crate) checked_at: u64,
 }
 
 /// What is being served for one catalog.
@@ -203,6 +230,51 @@ impl Store {
         })
     }
 
+    /// The failure remembered for `name`, if any. An unreadable record is reported in the
+    /// log and treated as none: forgetting a failure only costs one more attempt.
+    pub(crate) fn failed_unpack(&self, name: &str) -> Result<Option<FailedUnpack>, StoreError> {
+        let path = self.catalog_dir(name)?.join(FAILED_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("reading", &path)(e)),
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(record) => Ok(Some(record)),
+            Err(e) => {
+                tracing::warn!("ignoring unreadable failure record {}: {e}", path.display());
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records `failed` for `name`, replacing any earlier record atomically (written under
+    /// a temporary name, synced, renamed), so a crash leaves the old record or the new one.
+    pub(crate) fn remember_failure(
+        &self,
+        name: &str,
+        failed: &FailedUnpack,
+    ) -> Result<(), StoreError> {
+        let dir = self.catalog_dir(name)?;
+        fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+        // The temporary name is one `unfinished` lists, so a crash leaves nothing behind.
+        let tmp = dir.join(format!("{TMP_PREFIX}{FAILED_FILE}"));
+        let bytes = serde_json::to_vec(failed).expect("failure record serialises");
+        write_synced(&tmp, &bytes)?;
+        let path = dir.join(FAILED_FILE);
+        fs::rename(&tmp, &path).map_err(io_err("renaming", &tmp))?;
+        sync_dir(&dir)
+    }
+
+    /// Drops the failure remembered for `name` (there may be none).
+    pub(crate) fn forget_failure(&self, name: &str) -> Result<(), StoreError> {
+        let path = self.catalog_dir(name)?.join(FAILED_FILE);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("removing", &path)(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes everything stored for `name`.
     pub fn delete(&self, name: &str) -> Result<(), StoreError> {
         let dir = self.catalog_dir(name)?;
@@ -213,7 +285,8 @@ impl Store {
     }
 
     /// Temp directories and links of commits that never finished (the process stopped
-    /// mid-write): `.tmp-*` and `.current.tmp` in each catalog's directory. Digest
+    /// mid-write), and failure records never renamed into place: `.tmp-*` and
+    /// `.current.tmp` in each catalog's directory. Digest
     /// directories and `current` links are never listed, so served content is untouched.
     pub(crate) fn unfinished(&self) -> Result<Vec<PathBuf>, StoreError> {
         let mut found = Vec::new();
@@ -346,8 +419,9 @@ impl CatalogWriter {
         })
     }
 
-    /// Old digest directories and abandoned temp dirs. Open files keep working: a reader
-    /// in the middle of a response holds its file descriptor.
+    /// Old digest directories and abandoned temp dirs; the failure record is the
+    /// controller's to forget. Open files keep working: a reader in the middle of a
+    /// response holds its file descriptor.
     fn remove_stale(&self) {
         let Ok(entries) = fs::read_dir(&self.catalog_dir) else {
             return;
@@ -355,7 +429,11 @@ impl CatalogWriter {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name != self.final_name && name != CURRENT_LINK && !name.starts_with(".current") {
+            if name != self.final_name
+                && name != CURRENT_LINK
+                && name != FAILED_FILE
+                && !name.starts_with(".current")
+            {
                 let path = entry.path();
                 if let Err(e) = fs::remove_dir_all(&path) {
                     tracing::warn!("removing stale catalog content {}: {e}", path.display());
@@ -586,5 +664,49 @@ mod tests {
         assert_eq!(store.current("cat").unwrap(), None);
         assert!(store.names().unwrap().is_empty());
         store.delete("cat").unwrap();
+    }
+
+    #[test]
+    fn a_failure_record_survives_reopening_and_goes_when_forgotten_or_with_the_catalog() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        assert_eq!(store.failed_unpack("cat").unwrap(), None);
+        let record = FailedUnpack {
+            uid: "u1".into(),
+            generation: Some(2),
+            retry: None,
+            settings: "max-catalog-entries=10".into(),
+            digest: D2.into(),
+            reason: "InvalidCatalog".into(),
+            message: "invalid catalog: x".into(),
+            checked_at: 1_700_000_000,
+        };
+        store.remember_failure("cat", &record).unwrap();
+        let reopened = Store::open(tmp.path()).unwrap();
+        assert_eq!(reopened.failed_unpack("cat").unwrap(), Some(record.clone()));
+        assert_eq!(
+            reopened.current("cat").unwrap(),
+            None,
+            "a record is no content"
+        );
+        assert!(reopened.unfinished().unwrap().is_empty());
+
+        // Unreadable: forgotten, not an error.
+        fs::write(tmp.path().join("cat").join(FAILED_FILE), b"{").unwrap();
+        assert_eq!(store.failed_unpack("cat").unwrap(), None);
+
+        store.remember_failure("cat", &record).unwrap();
+        write(&store, "cat", D1, &[("olm.package", "", "a", "{}")]);
+        assert_eq!(
+            store.failed_unpack("cat").unwrap(),
+            Some(record.clone()),
+            "committing leaves it to the controller"
+        );
+        store.forget_failure("cat").unwrap();
+        store.forget_failure("cat").unwrap();
+        assert_eq!(store.failed_unpack("cat").unwrap(), None);
+        store.remember_failure("cat", &record).unwrap();
+        store.delete("cat").unwrap();
+        assert_eq!(store.failed_unpack("cat").unwrap(), None);
     }
 }

@@ -1,6 +1,8 @@
 //! From an image reference to served content: resolve the digest, skip everything if that
-//! digest is already stored, otherwise pull (in-process, no unpack pod), extract the
-//! labelled directory safely, load and validate the FBC, and store it atomically.
+//! digest is already stored or already failed (a remembered failure, see [`crate::plan`]),
+//! otherwise pull (in-process, no unpack pod), extract the labelled directory safely
+//! (binary files refused at their first bytes), load and validate the FBC, and store it
+//! atomically. Failures say whether the image's content determines them.
 
 use std::path::{Path, PathBuf};
 
@@ -8,8 +10,11 @@ use fbc::{Blob, DeclarativeConfig, LoadError};
 use oci::{
     ExtractError, ExtractLimits, ExtractOptions, ImageError, ImageRef, ImageStore, RegistryRef,
 };
+use olm_api::catalog as api;
 use olm_labels::INDEX_CONFIGS;
 
+use crate::metrics::Metrics;
+use crate::plan::{RETRY_ANNOTATION, Remembered};
 use crate::store::{Store, StoreError, StoredCatalog, StoredSource};
 
 /// Condition reasons for a failed unpack. `UnpackFailed` and `FailedToStore` are
@@ -24,6 +29,23 @@ pub(crate) mod reason {
     pub(crate) const PULL_SECRET_NOT_FOUND: &str = "PullSecretNotFound";
     pub(crate) const UNPACK_FAILED: &str = olm_api::catalog::REASON_UNPACK_FAILED;
     pub(crate) const FAILED_TO_STORE: &str = olm_api::catalog::REASON_FAILED_TO_STORE;
+
+    /// The constant for a reason read back from disk, if it is one of ours.
+    pub(crate) fn known(reason: &str) -> Option<&'static str> {
+        [
+            IMAGE_NOT_FOUND,
+            UNAUTHORIZED,
+            REGISTRY_UNREACHABLE,
+            MISSING_LABEL,
+            INVALID_CATALOG,
+            INVALID_REFERENCE,
+            PULL_SECRET_NOT_FOUND,
+            UNPACK_FAILED,
+            FAILED_TO_STORE,
+        ]
+        .into_iter()
+        .find(|r| *r == reason)
+    }
 }
 
 /// Why an unpack failed, in status-condition terms.
@@ -34,6 +56,11 @@ pub struct UnpackFailure {
     pub message: String,
     /// Retrying cannot help: an invalid reference, or any failure of a digest-pinned image.
     pub permanent: bool,
+    /// The image digest whose content this failure follows from (a refusal of what the
+    /// image holds, not of how it was fetched), so retrying that digest cannot help.
+    /// `None` for failures that may pass on their own: network, registry, credentials,
+    /// catalogd's own disk.
+    pub(crate) digest: Option<String>,
 }
 
 impl UnpackFailure {
@@ -42,7 +69,26 @@ impl UnpackFailure {
             reason,
             message: message.into(),
             permanent: false,
+            digest: None,
         }
+    }
+
+    /// Any failure of a digest-pinned reference is permanent: retrying cannot change what
+    /// the digest names (catalogd.md §3, kept).
+    fn pinned(mut self, pinned: bool) -> Self {
+        self.permanent |= pinned;
+        self
+    }
+
+    /// This failure, as one the content of image `digest` determines; the message says
+    /// how to have it tried again.
+    pub(crate) fn determined_by(mut self, digest: &str) -> Self {
+        self.message = format!(
+            "{} (image {digest}; not tried again until the image digest or the Catalog's spec changes, or the annotation {RETRY_ANNOTATION} is set to a new value)",
+            self.message
+        );
+        self.digest = Some(digest.to_owned());
+        self
     }
 }
 
@@ -63,16 +109,20 @@ pub(crate) fn parse_reference(reference: &str) -> Result<RegistryRef, UnpackFail
     match ImageRef::parse(reference) {
         Ok(ImageRef::Registry(r)) => Ok(r),
         Ok(ImageRef::Layout(_)) => Err(UnpackFailure {
-            reason: reason::INVALID_REFERENCE,
-            message: format!(
-                "error parsing image reference {reference:?}: only registry references are supported"
-            ),
             permanent: true,
+            ..UnpackFailure::new(
+                reason::INVALID_REFERENCE,
+                format!(
+                    "error parsing image reference {reference:?}: only registry references are supported"
+                ),
+            )
         }),
         Err(e) => Err(UnpackFailure {
-            reason: reason::INVALID_REFERENCE,
-            message: format!("error parsing image reference: {e}"),
             permanent: true,
+            ..UnpackFailure::new(
+                reason::INVALID_REFERENCE,
+                format!("error parsing image reference: {e}"),
+            )
         }),
     }
 }
@@ -86,81 +136,142 @@ pub(crate) fn resolved_ref(reference: &RegistryRef, digest: &str) -> String {
     )
 }
 
-pub(crate) async fn unpack(
-    images: &ImageStore,
-    store: &Store,
-    unpack_root: &Path,
-    name: &str,
-    spec_ref: &str,
-    max_entries: u64,
-) -> Result<Outcome, UnpackFailure> {
-    let reference = parse_reference(spec_ref)?;
-    let pinned = reference.digest().is_some();
-    let with_permanence = |mut f: UnpackFailure| {
-        f.permanent |= pinned;
-        f
-    };
-    let digest = images
-        .resolve_digest(&ImageRef::Registry(reference.clone()))
-        .await
-        .map_err(|e| with_permanence(classify(&e)))?;
-    let digest = digest.to_string();
-    let current = store.current(name).map_err(|e| store_failure(name, &e))?;
-    if let Some(current) = current
-        && current.digest == digest
-    {
-        return Ok(Outcome {
-            stored: current,
-            downloaded: false,
-        });
+/// Where and under which limits catalog images are unpacked, and where unpacks are counted.
+pub(crate) struct Unpacker<'a> {
+    pub(crate) images: &'a ImageStore,
+    pub(crate) store: &'a Store,
+    pub(crate) unpack_root: &'a Path,
+    /// Tar entries one image may hold (`--max-catalog-entries`).
+    pub(crate) max_entries: u64,
+    pub(crate) metrics: &'a Metrics,
+}
+
+impl Unpacker<'_> {
+    /// Unpacks `spec_ref` for catalog `name`, unless its digest is already stored or is the
+    /// one `remembered` failed for (that failure is returned again, nothing downloaded).
+    pub(crate) async fn unpack(
+        &self,
+        name: &str,
+        spec_ref: &str,
+        remembered: Option<&Remembered>,
+    ) -> Result<Outcome, UnpackFailure> {
+        let reference = parse_reference(spec_ref)?;
+        let pinned = reference.digest().is_some();
+        let digest = self
+            .images
+            .resolve_digest(&ImageRef::Registry(reference.clone()))
+            .await
+            .map_err(|e| classify(&e))
+            .map_err(|f| f.pinned(pinned))?
+            .to_string();
+        let current = self
+            .store
+            .current(name)
+            .map_err(|e| store_failure(name, &e))?;
+        if let Some(current) = current
+            && current.digest == digest
+        {
+            return Ok(Outcome {
+                stored: current,
+                downloaded: false,
+            });
+        }
+        if let Some(failure) = remembered
+            .map(|r| &r.failure)
+            .filter(|f| f.digest.as_deref() == Some(digest.as_str()))
+        {
+            tracing::info!("catalog {name}: {digest} failed before; not unpacking it again");
+            return Err(failure.clone().pinned(pinned));
+        }
+        let source = StoredSource {
+            reference: spec_ref.to_owned(),
+            resolved_ref: resolved_ref(&reference, &digest),
+        };
+        let by_digest = reference.with_digest(&digest);
+        let stored = self
+            .download(name, by_digest, &digest, source)
+            .await
+            .map_err(|f| f.pinned(pinned));
+        self.metrics.record_unpack(
+            stored
+                .as_ref()
+                .map_or_else(|f| f.reason, |_| api::REASON_UNPACK_SUCCESSFUL),
+        );
+        Ok(Outcome {
+            stored: stored?,
+            downloaded: true,
+        })
     }
 
-    let by_digest = ImageRef::Registry(reference.with_digest(&digest));
-    let image = images
-        .fetch(&by_digest)
-        .await
-        .map_err(|e| with_permanence(classify(&e)))?;
-    let Some(configs) = image.labels().get(INDEX_CONFIGS).cloned() else {
-        return Err(with_permanence(UnpackFailure::new(
-            reason::MISSING_LABEL,
-            format!("catalog image {spec_ref:?} is missing the required label {INDEX_CONFIGS:?}"),
-        )));
-    };
-    let dest = fresh_unpack_dir(unpack_root, name, &digest)?;
-    let paths = ImagePaths::new(&dest, &configs);
-    let options = ExtractOptions {
-        subtree: Some(configs),
-        limits: ExtractLimits {
-            max_entries,
-            ..ExtractLimits::default()
-        },
-        ..ExtractOptions::default()
-    };
-    let result = images.unpack_image(&image, &dest, &options).await;
-    if let Err(e) = result {
+    /// Pulls image `by_digest`, extracts its configs directory, and stores it once it
+    /// proves a valid catalog.
+    async fn download(
+        &self,
+        name: &str,
+        by_digest: RegistryRef,
+        digest: &str,
+        source: StoredSource,
+    ) -> Result<StoredCatalog, UnpackFailure> {
+        // The image's own content can be at fault from here on.
+        let content_failure = |e: &ImageError| {
+            let failure = classify(e);
+            if is_content_error(e) {
+                failure.determined_by(digest)
+            } else {
+                failure
+            }
+        };
+        let image = self
+            .images
+            .fetch(&ImageRef::Registry(by_digest))
+            .await
+            .map_err(|e| content_failure(&e))?;
+        let Some(configs) = image.labels().get(INDEX_CONFIGS).cloned() else {
+            return Err(UnpackFailure::new(
+                reason::MISSING_LABEL,
+                format!(
+                    "catalog image {:?} is missing the required label {INDEX_CONFIGS:?}",
+                    source.reference
+                ),
+            )
+            .determined_by(digest));
+        };
+        let dest = fresh_unpack_dir(self.unpack_root, name, digest)?;
+        let paths = ImagePaths::new(&dest, &configs);
+        let options = ExtractOptions {
+            subtree: Some(configs),
+            limits: ExtractLimits {
+                max_entries: self.max_entries,
+                ..ExtractLimits::default()
+            },
+            // The loader parses every file of the configs directory as JSON or YAML: binary
+            // content fails at its first bytes, before it costs disk.
+            require_text: true,
+            ..ExtractOptions::default()
+        };
+        if let Err(e) = self.images.unpack_image(&image, &dest, &options).await {
+            let _ = std::fs::remove_dir_all(&dest);
+            return Err(content_failure(&e));
+        }
+        let (store, name_owned, digest_owned) =
+            (self.store.clone(), name.to_owned(), digest.to_owned());
+        let stored = tokio::task::spawn_blocking(move || {
+            store_validated(&store, &name_owned, &digest_owned, &paths, source)
+        })
+        .await;
+        // Whatever the outcome, the extracted files are no longer needed: the store has its
+        // own copy, or the content was refused.
         let _ = std::fs::remove_dir_all(&dest);
-        return Err(with_permanence(classify(&e)));
+        stored
+            .map_err(|e| UnpackFailure::new(reason::FAILED_TO_STORE, e.to_string()))?
+            .map_err(|f| {
+                if f.reason == reason::INVALID_CATALOG {
+                    f.determined_by(digest)
+                } else {
+                    f
+                }
+            })
     }
-
-    let source = StoredSource {
-        reference: spec_ref.to_owned(),
-        resolved_ref: resolved_ref(&reference, &digest),
-    };
-    let (store, name_owned) = (store.clone(), name.to_owned());
-    let stored = tokio::task::spawn_blocking(move || {
-        store_validated(&store, &name_owned, &digest, &paths, source)
-    })
-    .await;
-    // Whatever the outcome, the extracted files are no longer needed: the store has its
-    // own copy, or the content was refused.
-    let _ = std::fs::remove_dir_all(&dest);
-    let stored = stored
-        .map_err(|e| UnpackFailure::new(reason::FAILED_TO_STORE, e.to_string()))?
-        .map_err(with_permanence)?;
-    Ok(Outcome {
-        stored,
-        downloaded: true,
-    })
 }
 
 fn fresh_unpack_dir(root: &Path, name: &str, digest: &str) -> Result<PathBuf, UnpackFailure> {
@@ -332,9 +443,25 @@ pub(crate) fn classify(e: &ImageError) -> UnpackFailure {
         _ => "",
     };
     UnpackFailure {
-        reason,
-        message: format!("source catalog content: {e}{hint}"),
         permanent: matches!(e, ImageError::InvalidReference { .. }),
+        ..UnpackFailure::new(reason, format!("source catalog content: {e}{hint}"))
+    }
+}
+
+/// Whether `e`, met while fetching or extracting an image by digest, is a fault of that
+/// image's content (the same bytes fail the same way every time) rather than of the
+/// network, the registry, credentials or catalogd's disk. Blob digests are verified as
+/// they download, so a digest mismatch is a transfer fault, not the image's.
+pub(crate) fn is_content_error(e: &ImageError) -> bool {
+    match e {
+        ImageError::Extract(ExtractError::Io { .. }) => false,
+        ImageError::Extract(_)
+        | ImageError::DiffIdMismatch { .. }
+        | ImageError::DiffIdCount { .. }
+        | ImageError::PlatformNotFound { .. }
+        | ImageError::UnsupportedMediaType { .. }
+        | ImageError::InvalidContent { .. } => true,
+        _ => false,
     }
 }
 
@@ -460,5 +587,59 @@ mod tests {
             failure.message,
             "storing the catalog in catalogd's storage: writing failed: no storage space"
         );
+    }
+
+    #[test]
+    fn content_errors_are_told_from_transient_ones() {
+        let extract = |e| ImageError::Extract(e);
+        let layer = || DIGEST.to_owned();
+        for e in [
+            extract(ExtractError::NotText {
+                layer: layer(),
+                entry: "configs/a.json".into(),
+                detail: "NUL byte at offset 0".into(),
+            }),
+            extract(ExtractError::TooManyEntries {
+                layer: layer(),
+                limit: 1,
+            }),
+            extract(ExtractError::Corrupt {
+                layer: layer(),
+                detail: "bad header".into(),
+            }),
+            ImageError::InvalidContent {
+                reference: "r".into(),
+                what: "config".into(),
+                detail: "too big".into(),
+            },
+        ] {
+            assert!(is_content_error(&e), "{e}");
+        }
+        for e in [
+            extract(ExtractError::Io {
+                context: "writing".into(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            }),
+            ImageError::Unreachable {
+                registry: "r".into(),
+                detail: "refused".into(),
+            },
+            ImageError::Unauthorized {
+                registry: "r".into(),
+                reference: "r/c".into(),
+                hint: String::new(),
+            },
+            ImageError::BlobUnknown {
+                reference: "r/c".into(),
+                digest: layer(),
+            },
+            ImageError::DigestMismatch {
+                what: "blob".into(),
+                expected: layer(),
+                actual: layer(),
+            },
+        ] {
+            assert!(!is_content_error(&e), "{e}");
+        }
     }
 }

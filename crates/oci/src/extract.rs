@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,15 @@ pub struct ExtractOptions {
     /// directly in the destination.
     pub subtree: Option<String>,
     pub symlinks: SymlinkPolicy,
+    /// Refuse any regular file whose first [`TEXT_SNIFF_BYTES`] are not text (a NUL byte, or
+    /// invalid UTF-8) before writing any of it. For directories whose every file is parsed
+    /// as JSON or YAML, such as a catalog's configs directory: binary content then fails at
+    /// its first bytes instead of after being written whole. Off by default.
+    pub require_text: bool,
 }
+
+/// How much of a file [`ExtractOptions::require_text`] looks at.
+pub const TEXT_SNIFF_BYTES: usize = 8 << 10;
 
 /// One layer to apply: a tar stream on disk and how it is compressed. `name` (usually its
 /// digest) appears in errors.
@@ -162,6 +170,13 @@ pub enum ExtractError {
         expected: String,
         actual: String,
     },
+    /// `entry` is the file's path in the image.
+    #[error("{entry:?} is not text ({detail}); a catalog file must be JSON or YAML")]
+    NotText {
+        layer: String,
+        entry: String,
+        detail: String,
+    },
     #[error("layer {layer}: unreadable tar stream: {detail}")]
     Corrupt { layer: String, detail: String },
     #[error("the image has no {subtree:?} directory")]
@@ -236,7 +251,7 @@ struct Extractor<'a> {
 
 enum Kind {
     Dir,
-    File { executable: bool },
+    File { executable: bool, size: u64 },
     Symlink(String),
 }
 
@@ -266,7 +281,7 @@ impl Extractor<'_> {
                 if size > self.options.limits.max_file_bytes {
                     return Err(self.stream.file_too_large(&shown, size));
                 }
-                Kind::File { executable }
+                Kind::File { executable, size }
             }
             EntryKind::Symlink(target) => {
                 let target_text = String::from_utf8_lossy(&target).into_owned();
@@ -319,7 +334,12 @@ impl Extractor<'_> {
                 }
                 Err(_) => create_dir(&target)?,
             },
-            Kind::File { executable } => {
+            Kind::File { executable, size } => {
+                let head = if self.options.require_text {
+                    self.text_head(&mut entry, size, &rel)?
+                } else {
+                    Vec::new()
+                };
                 if fs::symlink_metadata(&target).is_ok() {
                     remove_any(&target)?;
                 }
@@ -330,8 +350,12 @@ impl Extractor<'_> {
                     .mode(if executable { 0o755 } else { 0o644 })
                     .open(&target)
                     .map_err(io_err(format!("creating {}", target.display())))?;
-                let copied = io::copy(&mut (&mut entry).take(limits.max_file_bytes + 1), &mut out)
-                    .map_err(|e| self.stream.stream_error(e))?;
+                out.write_all(&head)
+                    .map_err(io_err(format!("writing {}", target.display())))?;
+                let rest = (limits.max_file_bytes + 1).saturating_sub(head.len() as u64);
+                let copied = head.len() as u64
+                    + io::copy(&mut (&mut entry).take(rest), &mut out)
+                        .map_err(|e| self.stream.stream_error(e))?;
                 if copied > limits.max_file_bytes {
                     return Err(self.stream.file_too_large(&shown, copied));
                 }
@@ -355,6 +379,30 @@ impl Extractor<'_> {
         }
         self.current_layer.insert(rel);
         Ok(())
+    }
+
+    /// The first bytes of a file entry of `size` bytes, read before anything is written and
+    /// refused unless they are text.
+    fn text_head<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        size: u64,
+        rel: &Path,
+    ) -> Result<Vec<u8>, ExtractError> {
+        let mut head = Vec::with_capacity(TEXT_SNIFF_BYTES.min(size as usize));
+        entry
+            .take(TEXT_SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| self.stream.stream_error(e))?;
+        let whole = (head.len() as u64) >= size;
+        match not_text(&head, whole) {
+            None => Ok(head),
+            Some(detail) => Err(ExtractError::NotText {
+                layer: self.stream.layer.clone(),
+                entry: self.image_path(rel),
+                detail,
+            }),
+        }
     }
 
     /// Image path components → path relative to dest, or None when outside the subtree.
@@ -498,6 +546,20 @@ fn remove_any(path: &Path) -> Result<(), ExtractError> {
         fs::remove_file(path)
     }
     .map_err(io_err(format!("removing {}", path.display())))
+}
+
+/// Why `head` (the start of a file, or all of it when `whole`) is not text, if it is not: a
+/// NUL byte, or bytes that are not UTF-8. A character cut by the end of a partial head is
+/// not a fault.
+fn not_text(head: &[u8], whole: bool) -> Option<String> {
+    if let Some(at) = head.iter().position(|b| *b == 0) {
+        return Some(format!("NUL byte at offset {at}"));
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => None,
+        Err(e) if e.error_len().is_none() && !whole => None,
+        Err(e) => Some(format!("invalid UTF-8 at offset {}", e.valid_up_to())),
+    }
 }
 
 /// Splits a tar path into safe components: no NUL, UTF-8, relative, no `..`.

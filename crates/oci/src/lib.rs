@@ -33,7 +33,7 @@ pub use digest::Sha256Digest;
 pub use error::ImageError;
 pub use extract::{
     ExtractError, ExtractLimits, ExtractOptions, ExtractStats, LayerCompression, LayerFile,
-    SymlinkPolicy, extract_layers, read_layers,
+    SymlinkPolicy, TEXT_SNIFF_BYTES, extract_layers, read_layers,
 };
 pub use layer::{BuiltLayer, LayerContent};
 pub use layout::OciLayout;

@@ -5,7 +5,9 @@
 //!   [`controlplane::ControlPlane`] starts etcd + kube-apiserver;
 //!   [`unique_name`] isolates cluster-scoped objects.
 //! - [`registry::Registry`]: a loopback OCI registry (Debian's `docker-registry`), with
-//!   skopeo command builders and [`registry::write_oci_layout`].
+//!   skopeo command builders, [`registry::write_oci_layout`] (or
+//!   [`registry::write_oci_layout_with_layer`] with a crafted layer such as
+//!   [`registry::zeros_layer`]).
 //! - [`RegistryEnv`]: a plain-HTTP registry, an image store reaching it and a private home,
 //!   with corpus bundles pushed on request ([`PushedBundle`]).
 //! - [`FaultProxy`]: a TCP proxy that records requests and can cut connections mid-response.

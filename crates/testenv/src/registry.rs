@@ -312,12 +312,6 @@ pub fn write_oci_layout(
     files: &[(&str, &[u8])],
     labels: &[(&str, &str)],
 ) -> Result<OciLayoutImage> {
-    if dir.join("index.json").exists() {
-        bail!("{} already holds an OCI layout", dir.display());
-    }
-    fs::create_dir_all(dir.join("blobs/sha256"))
-        .with_context(|| format!("creating {}", dir.display()))?;
-
     let mut tar = tar::Builder::new(Vec::new());
     let dirs: BTreeSet<&Path> = files
         .iter()
@@ -340,7 +334,24 @@ pub fn write_oci_layout(
     let diff_id = sha256_digest(&layer_tar);
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     std::io::Write::write_all(&mut gz, &layer_tar)?;
-    let (layer_digest, layer_size) = write_blob(dir, &gz.finish()?)?;
+    write_oci_layout_with_layer(dir, tag, &gz.finish()?, &diff_id, labels)
+}
+
+/// [`write_oci_layout`] with a ready-made gzip layer whose uncompressed digest is `diff_id`,
+/// for layers too big or too odd to build from files in memory.
+pub fn write_oci_layout_with_layer(
+    dir: &Path,
+    tag: &str,
+    layer_gz: &[u8],
+    diff_id: &str,
+    labels: &[(&str, &str)],
+) -> Result<OciLayoutImage> {
+    if dir.join("index.json").exists() {
+        bail!("{} already holds an OCI layout", dir.display());
+    }
+    fs::create_dir_all(dir.join("blobs/sha256"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let (layer_digest, layer_size) = write_blob(dir, layer_gz)?;
 
     let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
     let config = json!({
@@ -382,6 +393,35 @@ pub fn write_oci_layout(
         config_digest,
         layer_digest,
     })
+}
+
+/// A gzip tar layer holding one file `name` of `size` zero bytes: a decompression bomb for
+/// extraction tests. Each MiB of zeros is its own gzip member (a valid multi-member stream),
+/// so 2 GiB cost about 2 MB. Its diff_id is not computed (hashing 2 GiB takes longer than
+/// the tests that use it): such tests expect the file to be refused long before its end,
+/// where a diff_id would be checked.
+pub fn zeros_layer(name: &str, size: u64) -> Result<Vec<u8>> {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_size(size);
+    header.set_mtime(0);
+    header.set_path(name).context("zeros layer file name")?;
+    header.set_cksum();
+    let gz = |data: &[u8]| -> Result<Vec<u8>> {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        std::io::Write::write_all(&mut enc, data)?;
+        Ok(enc.finish()?)
+    };
+    let mut layer = gz(header.as_bytes())?;
+    let mib = gz(&vec![0u8; 1 << 20])?;
+    for _ in 0..size >> 20 {
+        layer.extend_from_slice(&mib);
+    }
+    // The rest of the file, its padding to 512 bytes, and the two end-of-archive blocks.
+    let tail = (size & ((1 << 20) - 1)) + (512 - size % 512) % 512 + 1024;
+    layer.extend(gz(&vec![0u8; tail as usize])?);
+    Ok(layer)
 }
 
 fn tar_entry(

@@ -662,3 +662,115 @@ fn the_diff_id_covers_the_stream_past_the_end_of_archive() {
         Err(ExtractError::TotalSizeExceeded { .. })
     ));
 }
+
+/// A gzip layer at `path` holding one `size`-byte file of zeros named `name`, about
+/// 1 KiB per MiB, without a diff_id to check.
+fn zeros_layer(path: &Path, name: &str, size: u64) -> LayerFile {
+    fs::write(path, testenv::registry::zeros_layer(name, size).unwrap()).unwrap();
+    LayerFile {
+        path: path.to_path_buf(),
+        compression: LayerCompression::Gzip,
+        name: "zeros".into(),
+        diff_id: None,
+    }
+}
+
+/// Bytes of the regular files under `dir`.
+fn bytes_under(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let m = fs::symlink_metadata(e.as_ref().unwrap().path()).unwrap();
+            if m.is_dir() {
+                bytes_under(&e.unwrap().path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+fn text_only(subtree: &str) -> ExtractOptions {
+    ExtractOptions {
+        subtree: Some(subtree.into()),
+        require_text: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_huge_binary_file_fails_at_its_first_bytes_when_text_is_required() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = zeros_layer(
+        &tmp.path().join("layer.tar.gz"),
+        "configs/foo/catalog.json",
+        2 << 30,
+    );
+    assert!(fs::metadata(&layer.path).unwrap().len() < 4 << 20);
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let err = extract_layers(&[layer], &out, &text_only("/configs")).unwrap_err();
+    assert!(
+        matches!(&err, ExtractError::NotText { entry, .. } if entry == "configs/foo/catalog.json"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "\"configs/foo/catalog.json\" is not text (NUL byte at offset 0); a catalog file must be JSON or YAML"
+    );
+    let written = bytes_under(&out);
+    assert!(written < 1 << 20, "{written} bytes written before failing");
+}
+
+#[test]
+fn required_text_is_checked_in_the_subtree_only_and_before_writing() {
+    // A multi-byte character cut by the end of the sniffed head is text; later binary
+    // content is for the loader to refuse.
+    let mut cut = vec![b'x'; TEXT_SNIFF_BYTES - 1];
+    cut.extend_from_slice("é and a NUL: \0".as_bytes());
+    let f = Fixture::new().layer(&[
+        E::File(b"configs/ok.yaml", b"schema: olm.package\nname: a\n", 0o644),
+        E::File(b"configs/cut.json", &cut, 0o644),
+        E::File(b"bin/tool", b"\x7fELF\0\0\0", 0o755),
+    ]);
+    f.extract(&text_only("/configs")).unwrap();
+    assert_eq!(f.listing(), ["cut.json", "ok.yaml"]);
+    assert_eq!(fs::read(f.out().join("cut.json")).unwrap(), cut);
+
+    // Any file of the subtree, whatever its name: the FBC loader parses them all.
+    for (name, data, detail) in [
+        (
+            &b"configs/a/icon.png"[..],
+            &b"\x89PNG\r\n\x1a\n\0\0"[..],
+            "NUL byte at offset 8",
+        ),
+        (
+            b"configs/latin1.yaml",
+            b"name: caf\xe9\n",
+            "invalid UTF-8 at offset 9",
+        ),
+        (
+            b"configs/short.json",
+            b"{\"a\":\"\xc3",
+            "invalid UTF-8 at offset 6",
+        ),
+    ] {
+        let f = Fixture::new().layer(&[E::File(name, data, 0o644)]);
+        let err = f.extract(&text_only("configs")).unwrap_err();
+        let shown = String::from_utf8_lossy(name);
+        assert_eq!(
+            err.to_string(),
+            format!("{shown:?} is not text ({detail}); a catalog file must be JSON or YAML")
+        );
+        assert_eq!(bytes_under(&f.out()), 0, "{shown}");
+        // Without the option the same content is extracted as it is.
+        fs::remove_dir_all(f.out()).unwrap();
+        fs::create_dir(f.out()).unwrap();
+        let options = ExtractOptions {
+            subtree: Some("configs".into()),
+            ..Default::default()
+        };
+        f.extract(&options).unwrap();
+        assert_eq!(bytes_under(&f.out()), data.len() as u64);
+    }
+}
