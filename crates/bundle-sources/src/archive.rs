@@ -29,8 +29,8 @@ pub(crate) async fn extract_tgz(
     };
     let options = ExtractOptions {
         limits: limits.clone(),
-        subtree: None,
         symlinks: SymlinkPolicy::AllowWithinRoot,
+        ..ExtractOptions::default()
     };
     let dest: PathBuf = dest.to_path_buf();
     tokio::task::spawn_blocking(move || {

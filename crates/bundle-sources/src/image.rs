@@ -42,8 +42,8 @@ pub(crate) async fn pull(
     let image = images.fetch(&ImageRef::Registry(reference.clone())).await?;
     let extract = ExtractOptions {
         limits: limits.clone(),
-        subtree: None,
         symlinks: SymlinkPolicy::Skip,
+        ..ExtractOptions::default()
     };
     let stats = images.extract_image_into(&image, dest, &extract).await?;
     tracing::debug!(
