@@ -12,13 +12,13 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use oci::{Credentials, ImageError, ImageStore, RegistryOptions};
 use olm_api::catalog::{self as api, Catalog, CatalogStatus};
 use tokio::sync::watch;
@@ -608,21 +608,8 @@ async fn write_status(
     catalog: &Catalog,
     status: CatalogStatus,
 ) -> Result<(), Error> {
-    if catalog.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<Catalog> = Api::all(ctx.client.clone());
-    let patch = serde_json::json!({
-        "apiVersion": "catalogd.operatorframework.io/v1alpha1",
-        "kind": "Catalog",
-        "status": status,
-    });
-    api.patch_status(
-        &catalog.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    let current = catalog.status.as_ref();
+    controller_runtime::apply_status(&ctx.client, FIELD_MANAGER, catalog, current, &status).await?;
     Ok(())
 }
 
@@ -634,16 +621,7 @@ async fn publish(
     action: &str,
     note: Option<String>,
 ) {
-    let event = KubeEvent {
-        type_,
-        reason: reason.into(),
-        note: note.map(|n| n.chars().take(1000).collect()),
-        action: action.into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &catalog.object_ref(&())).await {
-        tracing::warn!("recording event for catalog {}: {e}", catalog.name_any());
-    }
+    controller_runtime::publish_event(&ctx.recorder, catalog, type_, reason, action, note).await;
 }
 
 /// Removes stored and unpacked content of catalogs that no longer exist (e.g. deleted while

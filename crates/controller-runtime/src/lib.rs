@@ -14,6 +14,7 @@
 //!   write-stall timeout.
 //! - `serving_cert`: a self-managed serving certificate (private CA in a Secret, renewal,
 //!   hot reload, `caBundle` injection into webhook configurations).
+//! - `report`: status by server-side apply, and Events.
 //! - `backoff`: retry delays after consecutive failures, per object.
 //! - `probes` and `metrics`: `/healthz`, `/readyz` and `/metrics` (a registry passed in).
 
@@ -27,6 +28,7 @@ mod manager;
 mod metrics;
 mod probes;
 mod process;
+mod report;
 mod serving_cert;
 mod stall;
 
@@ -40,5 +42,6 @@ pub use manager::{Error, Manager};
 pub use metrics::{MetricsEndpoint, TextExposition};
 pub use probes::probes;
 pub use process::{DEFAULT_LOG_FILTER, Shutdown, init_process, terminated};
+pub use report::{apply_status, publish_event};
 pub use serving_cert::{CertError, ServingCertConfig, ServingCertificate, watched_files};
 pub use stall::WRITE_STALL_TIMEOUT;

@@ -9,13 +9,13 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use olm_api::bundle::{
     self as api, Bundle, BundleSource, BundleStatus, FINALIZER_DELETE_CACHED_BUNDLE,
 };
@@ -381,35 +381,14 @@ fn describe(source: &BundleSource) -> String {
 }
 
 async fn write_status(ctx: &Context, bundle: &Bundle, status: BundleStatus) -> Result<(), Error> {
-    if bundle.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<Bundle> = Api::all(ctx.client.clone());
-    let patch = serde_json::json!({
-        "apiVersion": "core.rukpak.io/v1alpha1",
-        "kind": "Bundle",
-        "status": status,
-    });
-    api.patch_status(
-        &bundle.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    let current = bundle.status.as_ref();
+    controller_runtime::apply_status(&ctx.client, FIELD_MANAGER, bundle, current, &status).await?;
     Ok(())
 }
 
 async fn publish(ctx: &Context, bundle: &Bundle, type_: EventType, reason: &str, note: String) {
-    let event = KubeEvent {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Unpack".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &bundle.object_ref(&())).await {
-        tracing::warn!("recording event for bundle {}: {e}", bundle.name_any());
-    }
+    controller_runtime::publish_event(&ctx.recorder, bundle, type_, reason, "Unpack", Some(note))
+        .await;
 }
 
 /// Removes stored content and uploads of Bundles that no longer exist (deleted while this

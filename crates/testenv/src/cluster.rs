@@ -85,6 +85,27 @@ impl Cluster {
         cmd
     }
 
+    /// `kubectl auth can-i --as <user> <args>`: whether `user` may do it. Panics when
+    /// kubectl answers neither yes nor no (a typo in `args`, an unreachable server).
+    pub fn can_i(&self, user: &str, args: &[&str]) -> bool {
+        let out = self
+            .kubectl()
+            .args(["auth", "can-i", "--as", user])
+            .args(args)
+            .output()
+            .expect("kubectl runs");
+        let answer = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        match (out.status.code(), answer.as_str()) {
+            (Some(0), "yes") => true,
+            (Some(1), "no") => false,
+            _ => panic!(
+                "kubectl auth can-i {args:?}: {:?} {answer} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+
     /// Server-side applies every `*.yaml` CRD in `dir` and waits until each is Established.
     pub async fn apply_crds(&self, dir: &Path) -> Result<()> {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());

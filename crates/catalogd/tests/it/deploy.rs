@@ -101,24 +101,6 @@ fn run(mut cmd: Command) -> Output {
     cmd.output().expect("kubectl runs")
 }
 
-/// `kubectl auth can-i` as catalogd's ServiceAccount.
-fn can_i(cluster: &testenv::Cluster, args: &[&str]) -> bool {
-    let mut cmd = cluster.kubectl();
-    cmd.args(["auth", "can-i", "--as", SERVICE_ACCOUNT])
-        .args(args);
-    let out = run(cmd);
-    let answer = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    match (out.status.code(), answer.as_str()) {
-        (Some(0), "yes") => true,
-        (Some(1), "no") => false,
-        _ => panic!(
-            "kubectl auth can-i {args:?}: {:?} {answer} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-}
-
 /// `kubectl apply --server-side -k deploy/catalogd`, asserting every object was applied.
 fn apply_manifests(cluster: &testenv::Cluster) {
     let mut apply = cluster.kubectl();
@@ -203,7 +185,10 @@ async fn manifests_apply_and_grant_exactly_what_the_controller_needs() {
         &["patch", "events.events.k8s.io", "-n", "default"],
     ];
     for args in allowed {
-        assert!(can_i(&cluster, args), "catalogd must be allowed: {args:?}");
+        assert!(
+            cluster.can_i(SERVICE_ACCOUNT, args),
+            "catalogd must be allowed: {args:?}"
+        );
     }
     let denied: &[&[&str]] = &[
         &["delete", "secrets", ns[0], ns[1]],
@@ -232,7 +217,10 @@ async fn manifests_apply_and_grant_exactly_what_the_controller_needs() {
         &["get", "configmaps", ns[0], ns[1]],
     ];
     for args in denied {
-        assert!(!can_i(&cluster, args), "catalogd must be denied: {args:?}");
+        assert!(
+            !cluster.can_i(SERVICE_ACCOUNT, args),
+            "catalogd must be denied: {args:?}"
+        );
     }
 }
 

@@ -80,23 +80,6 @@ fn run(mut cmd: Command) -> Output {
     cmd.output().expect("kubectl runs")
 }
 
-fn can_i(cluster: &testenv::Cluster, args: &[&str]) -> bool {
-    let mut cmd = cluster.kubectl();
-    cmd.args(["auth", "can-i", "--as", SERVICE_ACCOUNT])
-        .args(args);
-    let out = run(cmd);
-    let answer = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    match (out.status.code(), answer.as_str()) {
-        (Some(0), "yes") => true,
-        (Some(1), "no") => false,
-        _ => panic!(
-            "kubectl auth can-i {args:?}: {:?} {answer} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-}
-
 /// Applies every manifest; the webhook configuration only as a server-side dry run, since
 /// no RukPak Pod answers it here and it would refuse every Bundle of other tests.
 #[tokio::test]
@@ -181,7 +164,10 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
         &["create", "events.events.k8s.io", "-n", "default"],
     ];
     for args in allowed {
-        assert!(can_i(&cluster, args), "rukpak must be allowed: {args:?}");
+        assert!(
+            cluster.can_i(SERVICE_ACCOUNT, args),
+            "rukpak must be allowed: {args:?}"
+        );
     }
     let denied: &[&[&str]] = &[
         &["update", "secrets/someone-else", ns[0], ns[1]],
@@ -198,6 +184,9 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
         ],
     ];
     for args in denied {
-        assert!(!can_i(&cluster, args), "rukpak must be denied: {args:?}");
+        assert!(
+            !cluster.can_i(SERVICE_ACCOUNT, args),
+            "rukpak must be denied: {args:?}"
+        );
     }
 }
