@@ -102,6 +102,22 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().no_gzip().build().unwrap()
 }
 
+/// A GET of `url` that accepts gzip.
+async fn get_gzip(url: &str) -> reqwest::Response {
+    client()
+        .get(url)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn gunzip(zipped: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(zipped), &mut plain).unwrap();
+    plain
+}
+
 #[tokio::test]
 async fn all_json_supports_conditional_requests_ranges_and_gzip() {
     let s = serve().await;
@@ -139,17 +155,10 @@ async fn all_json_supports_conditional_requests_ranges_and_gzip() {
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(resp.text().await.unwrap(), &body[..10]);
 
-    let resp = client()
-        .get(&url)
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .unwrap();
+    let resp = get_gzip(&url).await;
     assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
     let gz = resp.bytes().await.unwrap();
-    let mut plain = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
-    assert_eq!(plain, body);
+    assert_eq!(gunzip(&gz), body.as_bytes());
 
     let api = format!("{}/catalogs/demo/api/v1/all", s.base);
     let resp = client().get(&api).send().await.unwrap();
@@ -224,15 +233,9 @@ async fn metas_filters_from_the_index() {
     );
     assert_eq!(resp.headers()[header::VARY], "accept-encoding");
     let zipped = resp.bytes().await.unwrap();
-    let mut unzipped = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(&zipped[..]),
-        &mut unzipped,
-    )
-    .unwrap();
     let plain = get("?package=foo").await;
     assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-    assert_eq!(unzipped, plain.text().await.unwrap());
+    assert_eq!(gunzip(&zipped), plain.bytes().await.unwrap());
     // The second gzip answer comes from the cache: the same bytes.
     let again = encoded("api/v1/metas?package=foo", "gzip").await;
     assert_eq!(again.bytes().await.unwrap(), zipped);
@@ -549,12 +552,7 @@ async fn large_metas_bodies_are_read_from_the_file_while_being_sent() {
     }
     assert!(got == expected, "the body was read before it was sent");
 
-    let mut resp = client()
-        .get(&url)
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .unwrap();
+    let mut resp = get_gzip(&url).await;
     assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
     assert_eq!(resp.headers()[header::VARY], "accept-encoding");
     assert!(resp.content_length().is_none(), "compressed on the fly");
@@ -563,14 +561,8 @@ async fn large_metas_bodies_are_read_from_the_file_while_being_sent() {
     while let Some(chunk) = resp.chunk().await.unwrap() {
         zipped.extend_from_slice(&chunk);
     }
-    let mut unzipped = Vec::new();
-    std::io::Read::read_to_end(
-        &mut flate2::read::GzDecoder::new(&zipped[..]),
-        &mut unzipped,
-    )
-    .unwrap();
     assert!(
-        unzipped == package_foo(&all),
+        gunzip(&zipped) == package_foo(&all),
         "the body was compressed before it was sent"
     );
 }
