@@ -1,6 +1,7 @@
 //! catalogd's command line: parsed by clap, resolved into a checked [`Config`], then run
 //! on a [`controller_runtime::Manager`].
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,11 @@ pub struct Args {
     #[arg(long, default_value_t = crate::unpack::DEFAULT_MAX_ENTRIES,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_catalog_entries: u64,
+    /// Most responses streamed from disk (all.json, api/v1/all, large metas bodies) one
+    /// client IP address may have in flight; as many more of its requests wait, and any
+    /// beyond that get 429 Too Many Requests with Retry-After: 1.
+    #[arg(long, default_value_t = crate::clients::DEFAULT_MAX_PER_CLIENT)]
+    max_requests_per_client: NonZeroUsize,
 }
 
 /// What catalogd runs with, once the flags are checked and files read.
@@ -83,6 +89,7 @@ pub struct Config {
     gc_interval: Duration,
     registry: RegistryOptions,
     max_catalog_entries: u64,
+    max_requests_per_client: NonZeroUsize,
 }
 
 /// Why catalogd could not start or stopped with an error.
@@ -134,6 +141,7 @@ impl Args {
                 ..RegistryOptions::default()
             },
             max_catalog_entries: self.max_catalog_entries,
+            max_requests_per_client: self.max_requests_per_client,
         })
     }
 
@@ -154,7 +162,9 @@ impl Config {
         let mut registry = Registry::default();
         metrics.register(&mut registry);
         let endpoint = MetricsEndpoint::new(registry).with_text(metrics.request_durations());
-        let content = ContentServer::new(storage.store.clone()).with_metrics(&metrics);
+        let content = ContentServer::new(storage.store.clone())
+            .with_metrics(&metrics)
+            .with_max_requests_per_client(self.max_requests_per_client);
         manager.serve(self.content, content.router());
         let ctx = Arc::new(
             Context::builder(manager.client(), storage)
@@ -212,6 +222,9 @@ mod tests {
         assert_eq!(config.max_catalog_entries, 100_000);
         let config = parse(&["--max-catalog-entries=50"]).resolve().unwrap();
         assert_eq!(config.max_catalog_entries, 50);
+        assert_eq!(config.max_requests_per_client.get(), 4);
+        let config = parse(&["--max-requests-per-client=16"]).resolve().unwrap();
+        assert_eq!(config.max_requests_per_client.get(), 16);
     }
 
     #[test]
@@ -241,5 +254,6 @@ mod tests {
         assert_eq!(err.to_string(), "reading /nonexistent/ca.pem");
         assert!(Args::try_parse_from(["catalogd", "--tls-cert=c.pem"]).is_err());
         assert!(Args::try_parse_from(["catalogd", "--max-catalog-entries=0"]).is_err());
+        assert!(Args::try_parse_from(["catalogd", "--max-requests-per-client=0"]).is_err());
     }
 }

@@ -10,17 +10,23 @@
 //! - `store`: content on disk, one directory per digest, switched atomically, and the
 //!   remembered failure; `index`: the
 //!   byte-offset index behind `/api/v1/metas`.
-//! - `server`: the content routes ([`ContentServer`]); `metrics`: catalogd's metrics,
-//!   registered into the registry the runtime serves.
+//! - `server`: the content routes ([`ContentServer`]); `sections`: bodies read from
+//!   `all.json` chunk by chunk, plain or gzipped on the fly; `clients`: how many streamed
+//!   responses each client may have at once; `guarded`: bodies that hold a value (a
+//!   request timer, a client's slot) until sent; `metrics`: catalogd's metrics, registered
+//!   into the registry the runtime serves.
 
 mod args;
+mod clients;
 mod controller;
 #[cfg(test)]
 mod fixtures;
+mod guarded;
 mod index;
 mod leftovers;
 mod metrics;
 mod plan;
+mod sections;
 mod server;
 mod store;
 mod unpack;

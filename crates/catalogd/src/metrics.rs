@@ -3,21 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use controller_runtime::TextExposition;
-use http_body::{Frame, SizeHint};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+
+use crate::guarded::keep_until_sent;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -157,16 +155,14 @@ pub(crate) async fn time_requests(
     let start = Instant::now();
     let response = next.run(request).await;
     let code = response.status().as_u16();
-    response.map(|inner| {
-        Body::new(TimedBody {
-            inner,
-            _timer: Timer {
-                durations,
-                start,
-                code,
-            },
-        })
-    })
+    keep_until_sent(
+        response,
+        Timer {
+            durations,
+            start,
+            code,
+        },
+    )
 }
 
 /// Observes on drop: the body is dropped once sent completely or when the connection ends.
@@ -180,32 +176,6 @@ impl Drop for Timer {
     fn drop(&mut self) {
         self.durations
             .observe(self.code, self.start.elapsed().as_secs_f64());
-    }
-}
-
-struct TimedBody {
-    inner: Body,
-    _timer: Timer,
-}
-
-impl http_body::Body for TimedBody {
-    type Data = axum::body::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    // Forwarded exactly, so a known length still becomes a Content-Length header.
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 

@@ -11,29 +11,39 @@
 //! from the offset index, never a scan. Any replica can serve: nothing here needs the
 //! leader.
 //!
-//! Per catalog, what is served (the stored catalog, its index, an open `all.json` and the
-//! bodies of recent metas queries, plain and gzipped) is kept in memory and revalidated on
-//! every request with one `lstat` of the `current` link, which every commit replaces
-//! ([`Store::version`]). A hot metas query therefore costs no file I/O at all.
+//! Per catalog, what is served (the stored catalog, its index and an open `all.json`) is
+//! kept in memory and revalidated on every request with one `lstat` of the `current` link,
+//! which every commit replaces ([`Store::version`]). Metas bodies up to
+//! [`RESPONSE_CACHE_MAX_ENTRY`] are kept too, plain and gzipped, in one cache bounded for
+//! all catalogs, so a hot query costs no file I/O at all. Every other body is streamed
+//! from the file in chunks and gzipped on the fly, so a response holds a chunk in memory,
+//! never its body; each client (IP address) may have a few of those in flight at once
+//! ([`crate::clients`]).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::TryStreamExt;
+use tokio::sync::OnceCell;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+use crate::clients::{Busy, ClientLimits, ClientPermit, DEFAULT_MAX_PER_CLIENT};
+use crate::guarded::keep_until_sent;
 use crate::index::{MetaIndex, MetaQuery, Section};
 use crate::metrics::{Metrics, RequestDurations, time_requests};
+use crate::sections::{SectionReader, merge};
 use crate::store::{Store, StoreError, StoredCatalog, Version};
 
 const JSONL: &str = "application/jsonl";
@@ -45,18 +55,22 @@ pub struct ContentServer {
     /// Where request durations are recorded; unregistered unless [`Self::with_metrics`].
     durations: Arc<RequestDurations>,
     served: Arc<RwLock<HashMap<String, Arc<Served>>>>,
+    /// Small metas bodies of every catalog.
+    responses: Arc<Mutex<ResponseCache>>,
+    /// Responses streamed from disk, per client.
+    limits: ClientLimits,
     /// Serialises reloads so a burst of requests after a commit loads the index once.
     reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Bodies of metas queries kept per catalog (keys, bodies and bookkeeping counted).
+/// Bodies of metas queries kept for all catalogs (keys, bodies and bookkeeping counted).
 const RESPONSE_CACHE_BYTES: usize = 64 << 20;
-/// Larger bodies (e.g. every bundle) are read from the file each time instead.
-const RESPONSE_CACHE_MAX_ENTRY: usize = 4 << 20;
+/// Larger bodies (e.g. every bundle) are streamed from the file each time instead.
+const RESPONSE_CACHE_MAX_ENTRY: u64 = 4 << 20;
 /// Read size for streaming `all.json`: fewer, larger reads than tower-http's 64 KiB.
 const FILE_CHUNK: usize = 1 << 20;
 /// Metas bodies up to this size are sent uncompressed even to gzip clients (one packet).
-const GZIP_MIN_BYTES: usize = 1400;
+const GZIP_MIN_BYTES: u64 = 1400;
 
 /// One stored digest of one catalog, as long as the `current` link is unchanged.
 struct Served {
@@ -65,13 +79,24 @@ struct Served {
     last_modified: Option<HeaderValue>,
     index: MetaIndex,
     all: Arc<File>,
-    responses: Mutex<ResponseCache>,
 }
+
+/// One query of one stored version of one catalog.
+#[derive(PartialEq, Eq, Hash)]
+struct CacheKey {
+    catalog: String,
+    version: Version,
+    query: MetaQuery,
+}
+
+/// Each body is read by the first request that needs it while the others wait for it,
+/// so a burst of requests for a cold query reads (and holds) it once.
+type CachedBody = Arc<OnceCell<MetasBody>>;
 
 #[derive(Default)]
 struct ResponseCache {
     bytes: usize,
-    bodies: HashMap<MetaQuery, MetasBody>,
+    bodies: HashMap<CacheKey, CachedBody>,
 }
 
 /// One metas response; its gzip form is made on the first request that accepts it and then
@@ -79,7 +104,7 @@ struct ResponseCache {
 #[derive(Clone)]
 struct MetasBody {
     plain: Bytes,
-    gzip: Arc<OnceLock<Bytes>>,
+    gzip: Arc<OnceCell<Bytes>>,
 }
 
 impl MetasBody {
@@ -91,15 +116,18 @@ impl MetasBody {
     }
 
     async fn gzipped(&self) -> std::io::Result<Bytes> {
-        if let Some(z) = self.gzip.get() {
-            return Ok(z.clone());
-        }
-        let plain = self.plain.clone();
-        let z = tokio::task::spawn_blocking(move || gzip(&plain))
-            .await
-            .map_err(std::io::Error::other)??;
-        // Concurrent first requests may both compress; the bytes are identical.
-        Ok(self.gzip.get_or_init(|| z).clone())
+        let z = self
+            .gzip
+            .get_or_try_init(|| {
+                let plain = self.plain.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || gzip(&plain))
+                        .await
+                        .map_err(std::io::Error::other)?
+                }
+            })
+            .await?;
+        Ok(z.clone())
     }
 }
 
@@ -113,28 +141,27 @@ fn gzip(data: &[u8]) -> std::io::Result<Bytes> {
 }
 
 impl ResponseCache {
-    fn get(&self, query: &MetaQuery) -> Option<MetasBody> {
-        self.bodies.get(query).cloned()
-    }
-
-    fn insert(&mut self, query: MetaQuery, body: MetasBody) {
+    /// The entry for `key`, added (empty) if missing; `len` is its plain body's length,
+    /// known from the index before anything is read.
+    fn entry(&mut self, key: CacheKey, len: usize) -> CachedBody {
+        if let Some(hit) = self.bodies.get(&key) {
+            return hit.clone();
+        }
         // The plain body twice: it bounds the gzip copy that may be added later.
-        let cost = 2 * body.plain.len()
+        let query = &key.query;
+        let cost = 2 * len
+            + key.catalog.len()
             + query.schema.as_ref().map_or(0, String::len)
             + query.package.as_ref().map_or(0, String::len)
             + query.name.as_ref().map_or(0, String::len)
             + 128;
-        if body.plain.len() > RESPONSE_CACHE_MAX_ENTRY {
-            return;
-        }
         if self.bytes + cost > RESPONSE_CACHE_BYTES {
             // Simplest bound that cannot grow: start over. Hot queries come back at once.
             self.bodies.clear();
             self.bytes = 0;
         }
-        if self.bodies.insert(query, body).is_none() {
-            self.bytes += cost;
-        }
+        self.bytes += cost;
+        self.bodies.entry(key).or_default().clone()
     }
 }
 
@@ -144,8 +171,20 @@ impl ContentServer {
             store,
             durations: Arc::default(),
             served: Arc::default(),
+            responses: Arc::default(),
+            limits: ClientLimits::new(DEFAULT_MAX_PER_CLIENT),
             reloading: Arc::default(),
         }
+    }
+
+    /// How many responses streamed from disk one client (IP address) may have in flight,
+    /// with as many more waiting (`--max-requests-per-client`). Applies when the router is
+    /// served with connect info (`into_make_service_with_connect_info::<SocketAddr>`), as
+    /// [`controller_runtime::Listener`] does.
+    #[must_use]
+    pub fn with_max_requests_per_client(mut self, max: NonZeroUsize) -> Self {
+        self.limits = ClientLimits::new(max);
+        self
     }
 
     /// Times requests into `metrics` (`catalogd_http_request_duration_seconds`).
@@ -220,6 +259,91 @@ impl ContentServer {
             self.served.write().expect("served lock").remove(name);
         }
     }
+
+    /// A slot for `client` (see [`crate::clients`]); `None` for a request without one.
+    async fn admit(&self, client: Option<IpAddr>) -> Result<Option<ClientPermit>, Response> {
+        let Some(client) = client else {
+            return Ok(None);
+        };
+        match self.limits.acquire(client).await {
+            Ok(permit) => Ok(Some(permit)),
+            Err(busy) => Err(too_many(&busy)),
+        }
+    }
+
+    /// A metas body small enough to keep: from the cache, or read once and kept.
+    async fn cached_metas(
+        &self,
+        name: &str,
+        served: &Served,
+        query: MetaQuery,
+        sections: Vec<Section>,
+        len: u64,
+        gzipped: bool,
+    ) -> Result<Body, Response> {
+        let key = CacheKey {
+            catalog: name.to_owned(),
+            version: served.version,
+            query,
+        };
+        let len = usize::try_from(len).map_err(|e| internal(name, &e))?;
+        let cell = self
+            .responses
+            .lock()
+            .expect("responses lock")
+            .entry(key, len);
+        let body = cell
+            .get_or_try_init(|| {
+                let reader = SectionReader::plain(served.all.clone(), sections);
+                async move {
+                    let plain = tokio::task::spawn_blocking(move || reader.read_to_end())
+                        .await
+                        .map_err(std::io::Error::other)??;
+                    Ok::<_, std::io::Error>(MetasBody::new(Bytes::from(plain)))
+                }
+            })
+            .await
+            .map_err(|e| internal(name, &e))?;
+        if gzipped {
+            let z = body.gzipped().await.map_err(|e| internal(name, &e))?;
+            Ok(Body::from(z))
+        } else {
+            Ok(Body::from(body.plain.clone()))
+        }
+    }
+
+    /// A metas body too large to keep, read from the file as the client takes it, in one
+    /// of the client's slots.
+    async fn streamed_metas(
+        &self,
+        name: &str,
+        served: &Served,
+        sections: Vec<Section>,
+        len: u64,
+        gzipped: bool,
+        client: Option<IpAddr>,
+    ) -> Result<Response, Response> {
+        let permit = self.admit(client).await?;
+        let file = served.all.clone();
+        let reader = if gzipped {
+            SectionReader::gzip(file, sections)
+        } else {
+            SectionReader::plain(file, sections)
+        };
+        let owned = name.to_owned();
+        let stream = reader
+            .into_stream()
+            .inspect_err(move |e| tracing::error!("reading catalog {owned}: {e}"));
+        let mut resp = Body::from_stream(stream).into_response();
+        if !gzipped {
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        Ok(match permit {
+            Some(permit) => keep_until_sent(resp, permit),
+            None => resp,
+        })
+    }
 }
 
 /// Loads what `current` points at. The version is read first: if a commit lands in
@@ -244,13 +368,34 @@ fn load(store: &Store, name: &str) -> Result<Option<Served>, StoreError> {
         catalog,
         index,
         all: Arc::new(all),
-        responses: Mutex::default(),
     }))
 }
 
 fn internal(name: &str, e: &dyn std::fmt::Display) -> Response {
     tracing::error!("reading catalog {name}: {e}");
     StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// The address of the client that sent `req`, if the router is served with connect info.
+fn client(req: &Request) -> Option<IpAddr> {
+    let ConnectInfo(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>()?;
+    Some(peer.ip().to_canonical())
+}
+
+/// The client's slots and queue are full: it may try again shortly.
+fn too_many(busy: &Busy) -> Response {
+    tracing::debug!("refusing a request: {busy}");
+    let mut resp = (
+        StatusCode::TOO_MANY_REQUESTS,
+        format!(
+            "too many concurrent requests: {busy}; at most {} are served at once per client\n",
+            busy.max
+        ),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
 }
 
 fn not_found(name: &str) -> Response {
@@ -287,6 +432,10 @@ async fn serve_all(
         Ok(c) => c,
         Err(r) => return r,
     };
+    let permit = match s.admit(client(&req)).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let service = ServeFile::new(served.catalog.all_path())
         .precompressed_gzip()
         .with_buf_chunk_size(FILE_CHUNK);
@@ -299,7 +448,10 @@ async fn serve_all(
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
-    resp
+    match permit {
+        Some(permit) => keep_until_sent(resp, permit),
+        None => resp,
+    }
 }
 
 async fn metas(State(s): State<ContentServer>, Path(name): Path<String>, req: Request) -> Response {
@@ -316,43 +468,27 @@ async fn metas(State(s): State<ContentServer>, Path(name): Path<String>, req: Re
         // gzip copy instead of reading (and compressing) the whole catalog per request.
         return serve_all(&s, &name, req, JSONL).await;
     }
-    let headers = req.headers();
     let served = match s.served(&name).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Some(status) = precondition(headers, served.catalog.stored_at) {
+    if let Some(status) = precondition(req.headers(), served.catalog.stored_at) {
         return status.into_response();
     }
-    let cached = served.responses.lock().expect("responses lock").get(&query);
-    let body = match cached {
-        Some(body) => body,
-        None => {
-            let sections = served.index.query(&query);
-            let (file, size) = (served.all.clone(), served.catalog.size);
-            let read =
-                tokio::task::spawn_blocking(move || read_sections(&file, sections, size)).await;
-            let body = match read {
-                Ok(Ok(bytes)) => MetasBody::new(Bytes::from(bytes)),
-                Ok(Err(e)) => return internal(&name, &e),
-                Err(e) => return internal(&name, &e),
-            };
-            served
-                .responses
-                .lock()
-                .expect("responses lock")
-                .insert(query, body.clone());
-            body
-        }
-    };
-    let gzipped = body.plain.len() > GZIP_MIN_BYTES && accepts_gzip(headers);
-    let mut resp = if gzipped {
-        match body.gzipped().await {
-            Ok(z) => Body::from(z).into_response(),
-            Err(e) => return internal(&name, &e),
-        }
+    let sections = merge(served.index.query(&query).unwrap_or_default());
+    let len: u64 = sections.iter().map(|s| s.1).sum();
+    let gzipped = len > GZIP_MIN_BYTES && accepts_gzip(req.headers());
+    let resp = if len <= RESPONSE_CACHE_MAX_ENTRY {
+        s.cached_metas(&name, &served, query, sections, len, gzipped)
+            .await
+            .map(IntoResponse::into_response)
     } else {
-        Body::from(body.plain).into_response()
+        s.streamed_metas(&name, &served, sections, len, gzipped, client(&req))
+            .await
+    };
+    let mut resp = match resp {
+        Ok(r) => r,
+        Err(r) => return r,
     };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONL));
@@ -437,32 +573,6 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
-}
-
-/// Reads the given sections (or the whole file for `None`), merging adjacent ones so a
-/// package's metas, which are contiguous, cost one read.
-fn read_sections(
-    file: &File,
-    sections: Option<Vec<Section>>,
-    size: u64,
-) -> std::io::Result<Vec<u8>> {
-    let sections = sections.unwrap_or_else(|| vec![(0, size)]);
-    let mut merged: Vec<Section> = Vec::with_capacity(sections.len());
-    for (off, len) in sections {
-        match merged.last_mut() {
-            Some(last) if last.0 + last.1 == off => last.1 += len,
-            _ => merged.push((off, len)),
-        }
-    }
-    let total: u64 = merged.iter().map(|s| s.1).sum();
-    let mut out = vec![0u8; usize::try_from(total).map_err(std::io::Error::other)?];
-    let mut pos = 0usize;
-    for (off, len) in merged {
-        let len = usize::try_from(len).map_err(std::io::Error::other)?;
-        file.read_exact_at(&mut out[pos..pos + len], off)?;
-        pos += len;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

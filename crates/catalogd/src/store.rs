@@ -129,7 +129,7 @@ impl StoredCatalog {
 /// Identifies one switch of a catalog's `current` link. Every commit renames a freshly
 /// created symlink into place, so the link's inode and change time differ after each
 /// commit; reading it is a single `lstat`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Version {
     dev: u64,
     ino: u64,

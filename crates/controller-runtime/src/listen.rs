@@ -106,7 +106,9 @@ impl Listener {
         }
         let addr = self.addr;
         let serve_err = |source| ListenError::Serve { addr, source };
-        let service = app.into_make_service();
+        // Handlers may read the peer address (`ConnectInfo<SocketAddr>`), e.g. to limit
+        // requests per client.
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
         let stall = StallTimeoutAcceptor {
             timeout: self.write_stall_timeout,
         };

@@ -1,6 +1,8 @@
 //! HTTP semantics of the content server over a real socket: conditional requests, gzip,
-//! ranges, metas filters, unknown names and methods, and the listener's limits.
+//! ranges, metas filters, unknown names and methods, streamed bodies, and the limits of
+//! the listener and per client.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use catalogd::{ContentServer, Metrics, Store};
@@ -24,15 +26,16 @@ struct Served {
 }
 
 async fn serve() -> Served {
-    serve_with(3000, WRITE_STALL_TIMEOUT, None).await
+    serve_with(3000, WRITE_STALL_TIMEOUT, None, None).await
 }
 
 /// Serves a catalog whose one bundle carries `padding` bytes, over TLS with `tls` (PEM
-/// certificate and key files).
+/// certificate and key files), with `max_per_client` (`--max-requests-per-client`) if given.
 async fn serve_with(
     padding: usize,
     write_stall_timeout: Duration,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    max_per_client: Option<NonZeroUsize>,
 ) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -69,7 +72,11 @@ async fn serve_with(
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let endpoint = MetricsEndpoint::new(registry).with_text(metrics.request_durations());
-    let app = ContentServer::new(store).with_metrics(&metrics).router();
+    let mut server = ContentServer::new(store).with_metrics(&metrics);
+    if let Some(max) = max_per_client {
+        server = server.with_max_requests_per_client(max);
+    }
+    let app = server.router();
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = Listener {
         tls: tls.map(|(cert, key)| controller_runtime::Tls::Files { cert, key }),
@@ -93,6 +100,22 @@ async fn serve_with(
 fn client() -> reqwest::Client {
     // Plain client: no transparent gzip, so the test sees Content-Encoding.
     reqwest::Client::builder().no_gzip().build().unwrap()
+}
+
+/// A GET of `url` that accepts gzip.
+async fn get_gzip(url: &str) -> reqwest::Response {
+    client()
+        .get(url)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn gunzip(zipped: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(zipped), &mut plain).unwrap();
+    plain
 }
 
 #[tokio::test]
@@ -132,17 +155,10 @@ async fn all_json_supports_conditional_requests_ranges_and_gzip() {
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(resp.text().await.unwrap(), &body[..10]);
 
-    let resp = client()
-        .get(&url)
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .unwrap();
+    let resp = get_gzip(&url).await;
     assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
     let gz = resp.bytes().await.unwrap();
-    let mut plain = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
-    assert_eq!(plain, body);
+    assert_eq!(gunzip(&gz), body.as_bytes());
 
     let api = format!("{}/catalogs/demo/api/v1/all", s.base);
     let resp = client().get(&api).send().await.unwrap();
@@ -217,15 +233,9 @@ async fn metas_filters_from_the_index() {
     );
     assert_eq!(resp.headers()[header::VARY], "accept-encoding");
     let zipped = resp.bytes().await.unwrap();
-    let mut unzipped = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(&zipped[..]),
-        &mut unzipped,
-    )
-    .unwrap();
     let plain = get("?package=foo").await;
     assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-    assert_eq!(unzipped, plain.text().await.unwrap());
+    assert_eq!(gunzip(&zipped), plain.bytes().await.unwrap());
     // The second gzip answer comes from the cache: the same bytes.
     let again = encoded("api/v1/metas?package=foo", "gzip").await;
     assert_eq!(again.bytes().await.unwrap(), zipped);
@@ -425,7 +435,7 @@ async fn clients_that_stop_reading_are_disconnected() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // Far more than the loopback socket buffers hold.
     const PADDING: usize = 48 << 20;
-    let s = serve_with(PADDING, Duration::from_millis(500), None).await;
+    let s = serve_with(PADDING, Duration::from_millis(500), None, None).await;
     let mut stalled = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     stalled
         .write_all(b"GET /catalogs/demo/all.json HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -465,7 +475,7 @@ async fn tls_listener_serves_the_catalog() {
     let (cert_path, key_path) = (pem.path().join("tls.crt"), pem.path().join("tls.key"));
     std::fs::write(&cert_path, &cert.cert_pem).unwrap();
     std::fs::write(&key_path, &cert.key_pem).unwrap();
-    let s = serve_with(3000, WRITE_STALL_TIMEOUT, Some((cert_path, key_path))).await;
+    let s = serve_with(3000, WRITE_STALL_TIMEOUT, Some((cert_path, key_path)), None).await;
     assert!(s.base.starts_with("https://"));
     let trusting = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap()])
@@ -484,4 +494,132 @@ async fn tls_listener_serves_the_catalog() {
         .send()
         .await;
     assert!(plain.map_or(true, |r| !r.status().is_success()));
+}
+
+/// The large test catalog's `?package=foo` body: the channel line and the padded bundle.
+const LARGE_PADDING: usize = 48 << 20;
+
+/// Overwrites the last `n` bytes of the bundle's padding in the served `all.json` in place
+/// (same length, so the index stays right) and returns the file's new content.
+fn overwrite_padding_tail(s: &Served, n: usize) -> Vec<u8> {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = Store::open(s._dir.path())
+        .unwrap()
+        .current("demo")
+        .unwrap()
+        .unwrap()
+        .all_path();
+    let content = std::fs::read(&path).unwrap();
+    let marker = br#"","schema":"olm.bundle""#;
+    let end = content
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .unwrap();
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.seek(SeekFrom::Start((end - n) as u64)).unwrap();
+    file.write_all(&vec![b'q'; n]).unwrap();
+    std::fs::read(&path).unwrap()
+}
+
+/// The lines of `all` for `?package=foo`: the channel and the bundle.
+fn package_foo(all: &[u8]) -> Vec<u8> {
+    all.split_inclusive(|b| *b == b'\n')
+        .filter(|l| l.starts_with(br#"{"entries""#) || l.starts_with(br#"{"name":"foo.v1""#))
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// A metas body too large to cache is read from the file while it is being sent, plain and
+/// gzipped: bytes changed on disk after the first chunk has arrived reach the client, so
+/// the server cannot have held the body (48 MiB; the loopback socket buffers hold a few
+/// MiB) in memory.
+#[tokio::test]
+async fn large_metas_bodies_are_read_from_the_file_while_being_sent() {
+    let s = serve_with(LARGE_PADDING, WRITE_STALL_TIMEOUT, None, None).await;
+    let url = format!("{}/catalogs/demo/api/v1/metas?package=foo", s.base);
+
+    let mut resp = client().get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/jsonl");
+    let announced = resp.content_length().unwrap();
+    let mut got = resp.chunk().await.unwrap().unwrap().to_vec();
+    let all = overwrite_padding_tail(&s, 1 << 20);
+    let expected = package_foo(&all);
+    assert_eq!(announced, expected.len() as u64);
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        got.extend_from_slice(&chunk);
+    }
+    assert!(got == expected, "the body was read before it was sent");
+
+    let mut resp = get_gzip(&url).await;
+    assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(resp.headers()[header::VARY], "accept-encoding");
+    assert!(resp.content_length().is_none(), "compressed on the fly");
+    let mut zipped = resp.chunk().await.unwrap().unwrap().to_vec();
+    let all = overwrite_padding_tail(&s, 2 << 20);
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        zipped.extend_from_slice(&chunk);
+    }
+    assert!(
+        gunzip(&zipped) == package_foo(&all),
+        "the body was compressed before it was sent"
+    );
+}
+
+/// With `--max-requests-per-client=1`, a client streaming one large response has one more
+/// request wait for it and the next refused with 429 and Retry-After; small cached metas
+/// are not limited, and the waiting request is served once the first response ends.
+#[tokio::test]
+async fn a_client_gets_its_slots_then_a_queue_then_429() {
+    use futures::future::{Either, select};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = serve_with(
+        LARGE_PADDING,
+        WRITE_STALL_TIMEOUT,
+        None,
+        NonZeroUsize::new(1),
+    )
+    .await;
+    // Holds the only slot: its response has started and it reads no further.
+    let mut holder = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    holder
+        .write_all(b"GET /catalogs/demo/api/v1/metas?package=foo HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    holder.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    let small = client()
+        .get(format!(
+            "{}/catalogs/demo/api/v1/metas?schema=olm.package",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), StatusCode::OK, "cached bodies take no slot");
+
+    let get = |path: &'static str| {
+        let url = format!("{}/catalogs/demo/{path}", s.base);
+        tokio::spawn(async move { client().get(url).send().await.unwrap() })
+    };
+    // One of these waits for the holder; the other finds the queue full.
+    let (refused, waiting) = match select(get("all.json"), get("api/v1/all")).await {
+        Either::Left((first, other)) | Either::Right((first, other)) => (first.unwrap(), other),
+    };
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("127.0.0.1 has 1 responses in flight and 1 more requests waiting"),
+        "{text}"
+    );
+    assert!(!waiting.is_finished());
+
+    drop(holder);
+    let served = waiting.await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert!(served.bytes().await.unwrap().len() > LARGE_PADDING);
 }
