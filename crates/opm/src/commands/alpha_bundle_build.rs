@@ -44,6 +44,12 @@ pub(crate) fn run(a: BundleBuildArgs, access: index_image::RegistryAccess) -> Re
     let root = bundle_root(&a)?;
     write_annotations(&root, &a)?;
     let annotations = oci::bundle_annotations(&root)?;
+    if annotations.get(BUNDLE_PACKAGE).is_none_or(String::is_empty) {
+        bail!(
+            "{}: no {BUNDLE_PACKAGE} annotation; pass --overwrite with --package and --channels to write the file",
+            root.join(ANNOTATIONS).display()
+        );
+    }
     let media_type = match annotations.get(BUNDLE_MEDIATYPE) {
         Some(m) => m.clone(),
         None => detect_media_type(&root.join("manifests"))?.to_string(),
@@ -246,7 +252,7 @@ fn validate_plain(manifests: &Path) -> Result<()> {
         let docs = documents(&path).context("invalid plain bundle")?;
         for doc in docs.iter().filter(|d| !d.is_null()) {
             for field in ["apiVersion", "kind"] {
-                if !doc[field].as_str().is_some_and(|v| !v.is_empty()) {
+                if doc[field].as_str().is_none_or(str::is_empty) {
                     bail!(
                         "invalid plain bundle: {}: a document has no {field}",
                         path.display()
