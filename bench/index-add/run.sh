@@ -34,17 +34,8 @@ echo "# building (release)" >&2
 OPM="$ROOT/target/release/opm"
 FIXTURES="$ROOT/target/release/examples/bench_fixtures"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-HOST="127.0.0.1:$PORT"
-cat > "$WORK/registry.yml" <<YAML
-version: 0.1
-log: {level: info, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $WORK/storage}, delete: {enabled: true}}
-http: {addr: $HOST, secret: bench}
-YAML
-env -u REGISTRY_HTTP_ADDR docker-registry serve "$WORK/registry.yml" > "$WORK/registry.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 50); do curl -fs "http://$HOST/v2/" >/dev/null && break; sleep 0.1; done
+source "$ROOT/bench/registry.sh"
+start_registry "$WORK"
 
 echo "# pushing fixtures ($PACKAGES x $VERSIONS base, 1 single, $EXTRA x $VERSIONS extra)" >&2
 "$FIXTURES" "$HOST" "$WORK/fixtures" "$PACKAGES" "$VERSIONS" "$EXTRA"

@@ -252,6 +252,88 @@ pub enum AlphaCommand {
     RenderTemplate(RenderTemplateArgs),
     /// Generate mermaid-formatted view of upgrade graph of operators in an index
     RenderGraph(RenderGraphArgs),
+    /// Operator bundle commands
+    Bundle {
+        #[command(subcommand)]
+        command: AlphaBundleCommand,
+    },
+    /// File-based catalog image commands
+    Catalog {
+        #[command(subcommand)]
+        command: AlphaCatalogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlphaBundleCommand {
+    /// Build an operator bundle image from a bundle directory and push it (no container engine)
+    #[command(long_about = BUNDLE_BUILD_ABOUT)]
+    Build(BundleBuildArgs),
+}
+
+const BUNDLE_BUILD_ABOUT: &str =
+    "Build an operator bundle image from a bundle directory and push it (no container engine)
+
+DIR is a bundle directory (DIR/manifests/ and DIR/metadata/) or, as upstream, the directory \
+holding the manifests itself (then named manifests/, or laid out again under --output-dir). \
+metadata/annotations.yaml is written from --package, --channels and --default when it is \
+missing (or with --overwrite); when it exists, the values given must match it. The bundle is \
+validated, built FROM scratch with every annotation as a label, and pushed to --tag: a \
+registry reference or oci:<dir>[:tag]. The pushed reference with its digest is printed.";
+
+#[derive(Debug, Args)]
+pub struct BundleBuildArgs {
+    /// The directory where bundle manifests and metadata for a specific version are located
+    #[arg(short = 'd', long, value_name = "DIR")]
+    pub directory: PathBuf,
+    /// The image reference to push the bundle image to (a registry reference or oci:<dir>[:tag])
+    #[arg(short = 't', long, value_name = "IMAGE")]
+    pub tag: String,
+    /// The name of the package that bundle image belongs to (to write metadata/annotations.yaml)
+    #[arg(short = 'p', long)]
+    pub package: Option<String>,
+    /// The list of channels that bundle image belongs to (comma-separated; to write metadata/annotations.yaml)
+    #[arg(short = 'c', long)]
+    pub channels: Option<String>,
+    /// The default channel for the bundle image
+    #[arg(short = 'e', long = "default")]
+    pub default_channel: Option<String>,
+    /// Lay the bundle out here (OUT/manifests, OUT/metadata) and build it from there
+    #[arg(short = 'u', long, value_name = "OUT")]
+    pub output_dir: Option<PathBuf>,
+    /// Tool used to manage container images. One of: [docker, podman, buildah] (accepted; no engine is used)
+    #[arg(short = 'b', long)]
+    pub image_builder: Option<String>,
+    /// Overwrite metadata/annotations.yaml (and files under --output-dir) if they exist
+    #[arg(short = 'o', long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlphaCatalogCommand {
+    /// Build a catalog image from a file-based catalog directory and push it (no container engine)
+    Build(CatalogBuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogBuildArgs {
+    /// The file-based catalog directory (copied to /configs)
+    #[arg(value_name = "fbcRootDir")]
+    pub dir: PathBuf,
+    /// The image reference to push the catalog image to (a registry reference or oci:<dir>[:tag])
+    #[arg(short = 't', long, value_name = "IMAGE")]
+    pub tag: String,
+    /// Image base to build the catalog on: "scratch" (configs only, as catalogd needs), or an opm image such as quay.io/operator-framework/opm:latest to serve it
+    #[arg(
+        short = 'i',
+        long,
+        visible_alias = "binary-image",
+        default_value = "scratch"
+    )]
+    pub base_image: String,
+    /// Extra labels for the image. Labels should be of the form 'key=value'.
+    #[arg(short = 'l', long, value_delimiter = ',')]
+    pub extra_labels: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,8 @@
 //! Layout: `cli` (the clap command line), [`run`] (dispatch), `commands` (one module per
 //! command, each a `run` from its arguments to an [`Outcome`]), and below them `render` (the
 //! reference renderer `render`, `migrate` and the templates share), `migrations`
-//! (`--migrate-level`), `icon`, `runtime` (the tokio runtime for image I/O) and `outcome`.
+//! (`--migrate-level`), `icon`, `runtime` (the tokio runtime for image I/O), `push` (pushing a
+//! built image with progress) and `outcome`.
 //! `cli` is public for the binary; the other modules are private behind the `pub use` list.
 
 pub mod cli;
@@ -12,6 +13,7 @@ mod commands;
 mod icon;
 mod migrations;
 mod outcome;
+mod push;
 mod render;
 mod runtime;
 
@@ -19,7 +21,9 @@ use std::io::Read;
 
 use anyhow::{Result, bail};
 
-use crate::cli::{AlphaCommand, Cli, Command, GenerateCommand};
+use crate::cli::{
+    AlphaBundleCommand, AlphaCatalogCommand, AlphaCommand, Cli, Command, GenerateCommand,
+};
 
 pub use migrations::Migrations;
 pub use outcome::{Outcome, emit};
@@ -43,6 +47,18 @@ pub fn run(cli: Cli, stdin: &mut dyn Read) -> Result<Outcome> {
         Command::Alpha {
             command: AlphaCommand::RenderGraph(a),
         } => commands::alpha_render_graph::run(a, access),
+        Command::Alpha {
+            command:
+                AlphaCommand::Bundle {
+                    command: AlphaBundleCommand::Build(a),
+                },
+        } => commands::alpha_bundle_build::run(a, access),
+        Command::Alpha {
+            command:
+                AlphaCommand::Catalog {
+                    command: AlphaCatalogCommand::Build(a),
+                },
+        } => commands::alpha_catalog_build::run(a, access),
     }
 }
 

@@ -31,3 +31,18 @@ pub fn upstream_opm() -> Option<PathBuf> {
     ));
     None
 }
+
+/// Copies the directory tree `from` to `to` (created if missing), e.g. a corpus bundle to
+/// change in a test.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating a directory");
+    for entry in std::fs::read_dir(from).expect("reading a directory to copy") {
+        let entry = entry.expect("reading a directory to copy");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copying a file");
+        }
+    }
+}

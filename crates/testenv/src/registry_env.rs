@@ -8,7 +8,7 @@ use std::io::Read;
 use oci::{Image, ImageRef, ImageStore, RegistryOptions, Sha256Digest, bundle_image};
 use sha2::Digest as _;
 
-use crate::fixtures::corpus_bundle;
+use crate::fixtures::{copy_dir, corpus_bundle};
 use crate::registry::{REGISTRY_BINARIES, Registry, require_binaries, run_command};
 
 /// A plain-HTTP registry, an image store that reaches it, and a private home directory for
@@ -141,19 +141,6 @@ impl RegistryEnv {
         cmd.arg("--raw");
         let out = run_command(&mut cmd).expect("skopeo inspect --raw");
         serde_json::from_str(&out).expect("manifest JSON")
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("reading a bundle directory") {
-        let entry = entry.expect("reading a bundle directory");
-        let dest = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            std::fs::create_dir_all(&dest).expect("creating a directory");
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copying a bundle file");
-        }
     }
 }
 

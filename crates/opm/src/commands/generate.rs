@@ -67,7 +67,7 @@ fn clean(p: &Path) -> PathBuf {
 }
 
 /// Parses `key=value` labels; the last value of a repeated key wins.
-fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for l in labels {
         let Some((k, v)) = l.split_once('=') else {

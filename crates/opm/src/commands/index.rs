@@ -46,11 +46,11 @@ fn tools_notice(tools: &ToolArgs, build_tool_allowed_none: bool) -> Result<Optio
     Ok(engine_notice([container, build, pull]))
 }
 
-fn engine_notice(values: [Option<String>; 3]) -> Option<String> {
+pub(crate) fn engine_notice(values: [Option<String>; 3]) -> Option<String> {
     let engines: Vec<String> = values
         .into_iter()
         .flatten()
-        .filter(|v| v == "docker" || v == "podman")
+        .filter(|v| ["docker", "podman", "buildah"].contains(&v.as_str()))
         .collect();
     let first = engines.first()?;
     Some(format!(

@@ -1,6 +1,8 @@
 //! One module per command (`opm <command>` or `opm <group> <command>`), each a `run`
 //! from parsed arguments to an [`Outcome`].
 
+pub(crate) mod alpha_bundle_build;
+pub(crate) mod alpha_catalog_build;
 pub(crate) mod alpha_render_graph;
 pub(crate) mod alpha_render_template;
 pub(crate) mod generate;

@@ -9,14 +9,14 @@ use crate::outcome::Outcome;
 
 /// Why a catalog is invalid, printed as the error alone (its causes are part of its text).
 #[derive(Debug, thiserror::Error)]
-enum Invalid {
+pub(crate) enum Invalid {
     #[error("{0}")]
     Load(fbc::LoadError),
     #[error("{0}")]
     Model(fbc::ValidationError),
 }
 
-fn check(dir: &Path) -> Result<(), Invalid> {
+pub(crate) fn check(dir: &Path) -> Result<(), Invalid> {
     let cfg = fbc::load_fs(dir).map_err(Invalid::Load)?;
     fbc::convert_to_model(&cfg).map_err(Invalid::Model)?;
     Ok(())

@@ -3,6 +3,7 @@
 mod cli;
 mod corpus_templates;
 mod differential;
+mod image_build;
 mod index_registry;
 mod index_upstream;
 mod support;
