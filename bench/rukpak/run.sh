@@ -104,8 +104,8 @@ printf 'version: 0.1\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 1
 docker-registry serve "$OUT/registry.yml" >"$OUT/registry.log" 2>&1 &
 PIDS+=($!)
 sleep 1
-cargo build --release --quiet -p rukpak --example push_bundle
-IMG_REF="$(target/release/examples/push_bundle 127.0.0.1:15000/bench/kube-green:0.7.0 ../shared/corpus/bundles/kube-green/0.7.0)"
+cargo build --release --quiet -p opm
+IMG_REF="$(target/release/opm --use-http alpha bundle build -d ../shared/corpus/bundles/kube-green/0.7.0 -t 127.0.0.1:15000/bench/kube-green:0.7.0)"
 start_ours; sleep 2
 echo "ours image $(drive ours-img "$N" "{\"_class\":\"core-rukpak-io-registry\",\"type\":\"image\",\"image\":{\"ref\":\"$IMG_REF\"}}" ours-img)" | tee -a "$OUT/results.txt"
 

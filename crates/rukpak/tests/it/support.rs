@@ -290,22 +290,10 @@ pub(crate) fn plain_bundle_repo(
     tag: &str,
 ) -> (testenv::git::GitRepo, String) {
     let repo = testenv::git::GitRepo::init(&parent.join("repo")).unwrap();
-    copy_dir(&corpus().join("plain").join(bundle), repo.path());
+    testenv::fixtures::copy_dir(&corpus().join("plain").join(bundle), repo.path());
     repo.git(&["add", "-A"]).unwrap();
     repo.git(&["commit", "-q", "-m", bundle]).unwrap();
     repo.tag(tag).unwrap();
     let commit = repo.git(&["rev-parse", "HEAD"]).unwrap().trim().to_owned();
     (repo, commit)
-}
-
-pub(crate) fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from).min_depth(1) {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
 }
