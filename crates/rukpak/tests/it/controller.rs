@@ -333,16 +333,15 @@ async fn lost_content_comes_back_from_the_pinned_commit() {
         stored.resolved_source.git.unwrap().ref_.commit.as_deref(),
         Some(commit.as_str())
     );
-    let b = bundles.get(&name).await.unwrap();
-    assert_eq!(support::phase(&b), Some("Unpacked"));
-    assert!(
-        b.status
-            .unwrap()
-            .content_url
-            .unwrap()
-            .starts_with(&second.content_url),
-        "status names the new server"
-    );
+    // Status follows the store (the record is written first).
+    support::wait_for(&bundles, &name, "status naming the new server", |b| {
+        support::phase(b) == Some("Unpacked")
+            && b.status
+                .as_ref()
+                .and_then(|s| s.content_url.as_deref())
+                .is_some_and(|u| u.starts_with(&second.content_url))
+    })
+    .await;
     wait_gone(&bundles, &name).await;
     second.stop().await;
 }
