@@ -77,7 +77,9 @@ start_ours() {
   IMPL_PID=$!; PIDS+=("$IMPL_PID")
 }
 start_upstream() {
+  mkdir -p "$OUT/uploads-upstream"
   "$UPSTREAM" --system-namespace rukpak-system --provisioner-storage-dir "$OUT/store-upstream" \
+    --upload-storage-dir "$OUT/uploads-upstream" \
     --http-bind-address 127.0.0.1:18080 --http-external-address http://127.0.0.1:18080 \
     --health-probe-bind-address 127.0.0.1:18081 >"$OUT/upstream.log" 2>&1 &
   IMPL_PID=$!; PIDS+=("$IMPL_PID")
