@@ -177,25 +177,21 @@ impl Config {
                 .max_catalog_entries(self.max_catalog_entries)
                 .build(),
         );
-        tokio::spawn(collect_garbage_every(ctx.clone(), self.gc_interval));
+        let gc_ctx = ctx.clone();
+        tokio::spawn(controller_runtime::sweep_every(
+            self.gc_interval,
+            "content of deleted catalogs",
+            move || {
+                let ctx = gc_ctx.clone();
+                async move { controller::collect_garbage(&ctx).await }
+            },
+        ));
         manager
             .run(endpoint, |shutdown| {
                 controller::run_controller(ctx, shutdown)
             })
             .await?;
         Ok(())
-    }
-}
-
-/// Removes content of deleted Catalogs now and then every `interval`, forever.
-async fn collect_garbage_every(ctx: Arc<Context>, interval: Duration) {
-    loop {
-        match controller::collect_garbage(&ctx).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("garbage-collected content of {n} deleted catalogs"),
-            Err(e) => tracing::warn!("garbage collection: {e}"),
-        }
-        tokio::time::sleep(interval).await;
     }
 }
 

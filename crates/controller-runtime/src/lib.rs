@@ -15,6 +15,7 @@
 //! - `serving_cert`: a self-managed serving certificate (private CA in a Secret, renewal,
 //!   hot reload, `caBundle` injection into webhook configurations).
 //! - `report`: status by server-side apply, and Events.
+//! - `periodic`: housekeeping repeated at an interval (garbage collection).
 //! - `backoff`: retry delays after consecutive failures, per object.
 //! - `probes` and `metrics`: `/healthz`, `/readyz` and `/metrics` (a registry passed in).
 
@@ -26,6 +27,7 @@ mod leader;
 mod listen;
 mod manager;
 mod metrics;
+mod periodic;
 mod probes;
 mod process;
 mod report;
@@ -40,6 +42,7 @@ pub use leader::{LeaderElectionConfig, LeaderError, Leadership, always_leader, e
 pub use listen::{HEADER_READ_TIMEOUT, ListenError, Listener, SHUTDOWN_GRACE, Tls};
 pub use manager::{Error, Manager};
 pub use metrics::{MetricsEndpoint, TextExposition};
+pub use periodic::sweep_every;
 pub use probes::probes;
 pub use process::{DEFAULT_LOG_FILTER, Shutdown, init_process, terminated};
 pub use report::{apply_status, publish_event};

@@ -302,23 +302,19 @@ impl Config {
                     _ = leading.wait_for(|l| *l) => {}
                     () = shutdown.clone() => return,
                 }
-                tokio::spawn(collect_garbage_every(ctx.clone(), gc_interval));
+                let gc_ctx = ctx.clone();
+                tokio::spawn(controller_runtime::sweep_every(
+                    gc_interval,
+                    "contents and uploads of deleted bundles",
+                    move || {
+                        let ctx = gc_ctx.clone();
+                        async move { controller::collect_garbage(&ctx).await }
+                    },
+                ));
                 controller::run_controller(ctx, shutdown).await;
             })
             .await?;
         Ok(())
-    }
-}
-
-/// Removes content and uploads of deleted Bundles now and then every `interval`.
-async fn collect_garbage_every(ctx: Arc<Context>, interval: Duration) {
-    loop {
-        match controller::collect_garbage(&ctx).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("removed content of {n} deleted bundles"),
-            Err(e) => tracing::warn!("garbage collection: {e}"),
-        }
-        tokio::time::sleep(interval).await;
     }
 }
 

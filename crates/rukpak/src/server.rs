@@ -65,6 +65,11 @@ fn bundle_name(file: &str) -> Option<&str> {
     file.strip_suffix(".tgz").filter(|n| !n.is_empty())
 }
 
+/// The Bundle name in `<name>.tgz`, if it is one the store accepts.
+fn checked_bundle_name<'f>(server: &ContentServer, file: &'f str) -> Option<&'f str> {
+    bundle_name(file).filter(|n| server.store.tarball(n).is_ok())
+}
+
 /// Runs the access check for the request `parts`; `Err` is the refusal to send. (The body
 /// is not `Sync`, so only the parts may be held across the API calls.)
 async fn admit(server: &ContentServer, parts: &Parts) -> Result<(), Response> {
@@ -116,7 +121,7 @@ async fn uploaded(
     if let Err(refused) = admit(&server, &parts).await {
         return refused;
     }
-    let Some(name) = bundle_name(&file).filter(|n| server.store.tarball(n).is_ok()) else {
+    let Some(name) = checked_bundle_name(&server, &file) else {
         return text(StatusCode::NOT_FOUND, format!("no upload {file}"));
     };
     let path = server.uploads.path(name);
@@ -138,7 +143,7 @@ async fn upload(
     if let Err(refused) = admit(&server, &parts).await {
         return refused;
     }
-    let Some(name) = bundle_name(&file).filter(|n| server.store.tarball(n).is_ok()) else {
+    let Some(name) = checked_bundle_name(&server, &file) else {
         return text(
             StatusCode::NOT_FOUND,
             format!("{file:?} is not <bundle>.tgz"),
