@@ -265,11 +265,30 @@ pub struct Authorization {
     /// Secret in the provisioner's namespace: `username`/`password` for HTTP(S);
     /// `ssh-privatekey` (and optionally `ssh-knownhosts`) for SSH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<LocalObjectReference>,
+    pub secret: Option<AuthSecret>,
 
     /// Accept any server certificate (HTTPS) or host key (SSH). Testing only.
     #[serde(default, skip_serializing_if = "is_false")]
     pub insecure_skip_verify: bool,
+}
+
+impl Authorization {
+    /// The named Secret, if any: an empty name means none.
+    pub fn secret_name(&self) -> Option<&str> {
+        self.secret
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .filter(|name| !name.is_empty())
+    }
+}
+
+/// The Secret of an [`Authorization`]. Unlike core's `LocalObjectReference`, `name` is optional:
+/// upstream's Go clients send an unset reference as `{"secret": {}}`, and the API must accept it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+pub struct AuthSecret {
+    /// Name of the Secret in the provisioner's namespace. Empty: no Secret.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
 }
 
 /// One ConfigMap of a `configMaps` source.

@@ -23,7 +23,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 use oci::{Credentials, ExtractError, ExtractLimits, ImageError, ImageStore};
 use olm_api::BundleSource;
-use olm_api::bundle::{ConfigMapSource, GitRef, GitSource, HttpSource, ImageSource, SourceType};
+use olm_api::bundle::{
+    Authorization, ConfigMapSource, GitRef, GitSource, HttpSource, ImageSource, SourceType,
+};
 
 pub use config_maps::{ConfigMapsError, config_map_files};
 pub use git::{CloneError, GitError, GitOptions, TreeError, fetch as fetch_git};
@@ -291,9 +293,9 @@ impl Sources {
         objects: &impl SystemObjects,
         dest: &Path,
     ) -> Result<Unpack, SourceError> {
-        let secret = match git.auth.as_ref().and_then(|a| a.secret.as_ref()) {
-            Some(secret) => Some(
-                self.secret(&secret.name, "bundle.spec.source.git.auth.secret", objects)
+        let secret = match git.auth.as_ref().and_then(Authorization::secret_name) {
+            Some(name) => Some(
+                self.secret(name, "bundle.spec.source.git.auth.secret", objects)
                     .await?,
             ),
             None => None,
@@ -342,12 +344,12 @@ impl Sources {
         objects: &impl SystemObjects,
         dest: &Path,
     ) -> Result<(), SourceError> {
-        let basic_auth = match http.auth.as_ref().and_then(|a| a.secret.as_ref()) {
-            Some(secret) => {
+        let basic_auth = match http.auth.as_ref().and_then(Authorization::secret_name) {
+            Some(name) => {
                 let data = self
-                    .secret(&secret.name, "bundle.spec.source.http.auth.secret", objects)
+                    .secret(name, "bundle.spec.source.http.auth.secret", objects)
                     .await?;
-                Some(self.basic_auth(&secret.name, &data)?)
+                Some(self.basic_auth(name, &data)?)
             }
             None => None,
         };

@@ -696,6 +696,19 @@ fn bundle_yaml(name: &str, source: &str) -> String {
     )
 }
 
+/// Upstream's Go types serialise an unset `auth.secret` as `{}`; a Bundle written by a Go client
+/// (rukpak's own, operator-controller) must round-trip.
+#[tokio::test]
+async fn an_empty_auth_secret_from_go_clients_is_accepted() {
+    let Some(cluster) = cluster_with_crds().await else {
+        return;
+    };
+    let git = "    type: git\n    git:\n      repository: https://example.com/repo.git\n      ref:\n        tag: v1\n      auth:\n        secret: {}\n";
+    assert_applied(&cluster, &bundle_yaml(&unique_name("go-git"), git));
+    let http = "    type: http\n    http:\n      url: https://example.com/b.tgz\n      auth:\n        secret: {}\n        insecureSkipVerify: false\n";
+    assert_applied(&cluster, &bundle_yaml(&unique_name("go-http"), http));
+}
+
 #[tokio::test]
 async fn invalid_bundles_are_rejected_with_clear_messages() {
     let Some(cluster) = cluster_with_crds().await else {

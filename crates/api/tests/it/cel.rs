@@ -5,8 +5,8 @@ use k8s_openapi::api::core::v1::LocalObjectReference;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::cel::{ValidationErrors, Validator, validate_cel, validate_cel_update};
 use olm_api::bundle::{
-    Authorization, ConfigMapSource, GitRef, GitSource, HttpSource, ImageSource, SourceType,
-    UploadSource,
+    AuthSecret, Authorization, ConfigMapSource, GitRef, GitSource, HttpSource, ImageSource,
+    SourceType, UploadSource,
 };
 use olm_api::bundle_deployment::{BundleTemplate, BundleTemplateMetadata};
 use olm_api::catalog::{CatalogImageSource, CatalogSource, CatalogSourceType};
@@ -109,7 +109,7 @@ fn valid_sources() -> Vec<BundleSource> {
             http: Some(HttpSource {
                 url: "https://example.com/bundle.tgz".into(),
                 auth: Some(Authorization {
-                    secret: Some(LocalObjectReference {
+                    secret: Some(AuthSecret {
                         name: "creds".into(),
                     }),
                     insecure_skip_verify: true,

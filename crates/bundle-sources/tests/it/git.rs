@@ -266,7 +266,7 @@ async fn https_with_basic_auth_and_a_private_ca() -> Result<()> {
     let secret = basic_secret("bundle-reader", "s3cr3t:pw");
     let mut with_auth = source(url.clone(), tag("v0.0.2"), Some("dev/deploy/manifests"));
     with_auth.auth = Some(Authorization {
-        secret: Some(k8s_local_ref("git-auth")),
+        secret: Some(auth_secret("git-auth")),
         insecure_skip_verify: false,
     });
 
@@ -359,8 +359,8 @@ async fn https_with_basic_auth_and_a_private_ca() -> Result<()> {
     Ok(())
 }
 
-fn k8s_local_ref(name: &str) -> k8s_openapi::api::core::v1::LocalObjectReference {
-    k8s_openapi::api::core::v1::LocalObjectReference { name: name.into() }
+fn auth_secret(name: &str) -> olm_api::bundle::AuthSecret {
+    olm_api::bundle::AuthSecret { name: name.into() }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -688,7 +688,7 @@ async fn ssh_with_a_key_and_known_hosts() -> Result<()> {
         Some("dev/deploy"),
     );
     src.auth = Some(Authorization {
-        secret: Some(k8s_local_ref("git-ssh")),
+        secret: Some(auth_secret("git-ssh")),
         insecure_skip_verify: false,
     });
 

@@ -4,10 +4,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use bundle_sources::{SourceError, Sources, Unpack};
-use k8s_openapi::api::core::v1::LocalObjectReference;
 use oci::{ExtractLimits, RegistryOptions};
 use olm_api::BundleSource;
-use olm_api::bundle::{Authorization, HttpSource, SourceType};
+use olm_api::bundle::{AuthSecret, Authorization, HttpSource, SourceType};
 use testenv::FaultProxy;
 
 use crate::fixtures::{
@@ -20,7 +19,7 @@ fn http_source(url: &str, secret: Option<&str>, insecure_skip_verify: bool) -> B
         http: Some(HttpSource {
             url: url.to_owned(),
             auth: (secret.is_some() || insecure_skip_verify).then(|| Authorization {
-                secret: secret.map(|name| LocalObjectReference {
+                secret: secret.map(|name| AuthSecret {
                     name: name.to_owned(),
                 }),
                 insecure_skip_verify,
@@ -65,6 +64,20 @@ async fn a_tgz_is_unpacked_and_resolved_to_the_spec() {
         std::fs::read(plain_bundle().join("manifests/06_deployment.yaml")).unwrap()
     );
     ws.assert_nothing_beside_dest(&[]);
+}
+
+/// Go clients send an unset secret reference as `{}`: an empty name means no Secret.
+#[tokio::test]
+async fn an_empty_secret_name_means_no_credentials() {
+    let server = FileServer::start(None).await;
+    server.put("combo.tgz", tgz_of_dir(&plain_bundle()));
+    let (sources, _cache) = trusting(&server);
+    let source = http_source(&server.url("combo.tgz"), Some(""), false);
+
+    let (ws, result) = fetch(&sources, &source, &Objects::default()).await;
+
+    assert_eq!(result.unwrap(), Unpack::Unpacked { resolved: source });
+    assert_eq!(ws.files(), files_under(&plain_bundle()));
 }
 
 #[tokio::test]
