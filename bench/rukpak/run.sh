@@ -77,7 +77,7 @@ start_ours() {
   IMPL_PID=$!; PIDS+=("$IMPL_PID")
 }
 start_upstream() {
-  mkdir -p "$OUT/uploads-upstream"
+  mkdir -p "$OUT/uploads-upstream" "$OUT/store-upstream"
   "$UPSTREAM" --system-namespace rukpak-system --provisioner-storage-dir "$OUT/store-upstream" \
     --upload-storage-dir "$OUT/uploads-upstream" \
     --http-bind-address 127.0.0.1:18080 --http-external-address http://127.0.0.1:18080 \

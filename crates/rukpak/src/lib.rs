@@ -11,10 +11,12 @@
 //!   (TokenReview + SubjectAccessReview, as kube-rbac-proxy does upstream).
 //! - `webhook`: `vbundles.core.rukpak.io` and `vconfigmaps.core.rukpak.io`.
 //! - `metrics`: unpack counts and durations, registered into the registry the runtime serves.
+//! - `ctl`: `rukpakctl` (binary `src/bin/rukpakctl.rs`): `run` and `content` against a cluster.
 
 mod access;
 mod args;
 mod controller;
+mod ctl;
 #[cfg(test)]
 mod fixtures;
 mod metrics;
@@ -27,6 +29,7 @@ mod webhook;
 pub use access::{Access, Refusal};
 pub use args::{Args, Config, RunError};
 pub use controller::{Context, Error, FIELD_MANAGER, collect_garbage, run_controller};
+pub use ctl::{Archive, ArchiveError, CtlArgs, CtlError, archive_dir};
 pub use metrics::Metrics;
 pub use server::{ContentServer, UPLOAD_RECEIVED};
 pub use store::{Store, StoreError, StoredBundle};

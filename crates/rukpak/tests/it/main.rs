@@ -3,5 +3,6 @@
 mod content;
 mod controller;
 mod deploy;
+mod rukpakctl;
 mod support;
 mod webhook;

@@ -119,7 +119,8 @@ impl Rukpak {
         let webhook_configuration = testenv::unique_name("rukpak-webhooks");
         let mut cert_config = ServingCertConfig::new(&setup.namespace, "rukpak-tls", "rukpak");
         cert_config.ip_addresses = vec!["127.0.0.1".parse().unwrap()];
-        cert_config.dns_names = vec!["localhost".into()];
+        // `core.<namespace>.svc`: rukpakctl checks the upload server by its Service name.
+        cert_config.dns_names = vec!["localhost".into(), format!("core.{}.svc", setup.namespace)];
         cert_config.webhook_configurations = vec![webhook_configuration.clone()];
         cert_config.cert_validity = setup.cert_validity;
         cert_config.check_interval = setup.cert_check_interval;
@@ -296,4 +297,28 @@ pub(crate) fn plain_bundle_repo(
     repo.tag(tag).unwrap();
     let commit = repo.git(&["rev-parse", "HEAD"]).unwrap().trim().to_owned();
     (repo, commit)
+}
+
+/// Runs `kubectl ARGS` with `input` on stdin.
+pub(crate) fn kubectl_stdin(
+    cluster: &testenv::Cluster,
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cluster
+        .kubectl()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

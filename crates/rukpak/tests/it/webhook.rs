@@ -15,25 +15,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn kubectl_stdin(cluster: &testenv::Cluster, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = cluster
-        .kubectl()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// seed-examples.md §3: the documented exchange, word for word. The Bundle comes from a
 /// local git server holding the combo bundle of the corpus.
 #[tokio::test(flavor = "multi_thread")]
@@ -65,7 +46,7 @@ spec:
         label = rukpak.label,
         url = daemon.url_for("repo"),
     );
-    let out = kubectl_stdin(&cluster, &["apply", "-f", "-"], &manifest);
+    let out = support::kubectl_stdin(&cluster, &["apply", "-f", "-"], &manifest);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -144,7 +125,7 @@ spec:
 ",
         label = rukpak.label,
     );
-    let out = kubectl_stdin(&cluster, &["create", "-f", "-"], &manifest);
+    let out = support::kubectl_stdin(&cluster, &["create", "-f", "-"], &manifest);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),

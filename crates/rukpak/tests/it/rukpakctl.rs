@@ -1,0 +1,285 @@
+//! `rukpakctl` as a user runs it, against the real API server and RukPak with access checked:
+//! the kubeconfig holds a client certificate, so the CLI mints ServiceAccount tokens bound to
+//! the `bundle-reader` and `bundle-uploader` ClusterRoles of deploy/rukpak.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use kube::api::{Api, PostParams};
+use olm_api::{Bundle, BundleDeployment};
+
+use crate::support::{self, Rukpak, Setup};
+
+fn rukpakctl(cluster: &testenv::Cluster, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rukpakctl"));
+    cmd.args(args).env("KUBECONFIG", cluster.kubeconfig());
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_success(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn assert_failure(out: &Output, stderr: &str) {
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", text(&out.stdout));
+    assert_eq!(text(&out.stderr).trim_end(), stderr);
+}
+
+/// The two ClusterRoles of deploy/rukpak/rbac.yaml the CLI binds its ServiceAccount to.
+fn apply_bundle_roles(cluster: &testenv::Cluster) {
+    let rbac =
+        std::fs::read_to_string(support::workspace().join("deploy/rukpak/rbac.yaml")).unwrap();
+    let roles: Vec<&str> = rbac
+        .split("\n---\n")
+        .filter(|doc| {
+            doc.contains("kind: ClusterRole\n")
+                && (doc.contains("name: bundle-reader\n")
+                    || doc.contains("name: bundle-uploader\n"))
+        })
+        .collect();
+    assert_eq!(roles.len(), 2, "deploy/rukpak/rbac.yaml has both roles");
+    let out = support::kubectl_stdin(
+        cluster,
+        &["apply", "--server-side", "-f", "-"],
+        &roles.join("\n---\n"),
+    );
+    assert_success(&out);
+}
+
+/// `tar tzv`-style lines → the listed paths of regular files.
+fn listed_files(listing: &str) -> BTreeSet<String> {
+    listing
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .unwrap()
+                .trim_start_matches("./")
+                .to_owned()
+        })
+        .collect()
+}
+
+fn files_under(dir: &Path) -> BTreeSet<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+        .collect()
+}
+
+async fn start() -> Option<(testenv::Cluster, Rukpak)> {
+    let cluster = support::cluster().await?;
+    apply_bundle_roles(&cluster);
+    let rukpak = Rukpak::start(
+        &cluster,
+        Setup {
+            check_access: true,
+            ..Setup::new()
+        },
+    )
+    .await;
+    Some((cluster, rukpak))
+}
+
+/// `content` lists an unpacked Bundle's files, and says why it cannot for a missing or a
+/// pending Bundle.
+#[tokio::test(flavor = "multi_thread")]
+async fn content_lists_the_files_of_an_unpacked_bundle() {
+    let Some((cluster, rukpak)) = start().await else {
+        return;
+    };
+    let repos = tempfile::tempdir().unwrap();
+    let (repo, _) = support::plain_bundle_repo(repos.path(), "combo-v0.0.2", "v0.0.2");
+    let bundles: Api<Bundle> = Api::all(cluster.client());
+    let name = testenv::unique_name("ctl-git");
+    let git: Bundle = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"provisionerClassName": "core-rukpak-io-plain", "source":
+            {"type": "git", "git": {"repository": repo.file_url(), "ref": {"tag": "v0.0.2"}}}},
+    }))
+    .unwrap();
+    bundles
+        .create(&PostParams::default(), &rukpak.labelled(git))
+        .await
+        .unwrap();
+    support::wait_for(&bundles, &name, "Unpacked", |b| {
+        support::phase(b) == Some("Unpacked")
+    })
+    .await;
+
+    let ns = rukpak.namespace.clone();
+    let out = rukpakctl(&cluster, &["content", &name, "--namespace", &ns])
+        .output()
+        .unwrap();
+    let listing = assert_success(&out);
+    assert_eq!(
+        listed_files(&listing),
+        files_under(&support::corpus().join("plain/combo-v0.0.2"))
+    );
+
+    let out = rukpakctl(&cluster, &["content", "absent", "--namespace", &ns])
+        .output()
+        .unwrap();
+    assert_failure(&out, r#"Error: bundle "absent" not found"#);
+
+    let pending = testenv::unique_name("ctl-pending");
+    let upload: Bundle = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": pending},
+        "spec": {"provisionerClassName": "core-rukpak-io-plain", "source": {"type": "upload", "upload": {}}},
+    }))
+    .unwrap();
+    bundles
+        .create(&PostParams::default(), &rukpak.labelled(upload))
+        .await
+        .unwrap();
+    support::wait_for(&bundles, &pending, "Pending", |b| {
+        support::phase(b) == Some("Pending")
+    })
+    .await;
+    let out = rukpakctl(&cluster, &["content", &pending, "--namespace", &ns])
+        .output()
+        .unwrap();
+    assert_failure(
+        &out,
+        &format!(
+            r#"Error: bundle "{pending}" has no content URL yet (phase "Pending"); wait until it is Unpacked"#
+        ),
+    );
+    rukpak.stop().await;
+}
+
+/// Plays the BundleDeployment controller's part for `run`: creates the Bundle of the
+/// BundleDeployment's template once it appears (labelled for this test's controller).
+async fn create_bundle_for(
+    rukpak: &Rukpak,
+    client: &kube::Client,
+    bd_name: &str,
+    bundle_name: &str,
+) {
+    let bds: Api<BundleDeployment> = Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let bd = loop {
+        if let Some(bd) = bds.get_opt(bd_name).await.unwrap() {
+            break bd;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rukpakctl applied no BundleDeployment"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let template = bd.spec.template;
+    let bundle: Bundle = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": bundle_name, "labels": template.metadata.labels},
+        "spec": template.spec,
+    }))
+    .unwrap();
+    Api::<Bundle>::all(client.clone())
+        .create(&PostParams::default(), &rukpak.labelled(bundle))
+        .await
+        .unwrap();
+}
+
+/// `run` applies the BundleDeployment, waits for its Bundle, uploads the directory through
+/// `--address` (the certificate checked for the upload Service's name), and says when the
+/// content is already there; the Bundle then unpacks the uploaded files.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_uploads_the_directory_to_the_bundle_of_its_bundle_deployment() {
+    let Some((cluster, rukpak)) = start().await else {
+        return;
+    };
+    let bd = testenv::unique_name("ctl-run");
+    let bundle_name = format!("{bd}-b1");
+    let dir = support::corpus().join("plain/combo-v0.0.2");
+    let address = rukpak.content_url.trim_start_matches("https://").to_owned();
+    let ns = rukpak.namespace.clone();
+    let args = |dir: &Path| {
+        let mut cmd = rukpakctl(&cluster, &["run", &bd]);
+        cmd.arg(dir).args([
+            "--system-namespace",
+            &ns,
+            "--address",
+            &address,
+            "--timeout",
+            "60",
+        ]);
+        cmd
+    };
+
+    let child = args(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    create_bundle_for(&rukpak, &cluster.client(), &bd, &bundle_name).await;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        assert_success(&out),
+        format!(
+            "bundledeployment.core.rukpak.io \"{bd}\" applied\nsuccessfully uploaded bundle content for \"{bundle_name}\"\n"
+        )
+    );
+
+    let bundles: Api<Bundle> = Api::all(cluster.client());
+    support::wait_for(&bundles, &bundle_name, "Unpacked", |b| {
+        support::phase(b) == Some("Unpacked")
+    })
+    .await;
+    let out = args(&dir).output().unwrap();
+    assert_eq!(
+        assert_success(&out),
+        format!(
+            "bundledeployment.core.rukpak.io \"{bd}\" applied\nbundle \"{bundle_name}\" is already up-to-date\n"
+        )
+    );
+    let out = rukpakctl(&cluster, &["content", &bundle_name, "--namespace", &ns])
+        .output()
+        .unwrap();
+    assert_eq!(listed_files(&assert_success(&out)), files_under(&dir));
+    rukpak.stop().await;
+}
+
+/// Without a BundleDeployment controller the Bundle never appears: `run` says so and which
+/// provisioner class it waited for, instead of hanging.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_says_when_no_bundle_appears() {
+    let Some((cluster, rukpak)) = start().await else {
+        return;
+    };
+    let bd = testenv::unique_name("ctl-orphan");
+    let dir = support::corpus().join("plain/combo-v0.0.2");
+    let out = rukpakctl(&cluster, &["run", &bd])
+        .arg(&dir)
+        .args(["--system-namespace", &rukpak.namespace, "--timeout", "1"])
+        .output()
+        .unwrap();
+    assert_failure(
+        &out,
+        &format!(
+            "Error: no Bundle of bundledeployment \"{bd}\" appeared within 1s; is a BundleDeployment controller for provisioner class \"core-rukpak-io-plain\" running?"
+        ),
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("bundledeployment.core.rukpak.io \"{bd}\" applied"))
+    );
+    rukpak.stop().await;
+}
