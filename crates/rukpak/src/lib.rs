@@ -15,6 +15,7 @@
 
 mod access;
 mod args;
+mod bundle_deployment;
 mod controller;
 mod ctl;
 #[cfg(test)]
@@ -28,6 +29,7 @@ mod webhook;
 
 pub use access::{Access, Refusal};
 pub use args::{Args, Config, RunError};
+pub use bundle_deployment::{bundle_name, template_hash};
 pub use controller::{Context, Error, FIELD_MANAGER, collect_garbage, run_controller};
 pub use ctl::{Archive, ArchiveError, CtlArgs, CtlError, archive_dir};
 pub use metrics::Metrics;
