@@ -27,7 +27,7 @@ use olm_api::bundle::{PROVISIONER_HELM, PROVISIONER_PLAIN, PROVISIONER_REGISTRY}
 
 pub use helm::{ChartValidationError, HelmError};
 pub use manifests_dir::ManifestsDirError;
-pub use plain::{DocumentLocation, PlainError};
+pub use plain::{DocumentLocation, PlainError, objects as plain_objects};
 pub use registry::RegistryError;
 
 /// A bundle format, chosen by the Bundle's provisioner class.

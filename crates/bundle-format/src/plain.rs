@@ -66,20 +66,25 @@ pub enum PlainError {
 
 /// Counts the objects of `root/manifests`, `List`s counted by their items.
 pub(crate) fn count_objects(root: &Path) -> Result<usize, PlainError> {
-    let mut total = 0;
-    for file in manifests_dir::list(root)? {
-        total += objects_in_file(&file)?;
-    }
-    Ok(total)
+    objects(root).map(|o| o.len())
 }
 
-fn objects_in_file(file: &ManifestFile) -> Result<usize, PlainError> {
+/// The objects of `root/manifests`, file by file in name order, `List`s flattened to their
+/// items, as they are installed.
+pub fn objects(root: &Path) -> Result<Vec<Value>, PlainError> {
+    let mut out = Vec::new();
+    for file in manifests_dir::list(root)? {
+        objects_in_file(&file, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn objects_in_file(file: &ManifestFile, out: &mut Vec<Value>) -> Result<(), PlainError> {
     let bytes = file.read()?;
     let text = String::from_utf8(bytes).map_err(|e| PlainError::NotUtf8 {
         path: file.rel.clone(),
         offset: e.utf8_error().valid_up_to(),
     })?;
-    let mut total = 0;
     let mut document = 0;
     // The parser's callback can only fail with a `LoadError`: a document's own error is kept
     // here and the parse stopped with a placeholder.
@@ -92,72 +97,89 @@ fn objects_in_file(file: &ManifestFile) -> Result<usize, PlainError> {
             document,
             item: String::new(),
         };
-        match objects_in(&doc.value, &at) {
-            Ok(n) => {
-                total += n;
-                Ok(())
+        objects_in(doc.value, &at, out).map_err(|e| {
+            failure = Some(e);
+            fbc::LoadError::Document {
+                path: PathBuf::new(),
+                line: 0,
+                message: String::new(),
             }
-            Err(e) => {
-                failure = Some(e);
-                Err(fbc::LoadError::Document {
-                    path: PathBuf::new(),
-                    line: 0,
-                    message: String::new(),
-                })
-            }
-        }
+        })
     });
     if let Some(e) = failure {
         return Err(e);
     }
-    parsed.map_err(PlainError::Syntax)?;
-    Ok(total)
+    parsed.map_err(PlainError::Syntax)
 }
 
 /// The objects one document holds: none for `null`, the flattened items of a `…List` with an
-/// `items` array, else one.
-fn objects_in(value: &Value, at: &DocumentLocation) -> Result<usize, PlainError> {
-    let object = match value {
-        Value::Null => return Ok(0),
+/// `items` array, else itself.
+fn objects_in(value: Value, at: &DocumentLocation, out: &mut Vec<Value>) -> Result<(), PlainError> {
+    let mut object = match value {
+        Value::Null => return Ok(()),
         Value::Object(object) => object,
         other => {
             return Err(PlainError::NotAnObject {
                 at: at.clone(),
-                found: Kind::of(other).go_name(),
+                found: Kind::of(&other).go_name(),
             });
         }
     };
-    let kind = kind_of(object, at)?;
-    match object.get("items") {
-        Some(Value::Array(items)) if kind.ends_with("List") => {
-            let mut total = 0;
-            for (i, item) in items.iter().enumerate() {
-                let item_at = DocumentLocation {
-                    item: if at.item.is_empty() {
-                        format!("items[{i}]")
-                    } else {
-                        format!("{}.items[{i}]", at.item)
-                    },
-                    ..at.clone()
-                };
-                total += list_item_objects(item, &item_at)?;
-            }
-            Ok(total)
+    let kind = kind_of(&object, at)?.to_owned();
+    let Some(list_item_kind) = kind.strip_suffix("List") else {
+        out.push(Value::Object(object));
+        return Ok(());
+    };
+    let items = match object.remove("items") {
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            object.insert("items".into(), other);
+            out.push(Value::Object(object));
+            return Ok(());
         }
-        _ => Ok(1),
+        None => {
+            out.push(Value::Object(object));
+            return Ok(());
+        }
+    };
+    let api_version = object.get("apiVersion").cloned();
+    for (i, item) in items.into_iter().enumerate() {
+        let item_at = DocumentLocation {
+            item: if at.item.is_empty() {
+                format!("items[{i}]")
+            } else {
+                format!("{}.items[{i}]", at.item)
+            },
+            ..at.clone()
+        };
+        list_item_objects(item, list_item_kind, api_version.as_ref(), &item_at, out)?;
     }
+    Ok(())
 }
 
 /// A `List` item: an object; one with neither `kind` nor `apiVersion` takes them from the list
-/// (as Kubernetes' unstructured list decoding does), so it counts as one object.
-fn list_item_objects(item: &Value, at: &DocumentLocation) -> Result<usize, PlainError> {
-    if let Value::Object(object) = item
-        && !object.contains_key("kind")
-        && !object.contains_key("apiVersion")
-    {
-        return Ok(1);
+/// (as Kubernetes' unstructured list decoding does).
+fn list_item_objects(
+    item: Value,
+    list_item_kind: &str,
+    api_version: Option<&Value>,
+    at: &DocumentLocation,
+    out: &mut Vec<Value>,
+) -> Result<(), PlainError> {
+    if let Value::Object(mut object) = item {
+        if !object.contains_key("kind") && !object.contains_key("apiVersion") {
+            if let Some(v) = api_version {
+                object.insert("apiVersion".into(), v.clone());
+            }
+            if !list_item_kind.is_empty() {
+                object.insert("kind".into(), Value::String(list_item_kind.to_owned()));
+            }
+            out.push(Value::Object(object));
+            return Ok(());
+        }
+        return objects_in(Value::Object(object), at, out);
     }
-    objects_in(item, at)
+    objects_in(item, at, out)
 }
 
 fn kind_of<'a>(
@@ -232,6 +254,29 @@ mod tests {
             )]),
             "get objects from bundle manifests: manifests/list.yaml:1: document 1, items[1].items[0]: json: cannot unmarshal string into Go value of type map[string]interface {}"
         );
+    }
+
+    #[test]
+    fn objects_are_returned_flattened_in_file_order() {
+        let dir = bundle(&[
+            (
+                "manifests/b.yaml",
+                &b"apiVersion: v1\nkind: ConfigMapList\nitems:\n- metadata: {name: one}\n- {apiVersion: v1, kind: Secret, metadata: {name: two}}\n"[..],
+            ),
+            ("manifests/a.json", br#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "zero"}}"#),
+        ]);
+        let names: Vec<String> = super::objects(dir.path())
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(names, ["Namespace/zero", "ConfigMap/one", "Secret/two"]);
     }
 
     #[test]
