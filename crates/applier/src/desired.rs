@@ -129,11 +129,12 @@ pub(crate) fn order(mut objects: Vec<Prepared>) -> Result<Vec<Prepared>, ApplyEr
     if let Some(dup) = objects.iter().find(|p| !seen.insert(&p.reference)) {
         return Err(ApplyError::Duplicate(dup.reference.clone()));
     }
-    objects.sort_by_key(|p| rank(&p.reference));
+    objects.sort_by_key(|p| phase(&p.reference));
     Ok(objects)
 }
 
-fn rank(object: &ObjectRef) -> u8 {
+/// The apply phase of an object: 0 Namespaces, 1 CRDs, 2 the rest.
+pub(crate) fn phase(object: &ObjectRef) -> u8 {
     match (object.group.as_str(), object.kind.as_str()) {
         ("", "Namespace") => 0,
         ("apiextensions.k8s.io", "CustomResourceDefinition") => 1,
