@@ -35,18 +35,26 @@ fn always_ready(_: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {
     Ok(Evaluation::current("Resource is always ready"))
 }
 
-/// Replica counts compared in a fixed order; the first shortfall is reported.
-struct Shortfall<'a> {
-    obj: &'a Value,
+/// The first count that falls short of what it should reach, as `<label>: have/want`.
+fn shortfall(checks: &[(&str, i64, i64)]) -> Option<Evaluation> {
+    checks
+        .iter()
+        .find(|(_, have, want)| want > have)
+        .map(|(label, have, want)| Evaluation::in_progress(format!("{label}: {have}/{want}")))
 }
 
-impl Shortfall<'_> {
-    fn spec_replicas(&self) -> i64 {
-        int(self.obj, &["spec", "replicas"], 1)
-    }
-    fn status(&self, field: &str) -> i64 {
-        int(self.obj, &["status", field], 0)
-    }
+/// More replicas than the spec asks for: old ones still terminating.
+fn extra_replicas(replicas: i64, spec: i64) -> Option<Evaluation> {
+    (replicas > spec)
+        .then(|| Evaluation::in_progress(format!("Pending termination: {}", replicas - spec)))
+}
+
+/// `spec.replicas` (default 1, as the controllers default it) and a `status` counter
+/// reader (missing counters are zero).
+fn replica_counts(obj: &Value) -> (i64, impl Fn(&str) -> i64 + '_) {
+    (int(obj, &["spec", "replicas"], 1), move |field: &str| {
+        int(obj, &["status", field], 0)
+    })
 }
 
 fn stateful_set(obj: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {
@@ -55,48 +63,31 @@ fn stateful_set(obj: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {
             "StatefulSet is using the ondelete update strategy",
         ));
     }
-    let s = Shortfall { obj };
-    let spec = s.spec_replicas();
-    let (ready, current, updated, replicas) = (
-        s.status("readyReplicas"),
-        s.status("currentReplicas"),
-        s.status("updatedReplicas"),
-        s.status("replicas"),
-    );
-    if spec > replicas {
-        return Ok(Evaluation::in_progress(format!(
-            "Replicas: {replicas}/{spec}"
-        )));
+    let (spec, status) = replica_counts(obj);
+    let replicas = status("replicas");
+    let not_scaled = shortfall(&[
+        ("Replicas", replicas, spec),
+        ("Ready", status("readyReplicas"), spec),
+    ])
+    .or_else(|| extra_replicas(replicas, spec));
+    if let Some(eval) = not_scaled {
+        return Ok(eval);
     }
-    if spec > ready {
-        return Ok(Evaluation::in_progress(format!("Ready: {ready}/{spec}")));
-    }
-    if replicas > spec {
-        return Ok(Evaluation::in_progress(format!(
-            "Pending termination: {}",
-            replicas - spec
-        )));
-    }
+    let updated = status("updatedReplicas");
     let partition = int(
         obj,
         &["spec", "updateStrategy", "rollingUpdate", "partition"],
         -1,
     );
     if partition != -1 {
-        if updated < spec - partition {
-            return Ok(Evaluation::in_progress(format!(
-                "updated: {updated}/{}",
-                spec - partition
-            )));
-        }
-        return Ok(Evaluation::current(format!(
-            "Partition rollout complete. updated: {updated}"
-        )));
+        return Ok(
+            shortfall(&[("updated", updated, spec - partition)]).unwrap_or_else(|| {
+                Evaluation::current(format!("Partition rollout complete. updated: {updated}"))
+            }),
+        );
     }
-    if spec > current {
-        return Ok(Evaluation::in_progress(format!(
-            "current: {current}/{spec}"
-        )));
+    if let Some(eval) = shortfall(&[("current", status("currentReplicas"), spec)]) {
+        return Ok(eval);
     }
     if string(obj, &["status", "currentRevision"], "")
         != string(obj, &["status", "updateRevision"], "")
@@ -131,37 +122,18 @@ fn deployment(obj: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {
             _ => {}
         }
     }
-    let s = Shortfall { obj };
-    let spec = s.spec_replicas();
-    let (replicas, updated, ready, avail) = (
-        s.status("replicas"),
-        s.status("updatedReplicas"),
-        s.status("readyReplicas"),
-        s.status("availableReplicas"),
-    );
-    if spec > replicas {
-        return Ok(Evaluation::in_progress(format!(
-            "Replicas: {replicas}/{spec}"
-        )));
-    }
-    if spec > updated {
-        return Ok(Evaluation::in_progress(format!(
-            "Updated: {updated}/{spec}"
-        )));
-    }
-    if replicas > spec {
-        return Ok(Evaluation::in_progress(format!(
-            "Pending termination: {}",
-            replicas - spec
-        )));
-    }
-    if updated > avail {
-        return Ok(Evaluation::in_progress(format!(
-            "Available: {avail}/{updated}"
-        )));
-    }
-    if spec > ready {
-        return Ok(Evaluation::in_progress(format!("Ready: {ready}/{spec}")));
+    let (spec, status) = replica_counts(obj);
+    let (replicas, updated) = (status("replicas"), status("updatedReplicas"));
+    let rolling = shortfall(&[("Replicas", replicas, spec), ("Updated", updated, spec)])
+        .or_else(|| extra_replicas(replicas, spec))
+        .or_else(|| {
+            shortfall(&[
+                ("Available", status("availableReplicas"), updated),
+                ("Ready", status("readyReplicas"), spec),
+            ])
+        });
+    if let Some(eval) = rolling {
+        return Ok(eval);
     }
     if !progressing {
         return Ok(Evaluation::in_progress("ReplicaSet not Available"));
@@ -180,36 +152,17 @@ fn replica_set(obj: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {
             "Replica Failure condition. Check Pods",
         ));
     }
-    let s = Shortfall { obj };
-    let spec = s.spec_replicas();
-    let (replicas, ready, avail, labelled) = (
-        s.status("replicas"),
-        s.status("readyReplicas"),
-        s.status("availableReplicas"),
-        s.status("fullyLabeledReplicas"),
-    );
-    if spec > labelled {
-        return Ok(Evaluation::in_progress(format!(
-            "Labelled: {labelled}/{spec}"
-        )));
-    }
-    if spec > avail {
-        return Ok(Evaluation::in_progress(format!(
-            "Available: {avail}/{spec}"
-        )));
-    }
-    if spec > ready {
-        return Ok(Evaluation::in_progress(format!("Ready: {ready}/{spec}")));
-    }
-    if replicas > spec {
-        return Ok(Evaluation::in_progress(format!(
-            "Pending termination: {}",
-            replicas - spec
-        )));
-    }
-    Ok(Evaluation::current(format!(
-        "ReplicaSet is available. Replicas: {replicas}"
-    )))
+    let (spec, status) = replica_counts(obj);
+    let replicas = status("replicas");
+    let not_ready = shortfall(&[
+        ("Labelled", status("fullyLabeledReplicas"), spec),
+        ("Available", status("availableReplicas"), spec),
+        ("Ready", status("readyReplicas"), spec),
+    ])
+    .or_else(|| extra_replicas(replicas, spec));
+    Ok(not_ready.unwrap_or_else(|| {
+        Evaluation::current(format!("ReplicaSet is available. Replicas: {replicas}"))
+    }))
 }
 
 fn daemon_set(obj: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {
@@ -232,23 +185,18 @@ fn daemon_set(obj: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {
             "Missing .status.desiredNumberScheduled",
         ));
     }
-    let checks = [
-        ("Current", "currentNumberScheduled"),
-        ("Updated", "updatedNumberScheduled"),
-        ("Available", "numberAvailable"),
-        ("Ready", "numberReady"),
-    ];
-    for (label, field) in checks {
-        let have = int(obj, &["status", field], 0);
-        if desired > have {
-            return Ok(Evaluation::in_progress(format!(
-                "{label}: {have}/{desired}"
-            )));
-        }
-    }
-    Ok(Evaluation::current(format!(
-        "All replicas scheduled as expected. Replicas: {desired}"
-    )))
+    let count = |field: &str| int(obj, &["status", field], 0);
+    let not_ready = shortfall(&[
+        ("Current", count("currentNumberScheduled"), desired),
+        ("Updated", count("updatedNumberScheduled"), desired),
+        ("Available", count("numberAvailable"), desired),
+        ("Ready", count("numberReady"), desired),
+    ]);
+    Ok(not_ready.unwrap_or_else(|| {
+        Evaluation::current(format!(
+            "All replicas scheduled as expected. Replicas: {desired}"
+        ))
+    }))
 }
 
 fn pvc(obj: &Value, _: Timestamp) -> Result<Evaluation, ComputeError> {

@@ -272,3 +272,48 @@ fn malformed_conditions_are_an_error() {
         Err(ComputeError::MalformedConditions(_))
     ));
 }
+
+#[test]
+fn stateful_set_partition_and_replica_set_failure() {
+    let sts = |updated: i64| {
+        obj(
+            "apps/v1",
+            "StatefulSet",
+            "db",
+            json!({
+                "spec": {"replicas": 3, "updateStrategy": {"type": "RollingUpdate",
+                                                           "rollingUpdate": {"partition": 1}}},
+                "status": {"replicas": 3, "readyReplicas": 3, "updatedReplicas": updated}
+            }),
+        )
+    };
+    assert_eq!(
+        compute(&sts(1)).unwrap(),
+        eval(Status::InProgress, "updated: 1/2")
+    );
+    assert_eq!(
+        compute(&sts(2)).unwrap(),
+        eval(Status::Current, "Partition rollout complete. updated: 2")
+    );
+    let rs = obj(
+        "apps/v1",
+        "ReplicaSet",
+        "web-1",
+        json!({"status": {"conditions": [{"type": "ReplicaFailure", "status": "True"}]}}),
+    );
+    assert_eq!(
+        compute(&rs).unwrap(),
+        eval(Status::InProgress, "Replica Failure condition. Check Pods")
+    );
+    let scaling_down = obj(
+        "apps/v1",
+        "Deployment",
+        "web",
+        json!({"spec": {"replicas": 1},
+               "status": {"replicas": 3, "updatedReplicas": 1}}),
+    );
+    assert_eq!(
+        compute(&scaling_down).unwrap(),
+        eval(Status::InProgress, "Pending termination: 2")
+    );
+}
