@@ -10,6 +10,7 @@ use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
     Preconditions, PropagationPolicy,
 };
+use kube::core::PartialObjectMeta;
 use serde_json::Value;
 
 use crate::desired::{self, Prepared};
@@ -191,10 +192,10 @@ impl Applier {
         owner: &Owner,
         objects: Vec<Prepared>,
     ) -> Result<Vec<Prepared>, ApplyError> {
-        let existing: Vec<Option<DynamicObject>> = stream::iter(&objects)
+        let existing: Vec<Option<PartialObjectMeta<DynamicObject>>> = stream::iter(&objects)
             .map(|p| async move {
                 let api = self.api(&p.resource, p.reference.namespace.as_deref());
-                api.get_opt(&p.reference.name)
+                api.get_metadata_opt(&p.reference.name)
                     .await
                     .map_err(|source| ApplyError::Read {
                         object: p.reference.clone(),
@@ -331,7 +332,11 @@ impl Applier {
                 object: object.clone(),
                 source,
             };
-            let Some(current) = api.get_opt(&object.name).await.map_err(read_error)? else {
+            let Some(current) = api
+                .get_metadata_opt(&object.name)
+                .await
+                .map_err(read_error)?
+            else {
                 continue;
             };
             let kept = current
@@ -359,6 +364,20 @@ impl Applier {
             }
         }
         Ok(pruned)
+    }
+
+    /// The resources to watch for drift: one per kind of the inventory's committed objects
+    /// that the server still serves.
+    pub async fn watch_resources(
+        &self,
+        inventory: &Inventory,
+    ) -> Result<Vec<ApiResource>, ApplyError> {
+        let kinds = inventory.kinds();
+        let discovered = discover(&self.client, &kinds).await?;
+        Ok(kinds
+            .iter()
+            .filter_map(|gvk| discovered.get(gvk).map(|m| m.resource.clone()))
+            .collect())
     }
 
     /// RukPak's health of every committed object of `inventory`, each read from its
