@@ -30,11 +30,15 @@ async fn five_thousand_objects_and_twenty_mib_install_and_prune() {
     assert!(bytes >= 20 * 1024 * 1024, "{bytes} bytes of manifests");
 
     let started = Instant::now();
-    let installed = applier
-        .apply(&owner, set.clone())
-        .await
-        .expect("large install");
-    eprintln!("installed {OBJECTS} objects in {:?}", started.elapsed());
+    let plan = applier.plan(&owner, set.clone()).await.expect("large plan");
+    let planned = started.elapsed();
+    applier.apply_plan(&plan).await.expect("large apply");
+    let applied = started.elapsed();
+    let installed = applier.commit(plan).await.expect("large commit");
+    eprintln!(
+        "{OBJECTS} objects: planned in {planned:?}, applied by {applied:?}, committed by {:?}",
+        started.elapsed()
+    );
     assert_eq!(installed.action, Action::Install);
     assert_eq!(installed.inventory.objects.len(), OBJECTS);
 
