@@ -58,8 +58,9 @@ pub(crate) fn is_kept(object: &Value) -> bool {
 }
 
 /// Defaults and labels `object`: a namespaced object without a namespace goes to
-/// `system_namespace`, a cluster-scoped one loses any namespace; the owner labels are set
-/// and, unless kept, a controller ownerReference to the owner is added.
+/// `system_namespace`, a cluster-scoped one loses any namespace; server-owned metadata
+/// (`resourceVersion`, `uid`, `managedFields`) is dropped; the owner labels are set and,
+/// unless kept, a controller ownerReference to the owner is added.
 pub(crate) fn prepare(
     owner: &Owner,
     system_namespace: &str,
@@ -87,6 +88,10 @@ pub(crate) fn prepare(
         meta.remove("namespace");
         None
     };
+    // Server-owned fields from an exported object would make the apply fail or conflict.
+    for key in ["resourceVersion", "uid", "managedFields"] {
+        meta.remove(key);
+    }
     let labels = object_entry(meta, "labels");
     labels.insert(LABEL_OWNER_KIND.into(), json!(owner.kind));
     labels.insert(LABEL_OWNER_NAME.into(), json!(owner.name));
@@ -94,10 +99,12 @@ pub(crate) fn prepare(
         let reference = serde_json::to_value(owner.controller_reference())
             .expect("an OwnerReference serializes");
         let refs = meta.entry("ownerReferences").or_insert_with(|| json!([]));
-        if let Value::Array(refs) = refs {
-            refs.retain(|r| r.get("uid") != reference.get("uid"));
-            refs.push(reference);
+        if !refs.is_array() {
+            *refs = json!([]);
         }
+        let refs = refs.as_array_mut().expect("just made a list");
+        refs.retain(|r| r.get("uid") != reference.get("uid"));
+        refs.push(reference);
     }
     let name = meta["name"].as_str().unwrap_or_default().to_owned();
     let r = &mapping.resource;
@@ -199,6 +206,22 @@ mod tests {
             &cm,
         );
         assert_eq!(explicit.reference.namespace.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn exported_metadata_is_cleaned_and_null_lists_replaced() {
+        let cm = mapping("", "ConfigMap", "configmaps", true);
+        let p = prep(
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "a", "resourceVersion": "12", "uid": "u",
+                                "managedFields": [], "labels": null, "ownerReferences": null}}),
+            &cm,
+        );
+        let meta = p.body["metadata"].as_object().unwrap();
+        assert!(!meta.contains_key("resourceVersion") && !meta.contains_key("uid"));
+        assert!(!meta.contains_key("managedFields"));
+        assert_eq!(meta["labels"][LABEL_OWNER_NAME], "shop");
+        assert_eq!(meta["ownerReferences"].as_array().unwrap().len(), 1);
     }
 
     #[test]

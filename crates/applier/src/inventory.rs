@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! rukpak-inventory/v1
-//! digest<TAB><hex sha-256 of the committed desired set, or ->
+//! digest<TAB><hex SHA-256 of the committed desired set, or `-` before the first commit>
 //! applied<TAB><group><TAB><version><TAB><kind><TAB><namespace or empty><TAB><name>
 //! pending<TAB>…same fields…
 //! ```
