@@ -192,7 +192,11 @@ impl Applier {
         owner: &Owner,
         objects: Vec<Prepared>,
     ) -> Result<Vec<Prepared>, ApplyError> {
-        let existing: Vec<Option<PartialObjectMeta<DynamicObject>>> = stream::iter(&objects)
+        // Futures are made up front: a stream `map` closure over borrowed items makes the
+        // caller's future unprovably `Send` (rustc's higher-ranked closure limitation), which
+        // a controller's reconcile must be.
+        let reads: Vec<_> = objects
+            .iter()
             .map(|p| async move {
                 let api = self.api(&p.resource, p.reference.namespace.as_deref());
                 api.get_metadata_opt(&p.reference.name)
@@ -202,6 +206,8 @@ impl Applier {
                         source,
                     })
             })
+            .collect();
+        let existing: Vec<Option<PartialObjectMeta<DynamicObject>>> = stream::iter(reads)
             .buffered(READ_CONCURRENCY)
             .try_collect()
             .await?;
@@ -255,8 +261,8 @@ impl Applier {
             .objects
             .chunk_by(|a, b| desired::phase(&a.reference) == desired::phase(&b.reference))
         {
-            stream::iter(phase)
-                .map(|p| self.apply_one(p))
+            let applies: Vec<_> = phase.iter().map(|p| self.apply_one(p)).collect();
+            stream::iter(applies)
                 .buffered(APPLY_CONCURRENCY)
                 .try_collect::<Vec<()>>()
                 .await
@@ -398,12 +404,19 @@ impl Applier {
                 return Err(Unhealthy(problems));
             }
         };
-        let problems: Vec<ObjectProblem> = stream::iter(&inventory.objects)
-            .map(|o| self.object_problem(&discovered, o))
-            .buffered(READ_CONCURRENCY)
-            .filter_map(|p| async move { p })
-            .collect()
-            .await;
+        let problems: Vec<ObjectProblem> = stream::iter(
+            inventory
+                .objects
+                .iter()
+                .map(|o| self.object_problem(&discovered, o))
+                .collect::<Vec<_>>(),
+        )
+        .buffered(READ_CONCURRENCY)
+        .collect::<Vec<Option<ObjectProblem>>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
         if problems.is_empty() {
             Ok(())
         } else {

@@ -17,6 +17,7 @@ use oci::{ImageStore, RegistryOptions};
 use prometheus_client::registry::Registry;
 
 use crate::access::Access;
+use crate::bundle_deployment::{DeploymentContext, run_bundle_deployment_controller};
 use crate::controller::{self, Context, FIELD_MANAGER};
 use crate::metrics::Metrics;
 use crate::server::ContentServer;
@@ -86,7 +87,7 @@ pub struct Args {
     /// How often the serving certificate is checked for renewal.
     #[arg(long, default_value = "1m")]
     cert_check_interval: String,
-    /// Only handle Bundles matching this label selector.
+    /// Only handle Bundles and BundleDeployments matching this label selector.
     #[arg(long)]
     bundle_selector: Option<String>,
     /// Extra CA certificates (PEM) trusted for registries.
@@ -286,6 +287,13 @@ impl Config {
         let metrics = Metrics::default();
         let mut registry = Registry::default();
         metrics.register(&mut registry);
+        let (deployments, drift) = DeploymentContext::new(
+            client.clone(),
+            store.clone(),
+            &namespace,
+            self.selector.clone(),
+        );
+        let deployments = Arc::new(deployments);
         let ctx = Arc::new(
             Context::new(client, store, uploads, sources, &namespace)
                 .external_address(&self.external_address)
@@ -311,7 +319,10 @@ impl Config {
                         async move { controller::collect_garbage(&ctx).await }
                     },
                 ));
-                controller::run_controller(ctx, shutdown).await;
+                tokio::join!(
+                    controller::run_controller(ctx, shutdown.clone()),
+                    run_bundle_deployment_controller(deployments, drift, shutdown),
+                );
             })
             .await?;
         Ok(())

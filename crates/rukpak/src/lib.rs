@@ -11,6 +11,8 @@
 //!   (TokenReview + SubjectAccessReview, as kube-rbac-proxy does upstream).
 //! - `webhook`: `vbundles.core.rukpak.io` and `vconfigmaps.core.rukpak.io`.
 //! - `metrics`: unpack counts and durations, registered into the registry the runtime serves.
+//! - `bundle_deployment`: the BundleDeployment controller: the generated Bundle, its objects
+//!   applied with `applier`, health, drift repair.
 //! - `ctl`: `rukpakctl` (binary `src/bin/rukpakctl.rs`): `run` and `content` against a cluster.
 
 mod access;
@@ -29,7 +31,10 @@ mod webhook;
 
 pub use access::{Access, Refusal};
 pub use args::{Args, Config, RunError};
-pub use bundle_deployment::{bundle_name, template_hash};
+pub use bundle_deployment::{
+    DeploymentContext, DeploymentError, DriftEvents, RenderError, bundle_name,
+    run_bundle_deployment_controller, template_hash,
+};
 pub use controller::{Context, Error, FIELD_MANAGER, collect_garbage, run_controller};
 pub use ctl::{Archive, ArchiveError, CtlArgs, CtlError, archive_dir};
 pub use metrics::Metrics;

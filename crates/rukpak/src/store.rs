@@ -48,6 +48,12 @@ pub enum StoreError {
     },
     #[error("{name:?} is not a Bundle name")]
     BadName { name: String },
+    #[error("extracting {}: {source}", path.display())]
+    Extract {
+        path: PathBuf,
+        #[source]
+        source: oci::ExtractError,
+    },
 }
 
 fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
@@ -142,6 +148,28 @@ impl Store {
         let json = serde_json::to_vec(&record).expect("a record serializes");
         write_atomic(&self.tmp, &record_path, &json)?;
         Ok(record)
+    }
+
+    /// Extracts the stored tarball of `name` into `dest` (an existing empty directory), with
+    /// the same safe extraction as unpacking. Blocking: call it from `spawn_blocking`.
+    pub fn extract(&self, name: &str, dest: &Path) -> Result<(), StoreError> {
+        let tarball = self.tarball(name)?;
+        let layer = oci::LayerFile {
+            path: tarball.clone(),
+            compression: oci::LayerCompression::Gzip,
+            name: format!("{name}.tgz"),
+            diff_id: None,
+        };
+        let options = oci::ExtractOptions {
+            symlinks: oci::SymlinkPolicy::AllowWithinRoot,
+            ..oci::ExtractOptions::default()
+        };
+        oci::extract_layers(&[layer], dest, &options)
+            .map(|_| ())
+            .map_err(|source| StoreError::Extract {
+                path: tarball,
+                source,
+            })
     }
 
     /// Removes the content of `name`; a name with nothing stored is fine.

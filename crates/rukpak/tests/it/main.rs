@@ -1,5 +1,6 @@
 //! RukPak's integration tests: one binary, a module per area.
 
+mod bundle_deployment;
 mod content;
 mod controller;
 mod deploy;

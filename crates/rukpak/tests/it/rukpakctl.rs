@@ -164,54 +164,57 @@ async fn content_lists_the_files_of_an_unpacked_bundle() {
     rukpak.stop().await;
 }
 
-/// Plays the BundleDeployment controller's part for `run`: creates the Bundle of the
-/// BundleDeployment's template once it appears (labelled for this test's controller).
-async fn create_bundle_for(
-    rukpak: &Rukpak,
-    client: &kube::Client,
-    bd_name: &str,
-    bundle_name: &str,
-) {
-    let bds: Api<BundleDeployment> = Api::all(client.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let bd = loop {
-        if let Some(bd) = bds.get_opt(bd_name).await.unwrap() {
-            break bd;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rukpakctl applied no BundleDeployment"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let template = bd.spec.template;
-    let bundle: Bundle = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": bundle_name, "labels": template.metadata.labels},
-        "spec": template.spec,
+/// Creates the BundleDeployment `run` will apply, labelled for this test's controllers (the
+/// labels survive `run`'s server-side apply, which owns only its own fields).
+async fn labelled_upload_deployment(rukpak: &Rukpak, client: &kube::Client, name: &str) {
+    let bd: BundleDeployment = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": {"olmrs-test": rukpak.label}},
+        "spec": {
+            "provisionerClassName": "core-rukpak-io-plain",
+            "template": {
+                "metadata": {"labels": {"olmrs-test": rukpak.label}},
+                "spec": {"provisionerClassName": "core-rukpak-io-plain",
+                         "source": {"type": "upload", "upload": {}}},
+            },
+        },
     }))
     .unwrap();
-    Api::<Bundle>::all(client.clone())
-        .create(&PostParams::default(), &rukpak.labelled(bundle))
+    Api::<BundleDeployment>::all(client.clone())
+        .create(&PostParams::default(), &bd)
         .await
         .unwrap();
 }
 
-/// `run` applies the BundleDeployment, waits for its Bundle, uploads the directory through
-/// `--address` (the certificate checked for the upload Service's name), and says when the
-/// content is already there; the Bundle then unpacks the uploaded files.
+/// A bundle directory of one ConfigMap in `namespace`, with `value` in its data.
+fn config_map_bundle(dir: &Path, namespace: &str, value: &str) {
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    std::fs::write(
+        dir.join("manifests/cm.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-rukpakctl\n  namespace: {namespace}\ndata:\n  value: {value}\n"),
+    )
+    .unwrap();
+}
+
+/// `run` applies the BundleDeployment, waits for the Bundle its controller generates,
+/// uploads the directory through `--address` (the certificate checked for the upload
+/// Service's name), says when the content is already there, and pivots when it changes;
+/// the BundleDeployment installs what was uploaded.
 #[tokio::test(flavor = "multi_thread")]
 async fn run_uploads_the_directory_to_the_bundle_of_its_bundle_deployment() {
     let Some((cluster, rukpak)) = start().await else {
         return;
     };
+    let client = cluster.client();
     let bd = testenv::unique_name("ctl-run");
-    let bundle_name = format!("{bd}-b1");
-    let dir = support::corpus().join("plain/combo-v0.0.2");
+    labelled_upload_deployment(&rukpak, &client, &bd).await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("bundle");
+    config_map_bundle(&dir, &rukpak.namespace, "one");
     let address = rukpak.content_url.trim_start_matches("https://").to_owned();
     let ns = rukpak.namespace.clone();
-    let args = |dir: &Path| {
+    let run = || {
         let mut cmd = rukpakctl(&cluster, &["run", &bd]);
-        cmd.arg(dir).args([
+        cmd.arg(&dir).args([
             "--system-namespace",
             &ns,
             "--address",
@@ -219,42 +222,63 @@ async fn run_uploads_the_directory_to_the_bundle_of_its_bundle_deployment() {
             "--timeout",
             "60",
         ]);
-        cmd
+        cmd.output().unwrap()
+    };
+    let uploaded = |out: &Output| {
+        let stdout = assert_success(out);
+        let applied = format!("bundledeployment.core.rukpak.io \"{bd}\" applied\n");
+        let rest = stdout
+            .strip_prefix(&applied)
+            .unwrap_or_else(|| panic!("{stdout}"));
+        rest.strip_prefix("successfully uploaded bundle content for \"")
+            .and_then(|r| r.strip_suffix("\"\n"))
+            .unwrap_or_else(|| panic!("{stdout}"))
+            .to_owned()
     };
 
-    let child = args(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    create_bundle_for(&rukpak, &cluster.client(), &bd, &bundle_name).await;
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        assert_success(&out),
-        format!(
-            "bundledeployment.core.rukpak.io \"{bd}\" applied\nsuccessfully uploaded bundle content for \"{bundle_name}\"\n"
-        )
-    );
+    let first = uploaded(&tokio::task::block_in_place(run));
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), &ns);
+    let installed = |value: &'static str| {
+        let config_maps = config_maps.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let cm = config_maps.get_opt("from-rukpakctl").await.unwrap();
+                if cm
+                    .and_then(|c| c.data)
+                    .and_then(|d| d.get("value").cloned())
+                    .as_deref()
+                    == Some(value)
+                {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the ConfigMap never held {value}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    installed("one").await;
 
-    let bundles: Api<Bundle> = Api::all(cluster.client());
-    support::wait_for(&bundles, &bundle_name, "Unpacked", |b| {
-        support::phase(b) == Some("Unpacked")
-    })
-    .await;
-    let out = args(&dir).output().unwrap();
+    let out = tokio::task::block_in_place(run);
     assert_eq!(
         assert_success(&out),
         format!(
-            "bundledeployment.core.rukpak.io \"{bd}\" applied\nbundle \"{bundle_name}\" is already up-to-date\n"
+            "bundledeployment.core.rukpak.io \"{bd}\" applied\nbundle \"{first}\" is already up-to-date\n"
         )
     );
-    let out = rukpakctl(&cluster, &["content", &bundle_name, "--namespace", &ns])
+    let out = rukpakctl(&cluster, &["content", &first, "--namespace", &ns])
         .output()
         .unwrap();
     assert_eq!(listed_files(&assert_success(&out)), files_under(&dir));
+
+    config_map_bundle(&dir, &ns, "two");
+    let second = uploaded(&tokio::task::block_in_place(run));
+    assert_ne!(first, second, "changed files make a new Bundle");
+    installed("two").await;
     rukpak.stop().await;
 }
 

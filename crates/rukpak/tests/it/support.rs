@@ -14,7 +14,10 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use oci::{ImageStore, RegistryOptions};
 use olm_api::Bundle;
-use rukpak::{Access, ContentServer, Context, Store, Uploads, Webhooks, run_controller};
+use rukpak::{
+    Access, ContentServer, Context, DeploymentContext, Store, Uploads, Webhooks,
+    run_bundle_deployment_controller, run_controller,
+};
 use tokio::sync::watch;
 
 pub(crate) use testenv::fixtures::corpus;
@@ -168,6 +171,20 @@ impl Rukpak {
         tokio::spawn(run_controller(Arc::new(ctx), async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
+        let (deployments, drift) = DeploymentContext::new(
+            client.clone(),
+            store.clone(),
+            &setup.namespace,
+            Some(format!("olmrs-test={}", setup.label)),
+        );
+        let mut stopped = stopping.clone();
+        tokio::spawn(run_bundle_deployment_controller(
+            Arc::new(deployments),
+            drift,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
 
         let rukpak = Self {
             label: setup.label,

@@ -1,0 +1,256 @@
+//! The BundleDeployment controller against the real API server: the corpus's plain combo
+//! bundle installed from git, drift repaired, a pivot that prunes, a failed pivot that keeps
+//! the old content, unknown kinds named together.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use olm_api::conditions::find_condition;
+use olm_api::{Bundle, BundleDeployment};
+
+use crate::support::{self, Rukpak, Setup};
+
+fn bundle_deployment(rukpak: &Rukpak, name: &str, source: serde_json::Value) -> BundleDeployment {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "core.rukpak.io/v1alpha1",
+        "kind": "BundleDeployment",
+        "metadata": {"name": name, "labels": {"olmrs-test": rukpak.label}},
+        "spec": {
+            "provisionerClassName": "core-rukpak-io-plain",
+            "template": {
+                "metadata": {"labels": {"olmrs-test": rukpak.label}},
+                "spec": {"provisionerClassName": "core-rukpak-io-plain", "source": source},
+            },
+        },
+    }))
+    .unwrap()
+}
+
+/// A condition's status, reason and message.
+fn condition(bd: &BundleDeployment, type_: &str) -> Option<(String, String, String)> {
+    let c = find_condition(&bd.status.as_ref()?.conditions, type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+async fn wait_for(
+    api: &Api<BundleDeployment>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&BundleDeployment) -> bool,
+) -> BundleDeployment {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let bd = api.get(name).await.expect("BundleDeployment readable");
+        if pred(&bd) {
+            return bd;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; status: {:#?}",
+            bd.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn installed_by(bd: &BundleDeployment, bundle: &str) -> bool {
+    bd.status.as_ref().and_then(|s| s.active_bundle.as_deref()) == Some(bundle)
+        && condition(bd, "Installed").is_some_and(|c| c.0 == "True")
+}
+
+/// Objects carry the owner labels and a controlling ownerReference to the BundleDeployment.
+fn assert_owned(meta: &kube::api::ObjectMeta, bd: &BundleDeployment) {
+    let labels = meta.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels.get("core.rukpak.io/owner-kind").map(String::as_str),
+        Some("BundleDeployment")
+    );
+    assert_eq!(
+        labels.get("core.rukpak.io/owner-name"),
+        bd.metadata.name.as_ref()
+    );
+    let owner = &meta.owner_references.as_ref().expect("ownerReferences")[0];
+    assert_eq!(Some(&owner.uid), bd.metadata.uid.as_ref());
+    assert_eq!(owner.controller, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_bundle_is_installed_repaired_and_pivoted() {
+    let Some(cluster) = support::cluster().await else {
+        return;
+    };
+    let client = cluster.client();
+    let unique = testenv::unique_name("combo");
+    let repos = tempfile::tempdir().unwrap();
+    let repo = combo_repo(repos.path(), &unique);
+    let rukpak = Rukpak::start(&cluster, Setup::new()).await;
+    let bds: Api<BundleDeployment> = Api::all(client.clone());
+    let bundles: Api<Bundle> = Api::all(client.clone());
+    let name = unique.clone();
+    let git = |tag: &str| serde_json::json!({"type": "git", "git": {"repository": repo.file_url(), "ref": {"tag": tag}}});
+    bds.create(
+        &PostParams::default(),
+        &bundle_deployment(&rukpak, &name, git("v0.0.2")),
+    )
+    .await
+    .unwrap();
+
+    let expected = rukpak::bundle_name(
+        &name,
+        &rukpak::template_hash(&bds.get(&name).await.unwrap().spec.template),
+    );
+    let bd = wait_for(&bds, &name, "Installed", |bd| installed_by(bd, &expected)).await;
+    assert_eq!(
+        condition(&bd, "HasValidBundle").unwrap(),
+        (
+            "True".into(),
+            "UnpackSuccessful".into(),
+            format!("Successfully unpacked the {expected} Bundle")
+        )
+    );
+    assert_eq!(
+        condition(&bd, "Installed").unwrap(),
+        (
+            "True".into(),
+            "InstallationSucceeded".into(),
+            format!("Instantiated bundle {expected} successfully")
+        )
+    );
+    // No kube-controller-manager here: the Deployment never becomes Available.
+    let (status, reason, message) = condition(&bd, "Healthy").unwrap();
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "Unhealthy"));
+    assert!(
+        message.contains(&format!(
+            "(apps/v1, Kind=Deployment)({unique}/{unique}-operator): object InProgress"
+        )),
+        "{message}"
+    );
+
+    let operator = format!("{unique}-operator");
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &unique);
+    let account = accounts.get(&operator).await.unwrap();
+    assert_owned(&account.metadata, &bd);
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    assert_owned(&roles.get(&operator).await.unwrap().metadata, &bd);
+
+    // Drift: a deleted object comes back.
+    accounts
+        .delete(&operator, &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(back) = accounts.get_opt(&operator).await.unwrap()
+            && back.metadata.uid != account.metadata.uid
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the deleted ServiceAccount was not restored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A failed pivot: the new Bundle cannot unpack; the old content stays installed.
+    let patch =
+        |tag: &str| serde_json::json!({"spec": {"template": {"spec": {"source": git(tag)}}}});
+    bds.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(patch("v9.9.9")),
+    )
+    .await
+    .unwrap();
+    let bd = wait_for(&bds, &name, "UnpackFailed", |bd| {
+        condition(bd, "HasValidBundle").is_some_and(|c| c.1 == "UnpackFailed")
+    })
+    .await;
+    assert!(
+        condition(&bd, "HasValidBundle")
+            .unwrap()
+            .2
+            .starts_with("Failed to unpack the ")
+    );
+    assert!(
+        installed_by(&bd, &expected),
+        "the old Bundle stays active: {:#?}",
+        bd.status
+    );
+    assert!(bundles.get_opt(&expected).await.unwrap().is_some());
+
+    // A pivot that drops objects prunes them; the failed Bundle is gone.
+    bds.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(patch("v0.0.3")),
+    )
+    .await
+    .unwrap();
+    let next = rukpak::bundle_name(
+        &name,
+        &rukpak::template_hash(&bds.get(&name).await.unwrap().spec.template),
+    );
+    wait_for(&bds, &name, "the pivot", |bd| installed_by(bd, &next)).await;
+    assert!(roles.get_opt(&operator).await.unwrap().is_none(), "pruned");
+    assert!(accounts.get_opt(&operator).await.unwrap().is_some());
+    let owned: Vec<String> = bundles
+        .list(
+            &kube::api::ListParams::default().labels(&format!("core.rukpak.io/owner-name={name}")),
+        )
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    // The old Bundle is kept while the new content is unhealthy (§7.2); the failed one is not.
+    assert_eq!(owned.len(), 2, "{owned:?}");
+    assert!(
+        owned.contains(&expected) && owned.contains(&next),
+        "{owned:?}"
+    );
+
+    rukpak.stop().await;
+}
+
+/// The corpus's combo bundle in a git repository, tagged `v0.0.2`, and `v0.0.3` without its
+/// ClusterRole and ClusterRoleBinding. Its cluster-wide names are made unique (namespace,
+/// CRD group, operator name): without kube-controller-manager nothing is garbage-collected,
+/// and the cluster is shared.
+fn combo_repo(parent: &std::path::Path, unique: &str) -> testenv::git::GitRepo {
+    let repo = testenv::git::GitRepo::init(&parent.join("repo")).unwrap();
+    let manifests = support::corpus().join("plain/combo-v0.0.2/manifests");
+    std::fs::create_dir(repo.path().join("manifests")).unwrap();
+    for entry in std::fs::read_dir(&manifests).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("combo.io", &format!("{unique}.io"))
+            .replace("combo-operator", &format!("{unique}-operator"))
+            .replace("name: combo\n", &format!("name: {unique}\n"))
+            .replace("namespace: combo\n", &format!("namespace: {unique}\n"));
+        let file = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace("combo.io", &format!("{unique}.io"));
+        std::fs::write(repo.path().join("manifests").join(file), text).unwrap();
+    }
+    repo.git(&["add", "-A"]).unwrap();
+    repo.git(&["commit", "-q", "-m", "v0.0.2"]).unwrap();
+    repo.tag("v0.0.2").unwrap();
+    repo.git(&[
+        "rm",
+        "-q",
+        "manifests/04_cluster_role.yaml",
+        "manifests/05_cluster_role_binding.yaml",
+    ])
+    .unwrap();
+    repo.git(&["commit", "-q", "-m", "v0.0.3"]).unwrap();
+    repo.tag("v0.0.3").unwrap();
+    repo
+}
