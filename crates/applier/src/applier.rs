@@ -1,16 +1,17 @@
 //! The applier: plan (discover, default, check ownership, decide), apply, commit (prune,
 //! record), and read health.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use health::{ObjectProblem, ObjectRef, Unhealthy, check_object};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
-    Preconditions, PropagationPolicy,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, Preconditions, PropagationPolicy,
 };
-use kube::core::PartialObjectMeta;
 use serde_json::Value;
 
 use crate::desired::{self, Prepared};
@@ -23,6 +24,11 @@ use olm_api::bundle_deployment::{LABEL_OWNER_KIND, LABEL_OWNER_NAME};
 
 /// Requests in flight at once for reads (ownership checks, health, prune lookups).
 const READ_CONCURRENCY: usize = 16;
+/// From this many objects of one resource in one namespace, the ownership check lists
+/// them instead of reading each.
+const LIST_THRESHOLD: usize = 32;
+/// Objects per page of such a list.
+const LIST_PAGE: u32 = 500;
 /// Apply requests in flight at once within a phase.
 const APPLY_CONCURRENCY: usize = 8;
 /// Compressed inventory bytes per Secret: well under etcd's 1.5 MiB request limit once
@@ -192,23 +198,11 @@ impl Applier {
         owner: &Owner,
         objects: Vec<Prepared>,
     ) -> Result<Vec<Prepared>, ApplyError> {
-        let existing: Vec<Option<PartialObjectMeta<DynamicObject>>> = stream::iter(&objects)
-            .map(|p| async move {
-                let api = self.api(&p.resource, p.reference.namespace.as_deref());
-                api.get_metadata_opt(&p.reference.name)
-                    .await
-                    .map_err(|source| ApplyError::Read {
-                        object: p.reference.clone(),
-                        source,
-                    })
-            })
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let existing = self.existing_metadata(&objects).await?;
         let mut conflicts = Vec::new();
         let mut kept = Vec::with_capacity(objects.len());
         for (p, current) in objects.into_iter().zip(existing) {
-            let labels = current.as_ref().and_then(|c| c.metadata.labels.as_ref());
+            let labels = current.as_ref().and_then(|c| c.labels.as_ref());
             if current.is_none() || owner.is_named_by(labels) {
                 kept.push(p);
             } else if p.reference.group.is_empty() && p.reference.kind == "Namespace" {
@@ -231,6 +225,82 @@ impl Applier {
             Ok(kept)
         } else {
             Err(ApplyError::Ownership(conflicts))
+        }
+    }
+
+    /// The metadata of each object as it exists now (`None` when absent). Where many
+    /// objects share a resource and namespace, one paginated list replaces their reads.
+    async fn existing_metadata(
+        &self,
+        objects: &[Prepared],
+    ) -> Result<Vec<Option<ObjectMeta>>, ApplyError> {
+        let mut places: HashMap<(&str, &str, Option<&str>), Vec<usize>> = HashMap::new();
+        for (i, p) in objects.iter().enumerate() {
+            let key = (
+                p.resource.api_version.as_str(),
+                p.resource.plural.as_str(),
+                p.reference.namespace.as_deref(),
+            );
+            places.entry(key).or_default().push(i);
+        }
+        let mut existing = vec![None; objects.len()];
+        let mut singles = Vec::new();
+        for indexes in places.into_values() {
+            if indexes.len() < LIST_THRESHOLD {
+                singles.extend(indexes);
+                continue;
+            }
+            let mut listed = self.list_metadata(&objects[indexes[0]]).await?;
+            for i in indexes {
+                existing[i] = listed.remove(&objects[i].reference.name);
+            }
+        }
+        let read: Vec<(usize, Option<ObjectMeta>)> = stream::iter(singles)
+            .map(|i| async move {
+                let p = &objects[i];
+                let api = self.api(&p.resource, p.reference.namespace.as_deref());
+                let meta = api
+                    .get_metadata_opt(&p.reference.name)
+                    .await
+                    .map_err(|source| ApplyError::Read {
+                        object: p.reference.clone(),
+                        source,
+                    })?;
+                Ok::<_, ApplyError>((i, meta.map(|m| m.metadata)))
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (i, meta) in read {
+            existing[i] = meta;
+        }
+        Ok(existing)
+    }
+
+    /// Every object of `like`'s resource in its namespace (or cluster-wide), by name.
+    async fn list_metadata(
+        &self,
+        like: &Prepared,
+    ) -> Result<HashMap<String, ObjectMeta>, ApplyError> {
+        let api = self.api(&like.resource, like.reference.namespace.as_deref());
+        let list_error = |source| ApplyError::List {
+            resource: like.resource.plural.clone(),
+            namespace: like.reference.namespace.clone(),
+            source,
+        };
+        let mut by_name = HashMap::new();
+        let mut params = ListParams::default().limit(LIST_PAGE);
+        loop {
+            let page = api.list_metadata(&params).await.map_err(list_error)?;
+            for item in page.items {
+                if let Some(name) = item.metadata.name.clone() {
+                    by_name.insert(name, item.metadata);
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(by_name),
+            }
         }
     }
 

@@ -286,3 +286,49 @@ async fn existing_objects_of_others_are_refused_and_foreign_namespaces_left_alon
             .contains_key(LABEL_OWNER_NAME)
     );
 }
+
+/// Past 32 objects of one resource in one namespace the ownership check lists instead of
+/// reading each object; a conflict is found the same way.
+#[tokio::test]
+async fn ownership_of_many_objects_is_checked_by_listing() {
+    let Some(env) = env().await else { return };
+    let owner = env.owner("many").await;
+    let ns = testenv::unique_name("many");
+    create_namespace(&env.client, &ns).await;
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(env.client.clone(), &ns);
+    let manual = k8s_openapi::api::core::v1::ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("many-17".into()),
+            ..ObjectMeta::default()
+        },
+        ..Default::default()
+    };
+    cms.create(&PostParams::default(), &manual).await.unwrap();
+    let set: Vec<_> = (0..40)
+        .map(|i| config_map(Some(&ns), &format!("many-{i}"), json!({})))
+        .collect();
+    let failure = env
+        .applier()
+        .apply(&owner, set.clone())
+        .await
+        .expect_err("one of them is not ours");
+    assert_eq!(
+        failure.to_string(),
+        format!(
+            "cannot take over existing objects: ConfigMap {ns}/many-17 already exists and has no core.rukpak.io/owner-name label"
+        )
+    );
+    cms.delete("many-17", &Default::default()).await.unwrap();
+    let applied = env
+        .applier()
+        .apply(&owner, set.clone())
+        .await
+        .expect("all free now");
+    assert_eq!(applied.inventory.objects.len(), 40);
+    let again = env
+        .applier()
+        .apply(&owner, set)
+        .await
+        .expect("ours, found by listing");
+    assert_eq!(again.action, Action::Unchanged);
+}
