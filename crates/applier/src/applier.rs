@@ -383,57 +383,77 @@ impl Applier {
     }
 
     /// Deletes each stale object that still exists, still carries this owner's labels and
-    /// is not annotated `helm.sh/resource-policy: keep`; returns those deleted.
+    /// is not annotated `helm.sh/resource-policy: keep`; returns those deleted. Phases run
+    /// in reverse apply order (the rest, then CRDs, then Namespaces), a few requests at once.
     async fn prune(
         &self,
         owner: &Owner,
-        stale: Vec<ObjectRef>,
+        mut stale: Vec<ObjectRef>,
     ) -> Result<Vec<ObjectRef>, ApplyError> {
         let kinds: Vec<GroupVersionKind> = stale.iter().map(gvk_of).collect();
         let discovered = discover(&self.client, &kinds).await?;
+        stale.sort_by_key(|o| std::cmp::Reverse(desired::phase(o)));
         let mut pruned = Vec::new();
-        for object in stale {
-            // A kind no longer served has no objects left to delete.
-            let Some(mapping) = discovered.get(&gvk_of(&object)) else {
-                continue;
-            };
-            let api = self.api(&mapping.resource, object.namespace.as_deref());
-            let read_error = |source| ApplyError::Read {
-                object: object.clone(),
-                source,
-            };
-            let Some(current) = api
-                .get_metadata_opt(&object.name)
-                .await
-                .map_err(read_error)?
-            else {
-                continue;
-            };
-            let kept = current
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(desired::KEEP_ANNOTATION))
-                .is_some_and(|v| v == "keep");
-            if kept || !owner.is_named_by(current.metadata.labels.as_ref()) {
-                continue;
-            }
-            let params = DeleteParams {
-                propagation_policy: Some(PropagationPolicy::Background),
-                preconditions: Some(Preconditions {
-                    uid: current.metadata.uid.clone(),
-                    resource_version: None,
-                }),
-                ..DeleteParams::default()
-            };
-            match api.delete(&object.name, &params).await {
-                Ok(_) => pruned.push(object),
-                // Gone already, or replaced by a new object since the read.
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-                Err(source) => return Err(ApplyError::Prune { object, source }),
-            }
+        for phase in stale.chunk_by(|a, b| desired::phase(a) == desired::phase(b)) {
+            let deleted: Vec<Option<ObjectRef>> = stream::iter(phase)
+                .map(|o| self.prune_one(owner, &discovered, o))
+                .buffered(APPLY_CONCURRENCY)
+                .try_collect()
+                .await?;
+            pruned.extend(deleted.into_iter().flatten());
         }
         Ok(pruned)
+    }
+
+    /// Deletes `object` if it is still ours and not kept; `Some` when it was deleted.
+    async fn prune_one(
+        &self,
+        owner: &Owner,
+        discovered: &Discovered,
+        object: &ObjectRef,
+    ) -> Result<Option<ObjectRef>, ApplyError> {
+        // A kind no longer served has no objects left to delete.
+        let Some(mapping) = discovered.get(&gvk_of(object)) else {
+            return Ok(None);
+        };
+        let api = self.api(&mapping.resource, object.namespace.as_deref());
+        let read_error = |source| ApplyError::Read {
+            object: object.clone(),
+            source,
+        };
+        let Some(current) = api
+            .get_metadata_opt(&object.name)
+            .await
+            .map_err(read_error)?
+        else {
+            return Ok(None);
+        };
+        let meta = current.metadata;
+        let kept = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(desired::KEEP_ANNOTATION))
+            .is_some_and(|v| v == "keep");
+        if kept || !owner.is_named_by(meta.labels.as_ref()) {
+            return Ok(None);
+        }
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: Some(Preconditions {
+                uid: meta.uid,
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&object.name, &params).await {
+            Ok(_) => Ok(Some(object.clone())),
+            // Gone already, or replaced by a new object since the read.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(None),
+            Err(source) => Err(ApplyError::Prune {
+                object: object.clone(),
+                source,
+            }),
+        }
     }
 
     /// The resources to watch for drift: one per kind of the inventory's committed objects
