@@ -1,7 +1,7 @@
 //! Apply, prune, refusals: unknown kinds, a CRD with its instances, ownership conflicts.
 
 use applier::{Action, ApplyError, KEEP_ANNOTATION};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -202,16 +202,7 @@ async fn existing_objects_of_others_are_refused_and_foreign_namespaces_left_alon
     let Some(env) = env().await else { return };
     let applier = env.applier();
     let sys = env.system_namespace.clone();
-    // A ConfigMap someone created by hand.
-    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(env.client.clone(), &sys);
-    let manual = k8s_openapi::api::core::v1::ConfigMap {
-        metadata: ObjectMeta {
-            name: Some("manual".into()),
-            ..ObjectMeta::default()
-        },
-        ..Default::default()
-    };
-    cms.create(&PostParams::default(), &manual).await.unwrap();
+    create_by_hand(&env.client, &sys, "manual").await;
     let first = env.owner("owner-a").await;
     let second = env.owner("owner-b").await;
 
@@ -295,15 +286,7 @@ async fn ownership_of_many_objects_is_checked_by_listing() {
     let owner = env.owner("many").await;
     let ns = testenv::unique_name("many");
     create_namespace(&env.client, &ns).await;
-    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(env.client.clone(), &ns);
-    let manual = k8s_openapi::api::core::v1::ConfigMap {
-        metadata: ObjectMeta {
-            name: Some("many-17".into()),
-            ..ObjectMeta::default()
-        },
-        ..Default::default()
-    };
-    cms.create(&PostParams::default(), &manual).await.unwrap();
+    let cms = create_by_hand(&env.client, &ns, "many-17").await;
     let set: Vec<_> = (0..40)
         .map(|i| config_map(Some(&ns), &format!("many-{i}"), json!({})))
         .collect();
@@ -331,4 +314,20 @@ async fn ownership_of_many_objects_is_checked_by_listing() {
         .await
         .expect("ours, found by listing");
     assert_eq!(again.action, Action::Unchanged);
+}
+
+/// Creates an unlabelled ConfigMap, as someone doing it by hand would; returns the API.
+async fn create_by_hand(client: &kube::Client, namespace: &str, name: &str) -> Api<ConfigMap> {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let manual = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        ..ConfigMap::default()
+    };
+    cms.create(&PostParams::default(), &manual)
+        .await
+        .expect("ConfigMap created");
+    cms
 }
