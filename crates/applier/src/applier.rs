@@ -1,16 +1,17 @@
 //! The applier: plan (discover, default, check ownership, decide), apply, commit (prune,
 //! record), and read health.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use health::{ObjectProblem, ObjectRef, Unhealthy, check_object};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
-    Preconditions, PropagationPolicy,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, Preconditions, PropagationPolicy,
 };
-use kube::core::PartialObjectMeta;
 use serde_json::Value;
 
 use crate::desired::{self, Prepared};
@@ -23,6 +24,11 @@ use olm_api::bundle_deployment::{LABEL_OWNER_KIND, LABEL_OWNER_NAME};
 
 /// Requests in flight at once for reads (ownership checks, health, prune lookups).
 const READ_CONCURRENCY: usize = 16;
+/// From this many objects of one resource in one namespace, the ownership check lists
+/// them instead of reading each.
+const LIST_THRESHOLD: usize = 32;
+/// Objects per page of such a list.
+const LIST_PAGE: u32 = 500;
 /// Apply requests in flight at once within a phase.
 const APPLY_CONCURRENCY: usize = 8;
 /// Compressed inventory bytes per Secret: well under etcd's 1.5 MiB request limit once
@@ -192,29 +198,11 @@ impl Applier {
         owner: &Owner,
         objects: Vec<Prepared>,
     ) -> Result<Vec<Prepared>, ApplyError> {
-        // Futures are made up front: a stream `map` closure over borrowed items makes the
-        // caller's future unprovably `Send` (rustc's higher-ranked closure limitation), which
-        // a controller's reconcile must be.
-        let reads: Vec<_> = objects
-            .iter()
-            .map(|p| async move {
-                let api = self.api(&p.resource, p.reference.namespace.as_deref());
-                api.get_metadata_opt(&p.reference.name)
-                    .await
-                    .map_err(|source| ApplyError::Read {
-                        object: p.reference.clone(),
-                        source,
-                    })
-            })
-            .collect();
-        let existing: Vec<Option<PartialObjectMeta<DynamicObject>>> = stream::iter(reads)
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let existing = self.existing_metadata(&objects).await?;
         let mut conflicts = Vec::new();
         let mut kept = Vec::with_capacity(objects.len());
         for (p, current) in objects.into_iter().zip(existing) {
-            let labels = current.as_ref().and_then(|c| c.metadata.labels.as_ref());
+            let labels = current.as_ref().and_then(|c| c.labels.as_ref());
             if current.is_none() || owner.is_named_by(labels) {
                 kept.push(p);
             } else if p.reference.group.is_empty() && p.reference.kind == "Namespace" {
@@ -237,6 +225,88 @@ impl Applier {
             Ok(kept)
         } else {
             Err(ApplyError::Ownership(conflicts))
+        }
+    }
+
+    /// The metadata of each object as it exists now (`None` when absent). Where many
+    /// objects share a resource and namespace, one paginated list replaces their reads.
+    async fn existing_metadata(
+        &self,
+        objects: &[Prepared],
+    ) -> Result<Vec<Option<ObjectMeta>>, ApplyError> {
+        let mut places: HashMap<(&str, &str, Option<&str>), Vec<usize>> = HashMap::new();
+        for (i, p) in objects.iter().enumerate() {
+            let key = (
+                p.resource.api_version.as_str(),
+                p.resource.plural.as_str(),
+                p.reference.namespace.as_deref(),
+            );
+            places.entry(key).or_default().push(i);
+        }
+        let mut existing = vec![None; objects.len()];
+        let mut singles = Vec::new();
+        for indexes in places.into_values() {
+            if indexes.len() < LIST_THRESHOLD {
+                singles.extend(indexes);
+                continue;
+            }
+            let mut listed = self.list_metadata(&objects[indexes[0]]).await?;
+            for i in indexes {
+                existing[i] = listed.remove(&objects[i].reference.name);
+            }
+        }
+        // Futures are made up front throughout this file: a stream `map` closure over
+        // borrowed items makes the caller's future unprovably `Send` (rustc's higher-ranked
+        // closure limitation), and a controller's reconcile must be `Send`.
+        let reads: Vec<_> = singles
+            .into_iter()
+            .map(|i| async move {
+                let p = &objects[i];
+                let api = self.api(&p.resource, p.reference.namespace.as_deref());
+                let meta = api
+                    .get_metadata_opt(&p.reference.name)
+                    .await
+                    .map_err(|source| ApplyError::Read {
+                        object: p.reference.clone(),
+                        source,
+                    })?;
+                Ok::<_, ApplyError>((i, meta.map(|m| m.metadata)))
+            })
+            .collect();
+        let read: Vec<(usize, Option<ObjectMeta>)> = stream::iter(reads)
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (i, meta) in read {
+            existing[i] = meta;
+        }
+        Ok(existing)
+    }
+
+    /// Every object of `like`'s resource in its namespace (or cluster-wide), by name.
+    async fn list_metadata(
+        &self,
+        like: &Prepared,
+    ) -> Result<HashMap<String, ObjectMeta>, ApplyError> {
+        let api = self.api(&like.resource, like.reference.namespace.as_deref());
+        let list_error = |source| ApplyError::List {
+            resource: like.resource.plural.clone(),
+            namespace: like.reference.namespace.clone(),
+            source,
+        };
+        let mut by_name = HashMap::new();
+        let mut params = ListParams::default().limit(LIST_PAGE);
+        loop {
+            let page = api.list_metadata(&params).await.map_err(list_error)?;
+            for item in page.items {
+                if let Some(name) = item.metadata.name.clone() {
+                    by_name.insert(name, item.metadata);
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(by_name),
+            }
         }
     }
 
@@ -319,57 +389,80 @@ impl Applier {
     }
 
     /// Deletes each stale object that still exists, still carries this owner's labels and
-    /// is not annotated `helm.sh/resource-policy: keep`; returns those deleted.
+    /// is not annotated `helm.sh/resource-policy: keep`; returns those deleted. Phases run
+    /// in reverse apply order (the rest, then CRDs, then Namespaces), a few requests at once.
     async fn prune(
         &self,
         owner: &Owner,
-        stale: Vec<ObjectRef>,
+        mut stale: Vec<ObjectRef>,
     ) -> Result<Vec<ObjectRef>, ApplyError> {
         let kinds: Vec<GroupVersionKind> = stale.iter().map(gvk_of).collect();
         let discovered = discover(&self.client, &kinds).await?;
+        stale.sort_by_key(|o| std::cmp::Reverse(desired::phase(o)));
         let mut pruned = Vec::new();
-        for object in stale {
-            // A kind no longer served has no objects left to delete.
-            let Some(mapping) = discovered.get(&gvk_of(&object)) else {
-                continue;
-            };
-            let api = self.api(&mapping.resource, object.namespace.as_deref());
-            let read_error = |source| ApplyError::Read {
-                object: object.clone(),
-                source,
-            };
-            let Some(current) = api
-                .get_metadata_opt(&object.name)
-                .await
-                .map_err(read_error)?
-            else {
-                continue;
-            };
-            let kept = current
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(desired::KEEP_ANNOTATION))
-                .is_some_and(|v| v == "keep");
-            if kept || !owner.is_named_by(current.metadata.labels.as_ref()) {
-                continue;
-            }
-            let params = DeleteParams {
-                propagation_policy: Some(PropagationPolicy::Background),
-                preconditions: Some(Preconditions {
-                    uid: current.metadata.uid.clone(),
-                    resource_version: None,
-                }),
-                ..DeleteParams::default()
-            };
-            match api.delete(&object.name, &params).await {
-                Ok(_) => pruned.push(object),
-                // Gone already, or replaced by a new object since the read.
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-                Err(source) => return Err(ApplyError::Prune { object, source }),
-            }
+        for phase in stale.chunk_by(|a, b| desired::phase(a) == desired::phase(b)) {
+            let prunes: Vec<_> = phase
+                .iter()
+                .map(|o| self.prune_one(owner, &discovered, o))
+                .collect();
+            let deleted: Vec<Option<ObjectRef>> = stream::iter(prunes)
+                .buffered(APPLY_CONCURRENCY)
+                .try_collect()
+                .await?;
+            pruned.extend(deleted.into_iter().flatten());
         }
         Ok(pruned)
+    }
+
+    /// Deletes `object` if it is still ours and not kept; `Some` when it was deleted.
+    async fn prune_one(
+        &self,
+        owner: &Owner,
+        discovered: &Discovered,
+        object: &ObjectRef,
+    ) -> Result<Option<ObjectRef>, ApplyError> {
+        // A kind no longer served has no objects left to delete.
+        let Some(mapping) = discovered.get(&gvk_of(object)) else {
+            return Ok(None);
+        };
+        let api = self.api(&mapping.resource, object.namespace.as_deref());
+        let read_error = |source| ApplyError::Read {
+            object: object.clone(),
+            source,
+        };
+        let Some(current) = api
+            .get_metadata_opt(&object.name)
+            .await
+            .map_err(read_error)?
+        else {
+            return Ok(None);
+        };
+        let meta = current.metadata;
+        let kept = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(desired::KEEP_ANNOTATION))
+            .is_some_and(|v| v == "keep");
+        if kept || !owner.is_named_by(meta.labels.as_ref()) {
+            return Ok(None);
+        }
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: Some(Preconditions {
+                uid: meta.uid,
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&object.name, &params).await {
+            Ok(_) => Ok(Some(object.clone())),
+            // Gone already, or replaced by a new object since the read.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(None),
+            Err(source) => Err(ApplyError::Prune {
+                object: object.clone(),
+                source,
+            }),
+        }
     }
 
     /// The resources to watch for drift: one per kind of the inventory's committed objects
@@ -404,19 +497,18 @@ impl Applier {
                 return Err(Unhealthy(problems));
             }
         };
-        let problems: Vec<ObjectProblem> = stream::iter(
-            inventory
-                .objects
-                .iter()
-                .map(|o| self.object_problem(&discovered, o))
-                .collect::<Vec<_>>(),
-        )
-        .buffered(READ_CONCURRENCY)
-        .collect::<Vec<Option<ObjectProblem>>>()
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+        let reads: Vec<_> = inventory
+            .objects
+            .iter()
+            .map(|o| self.object_problem(&discovered, o))
+            .collect();
+        let problems: Vec<ObjectProblem> = stream::iter(reads)
+            .buffered(READ_CONCURRENCY)
+            .collect::<Vec<Option<ObjectProblem>>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         if problems.is_empty() {
             Ok(())
         } else {

@@ -109,6 +109,13 @@ pub enum ApplyError {
         #[source]
         source: kube::Error,
     },
+    #[error("listing {resource}{}: {source}", .namespace.as_ref().map(|ns| format!(" in namespace {ns}")).unwrap_or_default())]
+    List {
+        resource: String,
+        namespace: Option<String>,
+        #[source]
+        source: kube::Error,
+    },
     #[error("applying {object}: {source}")]
     Apply {
         object: ObjectRef,

@@ -24,6 +24,21 @@ use kube::api::GroupVersionKind;
 
 const HEADER: &str = "rukpak-inventory/v1";
 
+/// Why a stored inventory document cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not gzip-compressed text: {0}")]
+    NotGzip(String),
+    #[error("the first line is not {HEADER}")]
+    Header,
+    #[error("the second line is not the digest")]
+    Digest,
+    #[error("record {record} has {fields} fields, not 6")]
+    Fields { record: usize, fields: usize },
+    #[error("record {record} has an unknown tag {tag:?}")]
+    Tag { record: usize, tag: String },
+}
+
 /// The objects an owner has applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
@@ -73,19 +88,19 @@ impl Inventory {
     }
 
     /// Reads what [`Inventory::encode`] wrote; the error says what is wrong.
-    pub fn decode(bytes: &[u8]) -> Result<Inventory, String> {
+    pub fn decode(bytes: &[u8]) -> Result<Inventory, DecodeError> {
         let mut text = String::new();
         GzDecoder::new(bytes)
             .read_to_string(&mut text)
-            .map_err(|e| format!("not gzip-compressed text: {e}"))?;
+            .map_err(|e| DecodeError::NotGzip(e.to_string()))?;
         let mut lines = text.lines();
         if lines.next() != Some(HEADER) {
-            return Err(format!("the first line is not {HEADER}"));
+            return Err(DecodeError::Header);
         }
         let digest = match lines.next().and_then(|l| l.strip_prefix("digest\t")) {
             Some("-") => None,
             Some(d) => Some(d.to_owned()),
-            None => return Err("the second line is not the digest".to_owned()),
+            None => return Err(DecodeError::Digest),
         };
         let mut inventory = Inventory {
             digest,
@@ -94,11 +109,10 @@ impl Inventory {
         for (n, line) in lines.enumerate() {
             let fields: Vec<&str> = line.split('\t').collect();
             let [tag, group, version, kind, ns, name] = fields[..] else {
-                return Err(format!(
-                    "record {} has {} fields, not 6",
-                    n + 1,
-                    fields.len()
-                ));
+                return Err(DecodeError::Fields {
+                    record: n + 1,
+                    fields: fields.len(),
+                });
             };
             let object = ObjectRef {
                 group: group.to_owned(),
@@ -110,7 +124,12 @@ impl Inventory {
             match tag {
                 "applied" => inventory.objects.push(object),
                 "pending" => inventory.pending.push(object),
-                other => return Err(format!("record {} has an unknown tag {other:?}", n + 1)),
+                other => {
+                    return Err(DecodeError::Tag {
+                        record: n + 1,
+                        tag: other.to_owned(),
+                    });
+                }
             }
         }
         Ok(inventory)
@@ -174,11 +193,21 @@ mod tests {
 
     #[test]
     fn damaged_documents_are_refused_with_a_reason() {
-        assert!(Inventory::decode(b"plain").unwrap_err().contains("gzip"));
+        assert!(matches!(
+            Inventory::decode(b"plain"),
+            Err(DecodeError::NotGzip(_))
+        ));
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(b"rukpak-inventory/v1\ndigest\t-\napplied\tapps\n")
             .unwrap();
         let err = Inventory::decode(&gz.finish().unwrap()).unwrap_err();
-        assert_eq!(err, "record 1 has 2 fields, not 6");
+        assert_eq!(
+            err,
+            DecodeError::Fields {
+                record: 1,
+                fields: 2
+            }
+        );
+        assert_eq!(err.to_string(), "record 1 has 2 fields, not 6");
     }
 }

@@ -24,6 +24,6 @@ mod store;
 pub use applier::{Applied, Applier, Plan};
 pub use desired::KEEP_ANNOTATION;
 pub use error::{Action, ApplyError, Conflict, Failure, MissingKind};
-pub use inventory::Inventory;
+pub use inventory::{DecodeError, Inventory};
 pub use owner::Owner;
 pub use store::{INVENTORY_LABEL, INVENTORY_SECRET_TYPE, inventory_secret_name};

@@ -90,7 +90,7 @@ impl Store<'_> {
         }
         Inventory::decode(&bytes)
             .map(Some)
-            .map_err(|reason| self.corrupt(&head_name, reason))
+            .map_err(|reason| self.corrupt(&head_name, reason.to_string()))
     }
 
     /// Replaces the stored inventory with `inventory`.

@@ -1,7 +1,7 @@
 //! Apply, prune, refusals: unknown kinds, a CRD with its instances, ownership conflicts.
 
 use applier::{Action, ApplyError, KEEP_ANNOTATION};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -202,16 +202,7 @@ async fn existing_objects_of_others_are_refused_and_foreign_namespaces_left_alon
     let Some(env) = env().await else { return };
     let applier = env.applier();
     let sys = env.system_namespace.clone();
-    // A ConfigMap someone created by hand.
-    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(env.client.clone(), &sys);
-    let manual = k8s_openapi::api::core::v1::ConfigMap {
-        metadata: ObjectMeta {
-            name: Some("manual".into()),
-            ..ObjectMeta::default()
-        },
-        ..Default::default()
-    };
-    cms.create(&PostParams::default(), &manual).await.unwrap();
+    create_by_hand(&env.client, &sys, "manual").await;
     let first = env.owner("owner-a").await;
     let second = env.owner("owner-b").await;
 
@@ -285,4 +276,58 @@ async fn existing_objects_of_others_are_refused_and_foreign_namespaces_left_alon
             .unwrap_or_default()
             .contains_key(LABEL_OWNER_NAME)
     );
+}
+
+/// Past 32 objects of one resource in one namespace the ownership check lists instead of
+/// reading each object; a conflict is found the same way.
+#[tokio::test]
+async fn ownership_of_many_objects_is_checked_by_listing() {
+    let Some(env) = env().await else { return };
+    let owner = env.owner("many").await;
+    let ns = testenv::unique_name("many");
+    create_namespace(&env.client, &ns).await;
+    let cms = create_by_hand(&env.client, &ns, "many-17").await;
+    let set: Vec<_> = (0..40)
+        .map(|i| config_map(Some(&ns), &format!("many-{i}"), json!({})))
+        .collect();
+    let failure = env
+        .applier()
+        .apply(&owner, set.clone())
+        .await
+        .expect_err("one of them is not ours");
+    assert_eq!(
+        failure.to_string(),
+        format!(
+            "cannot take over existing objects: ConfigMap {ns}/many-17 already exists and has no core.rukpak.io/owner-name label"
+        )
+    );
+    cms.delete("many-17", &Default::default()).await.unwrap();
+    let applied = env
+        .applier()
+        .apply(&owner, set.clone())
+        .await
+        .expect("all free now");
+    assert_eq!(applied.inventory.objects.len(), 40);
+    let again = env
+        .applier()
+        .apply(&owner, set)
+        .await
+        .expect("ours, found by listing");
+    assert_eq!(again.action, Action::Unchanged);
+}
+
+/// Creates an unlabelled ConfigMap, as someone doing it by hand would; returns the API.
+async fn create_by_hand(client: &kube::Client, namespace: &str, name: &str) -> Api<ConfigMap> {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let manual = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        ..ConfigMap::default()
+    };
+    cms.create(&PostParams::default(), &manual)
+        .await
+        .expect("ConfigMap created");
+    cms
 }

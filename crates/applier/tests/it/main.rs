@@ -3,5 +3,6 @@
 mod apply;
 mod crash;
 mod health;
+mod inventory;
 mod large;
 mod support;
