@@ -134,12 +134,29 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // A rerun on the same cluster starts without the installer grant.
+    run({
+        let mut c = cluster.kubectl();
+        c.args(["delete", "--ignore-not-found", "-f"])
+            .arg(deploy_dir().join("rbac-installer.yaml"));
+        c
+    });
     let ns = ["-n", "rukpak-system"];
     let allowed: &[&[&str]] = &[
         &["watch", "bundles.core.rukpak.io"],
         &["list", "bundles.core.rukpak.io"],
         &["patch", "bundles.core.rukpak.io"],
         &["patch", "bundles.core.rukpak.io", "--subresource=status"],
+        &["create", "bundles.core.rukpak.io"],
+        &["delete", "bundles.core.rukpak.io"],
+        &["watch", "bundledeployments.core.rukpak.io"],
+        &[
+            "patch",
+            "bundledeployments.core.rukpak.io",
+            "--subresource=status",
+        ],
+        &["patch", "secrets", ns[0], ns[1]],
+        &["delete", "secrets", ns[0], ns[1]],
         &[
             "update",
             "bundles.core.rukpak.io",
@@ -172,10 +189,8 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
     let denied: &[&[&str]] = &[
         &["update", "secrets/someone-else", ns[0], ns[1]],
         &["list", "secrets", ns[0], ns[1]],
-        &["delete", "secrets", ns[0], ns[1]],
         &["get", "secrets", "-n", "default"],
-        &["create", "bundles.core.rukpak.io"],
-        &["delete", "bundles.core.rukpak.io"],
+        &["update", "bundledeployments.core.rukpak.io"],
         &["create", "pods", ns[0], ns[1]],
         &["update", "configmaps", ns[0], ns[1]],
         &[
@@ -189,4 +204,20 @@ async fn manifests_apply_and_grant_what_rukpak_needs() {
             "rukpak must be denied: {args:?}"
         );
     }
+
+    // Installing content is the separate, cluster-admin-in-effect grant.
+    let install = ["create", "clusterroles.rbac.authorization.k8s.io"];
+    assert!(!cluster.can_i(SERVICE_ACCOUNT, &install));
+    let out = run({
+        let mut c = cluster.kubectl();
+        c.args(["apply", "--server-side", "-f"])
+            .arg(deploy_dir().join("rbac-installer.yaml"));
+        c
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cluster.can_i(SERVICE_ACCOUNT, &install));
 }
