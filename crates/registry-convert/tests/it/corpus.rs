@@ -102,6 +102,17 @@ fn every_corpus_bundle_converts_or_fails_specifically() {
                     "{}: no Deployment",
                     dir.display()
                 );
+                let annotations = converted
+                    .objects
+                    .iter()
+                    .find(|o| o["kind"] == "Deployment")
+                    .map(|d| &d["spec"]["template"]["metadata"]["annotations"]);
+                let targets = annotations.and_then(|a| a["olm.targetNamespaces"].as_str());
+                let mode = match targets {
+                    Some("") => "AllNamespaces",
+                    Some(t) if t == converted.install_namespace => "OwnNamespace",
+                    _ => mode,
+                };
                 format!("converted ({mode})")
             }
             Err(error) => format!("refused: {}", outcome(error)),
