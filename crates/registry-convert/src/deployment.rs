@@ -250,3 +250,68 @@ fn override_affinity(pod: &mut Map<String, Value>, configured: Value) {
         pod.remove("affinity");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(affinity: Value) -> Map<String, Value> {
+        let mut pod = Map::new();
+        if !affinity.is_null() {
+            pod.insert("affinity".into(), affinity);
+        }
+        pod
+    }
+
+    #[test]
+    fn affinity_override_per_kind() {
+        let node =
+            json!({"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}});
+        let pod_affinity = json!({"preferredDuringSchedulingIgnoredDuringExecution": []});
+        // No affinity on the pod: the configured one is taken whole.
+        let mut p = pod(Value::Null);
+        override_affinity(&mut p, json!({"nodeAffinity": node}));
+        assert_eq!(p["affinity"], json!({"nodeAffinity": node}));
+        // An existing kind not configured stays; a configured one replaces.
+        let mut p = pod(json!({"podAffinity": pod_affinity, "nodeAffinity": {"x": 1}}));
+        override_affinity(&mut p, json!({"nodeAffinity": node}));
+        assert_eq!(
+            p["affinity"],
+            json!({"podAffinity": pod_affinity, "nodeAffinity": node})
+        );
+        // An empty kind removes that kind only; an emptied affinity goes away.
+        let mut p = pod(json!({"podAffinity": pod_affinity, "podAntiAffinity": pod_affinity}));
+        override_affinity(&mut p, json!({"podAntiAffinity": {}}));
+        assert_eq!(p["affinity"], json!({"podAffinity": pod_affinity}));
+        override_affinity(&mut p, json!({"podAffinity": {}}));
+        assert!(!p.contains_key("affinity"));
+        // An empty affinity removes the pod's.
+        let mut p = pod(json!({"podAffinity": pod_affinity}));
+        override_affinity(&mut p, json!({}));
+        assert!(!p.contains_key("affinity"));
+    }
+
+    #[test]
+    fn env_merge_keeps_order_and_last_configured_value() {
+        let mut env = vec![
+            json!({"name": "A", "value": "1"}),
+            json!({"name": "B", "value": "2"}),
+        ];
+        merge_env(
+            &mut env,
+            &[
+                json!({"name": "C", "value": "3"}),
+                json!({"name": "A", "value": "x"}),
+                json!({"name": "C", "value": "4"}),
+            ],
+        );
+        assert_eq!(
+            env,
+            [
+                json!({"name": "A", "value": "x"}),
+                json!({"name": "B", "value": "2"}),
+                json!({"name": "C", "value": "4"}),
+            ]
+        );
+    }
+}

@@ -66,6 +66,18 @@ fn name(o: &Value) -> &str {
     o["metadata"]["name"].as_str().unwrap_or("")
 }
 
+/// The fields Go's typed round trip writes as `null` or `{}` when unset, seen on the corpus.
+const GO_ZERO_FIELDS: &[&str] = &[
+    "creationTimestamp",
+    "status",
+    "resources",
+    "strategy",
+    "conditions",
+    "storedVersions",
+    // A Namespace's empty spec.
+    "spec",
+];
+
 /// Upstream serialises typed Go structs: unset struct fields appear as `creationTimestamp:
 /// null`, `status: {}`, `resources: {}` and the like. These carry nothing, so they are removed
 /// from upstream's side wherever ours has no such field.
@@ -78,6 +90,10 @@ fn go_zero_values(upstream: &mut Value, ours: &Value, applied: &mut Applied) {
                     let theirs = ours_map.and_then(|m| m.get(key));
                     let zero = value.is_null() || value.as_object().is_some_and(Map::is_empty);
                     if zero && theirs.is_none() {
+                        assert!(
+                            GO_ZERO_FIELDS.contains(&key.as_str()),
+                            "upstream writes an empty {key:?} ({value}) we do not: not a known Go zero-value field"
+                        );
                         *removed = true;
                         return false;
                     }
