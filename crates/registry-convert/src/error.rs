@@ -70,6 +70,9 @@ pub enum ConvertError {
     /// Webhook rules OLM refuses, because they would intercept what keeps the cluster manageable.
     #[error("webhook {name:?}: {reason}")]
     ForbiddenWebhookRule { name: String, reason: &'static str },
+    /// A conversion webhook that names no CRD.
+    #[error("conversion webhook {webhook:?} names no CRD in conversionCRDs")]
+    ConversionWithoutCrds { webhook: String },
     /// A conversion webhook for a CRD the bundle does not ship.
     #[error(
         "conversion webhook {webhook:?} names CRD {crd:?}, which is not a CustomResourceDefinition of this bundle"

@@ -420,7 +420,14 @@ fn wire_conversion(
             targets: cx.targets.namespaces().to_vec(),
         });
     }
+    if webhook.conversion_crds.is_empty() {
+        return Err(ConvertError::ConversionWithoutCrds {
+            webhook: webhook.generate_name.clone(),
+        });
+    }
     let port = port_or_default(webhook.container_port);
+    // OLM v0 serves conversion at `/` when the CSV names no path.
+    let path = webhook.webhook_path.as_deref().unwrap_or("/");
     for name in &webhook.conversion_crds {
         let crd = crds
             .iter_mut()
@@ -437,7 +444,7 @@ fn wire_conversion(
         }
         let mut conversion = json!({
             "strategy": "Webhook",
-            "webhook": {"clientConfig": {"service": cx.service_ref(server, port, webhook.webhook_path.as_deref())}},
+            "webhook": {"clientConfig": {"service": cx.service_ref(server, port, Some(path))}},
         });
         if let Some(versions) = &webhook.admission_review_versions {
             conversion["webhook"]["conversionReviewVersions"] = versions.clone();

@@ -70,6 +70,10 @@ fn outcome(error: &ConvertError) -> &'static str {
             names(name);
             "forbidden webhook rule"
         }
+        ConvertError::ConversionWithoutCrds { webhook } => {
+            names(webhook);
+            "conversion webhook without CRDs"
+        }
         ConvertError::ConversionCrdMissing { crd, .. } => {
             names(crd);
             "conversion CRD missing"

@@ -432,6 +432,17 @@ fn refusals() {
         refusal(&["AllNamespaces"], webhooks(), &[], &[]),
         ConvertError::ConversionCrdMissing { .. } | ConvertError::Bundle(_)
     ));
+    let mut no_crds = webhooks();
+    no_crds["webhookdefinitions"][2]["conversionCRDs"] = json!([]);
+    assert!(matches!(
+        refusal(
+            &["AllNamespaces"],
+            no_crds,
+            &[crd("widgets.demo.example.com")],
+            &[]
+        ),
+        ConvertError::ConversionWithoutCrds { .. }
+    ));
     let mut preserving = crd("widgets.demo.example.com");
     preserving["spec"]["preserveUnknownFields"] = true.into();
     assert!(matches!(
