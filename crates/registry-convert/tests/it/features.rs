@@ -481,3 +481,22 @@ fn refusals() {
         }
     ));
 }
+
+/// A role name upstream rukpak v0.16.0 gives (read from its conversion of this corpus bundle):
+/// the Go-JSON hash of the permission entry is reproduced exactly, so names stay stable across
+/// a move from upstream.
+#[test]
+fn role_names_match_upstream() {
+    let dir = crate::bundles::corpus().join("bundles/apicurio-registry-3/3.0.12");
+    let out = convert(&dir, &ConvertOptions::default()).unwrap();
+    let names: Vec<&Value> = of_kind(&out.objects, "ClusterRole")
+        .iter()
+        .map(|r| &r["metadata"]["name"])
+        .collect();
+    assert!(
+        names.contains(&&json!(
+            "apicurio-registry--37z3ye11ga8b53ub26q89ai1gfsug2ywuf6vk7ggxtc6"
+        )),
+        "{names:?}"
+    );
+}
