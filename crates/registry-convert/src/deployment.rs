@@ -23,12 +23,8 @@ pub(crate) fn deployment(
     let template = object_at(&mut body, "template");
     let template_metadata = object_at(template, "metadata");
     let annotations = object_at(template_metadata, "annotations");
-    // CSV annotations first, so the template's own win.
-    for (key, value) in &csv.annotations {
-        annotations
-            .entry(key.clone())
-            .or_insert_with(|| value.clone().into());
-    }
+    // The template's own annotations win over the CSV's.
+    add_missing(annotations, &csv.annotations);
     annotations.insert(
         TARGET_NAMESPACES_ANNOTATION.into(),
         targets.annotation().into(),
@@ -157,17 +153,19 @@ fn add_annotations(deployment: &mut Value, extra: &std::collections::BTreeMap<St
     let Value::Object(root) = deployment else {
         return;
     };
-    let metadata = object_at(root, "metadata");
-    let annotations = object_at(metadata, "annotations");
-    for (key, value) in extra {
-        annotations
-            .entry(key.clone())
-            .or_insert_with(|| value.clone().into());
-    }
-    let spec = object_at(root, "spec");
-    let template = object_at(spec, "template");
-    let metadata = object_at(template, "metadata");
-    let annotations = object_at(metadata, "annotations");
+    add_missing(object_at(object_at(root, "metadata"), "annotations"), extra);
+    let template = object_at(object_at(root, "spec"), "template");
+    add_missing(
+        object_at(object_at(template, "metadata"), "annotations"),
+        extra,
+    );
+}
+
+/// Adds each annotation whose key is not there yet.
+fn add_missing(
+    annotations: &mut Map<String, Value>,
+    extra: &std::collections::BTreeMap<String, String>,
+) {
     for (key, value) in extra {
         annotations
             .entry(key.clone())
