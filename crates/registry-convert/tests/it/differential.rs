@@ -48,6 +48,31 @@ fn upstream(harness: &Path, bundle: &Path) -> Result<Vec<Value>, String> {
     }
 }
 
+/// Upstream's result for every bundle, the harness processes run a few at a time.
+fn run_upstream(
+    harness: &Path,
+    bundles: Vec<PathBuf>,
+) -> Vec<(PathBuf, Result<Vec<Value>, String>)> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    let chunk = bundles.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = bundles
+            .chunks(chunk)
+            .map(|dirs| {
+                scope.spawn(move || {
+                    dirs.iter()
+                        .map(|dir| (dir.clone(), upstream(harness, dir)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("harness worker"))
+            .collect()
+    })
+}
+
 /// What each normalisation did, counted over the corpus.
 #[derive(Default)]
 struct Applied(BTreeMap<&'static str, usize>);
@@ -365,8 +390,8 @@ fn equal_to_upstream_after_documented_differences() {
     let mut applied = Applied::default();
     let (mut accepted, mut equal, mut refused_both) = (0, 0, 0);
     let mut failures = Vec::new();
-    for dir in corpus_bundles() {
-        let Ok(mut up) = upstream(&harness, &dir) else {
+    for (dir, upstream_result) in run_upstream(&harness, corpus_bundles()) {
+        let Ok(mut up) = upstream_result else {
             refused_both += 1;
             continue;
         };
