@@ -5,8 +5,10 @@
 #
 # Prints the directory holding the binaries (KUBEBUILDER_ASSETS layout) on stdout.
 #
-# Usage: scripts/build-go-tools.sh [kube|etcd|opm|rukpak|all]   (default: kube etcd)
+# Usage: scripts/build-go-tools.sh [kube|etcd|opm|rukpak|rukpak-convert|all]   (default: kube etcd)
 # `rukpak` (upstream rukpak's cmd/core, for bench/rukpak) is built only when asked for.
+# `rukpak-convert` (upstream's registry+v1 conversion behind a small harness, for the
+# differential test of crates/registry-convert) prints the harness binary's path.
 set -euo pipefail
 
 # v1.36.3 is the newest 1.36 patch the Go module proxy serves here (v1.36.6 answers 403).
@@ -14,6 +16,7 @@ KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.5.21}"
 OPM_VERSION="${OPM_VERSION:-v1.73.0}"
 RUKPAK_VERSION="${RUKPAK_VERSION:-v0.16.0}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_ROOT="${OLMRS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/olm-rs}"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
@@ -161,6 +164,43 @@ GO
   echo "$((SECONDS - start))" > "$out/build-seconds"
 }
 
+# Upstream's `internal/convert.RegistryV1ToPlain` behind our harness
+# (scripts/go/rukpak-convert-harness). Go forbids importing `internal/` from another module, so
+# the harness is built inside a writable copy of the rukpak module's own tree. The cache key is
+# the version plus the harness source's digest, so editing the harness rebuilds it.
+build_rukpak_convert() {
+  local out="$CACHE_ROOT/rukpak/$RUKPAK_VERSION"
+  local harness="$REPO_ROOT/scripts/go/rukpak-convert-harness/main.go"
+  local digest bin
+  digest="$(sha256sum "$harness" | cut -c1-12)"
+  bin="$out/bin/convert-harness"
+  if [[ -x "$bin" && "$(cat "$out/convert-harness.digest" 2>/dev/null)" == "$digest" ]]; then
+    log "rukpak $RUKPAK_VERSION convert harness: cached in $bin"
+    echo "$bin"
+    return
+  fi
+  need_go rukpak-convert
+  local start=$SECONDS
+  local info dir
+  info="$(go mod download -json "github.com/operator-framework/rukpak@$RUKPAK_VERSION" || true)"
+  dir="$(sed -n 's/.*"Dir": "\(.*\)",*/\1/p' <<<"$info")"
+  if [[ ! -d "$dir" ]]; then
+    log "could not download github.com/operator-framework/rukpak@$RUKPAK_VERSION: $(sed -n 's/.*"Error": "\(.*\)".*/\1/p' <<<"$info")"
+    exit 1
+  fi
+  local work="$out/convert-module"
+  rm -rf "$work" && mkdir -p "$work" "$out/bin"
+  cp -R "$dir/." "$work/"
+  chmod -R u+w "$work"
+  mkdir -p "$work/cmd/olmrs-convert-harness"
+  cp "$harness" "$work/cmd/olmrs-convert-harness/main.go"
+  (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$bin.tmp" ./cmd/olmrs-convert-harness)
+  mv "$bin.tmp" "$bin"
+  echo "$digest" > "$out/convert-harness.digest"
+  log "rukpak $RUKPAK_VERSION convert harness: built in $((SECONDS - start))s"
+  echo "$bin"
+}
+
 # Assemble one KUBEBUILDER_ASSETS-style directory of links.
 assemble() {
   local assets="$CACHE_ROOT/assets"
@@ -180,7 +220,8 @@ case "$what" in
   etcd) build_etcd ;;
   opm) build_opm ;;
   rukpak) build_rukpak ;;
+  rukpak-convert) build_rukpak_convert ;;
   default) build_etcd; build_kube; assemble ;;
   all) build_etcd; build_kube; build_opm; assemble ;;
-  *) echo "usage: $0 [kube|etcd|opm|rukpak|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [kube|etcd|opm|rukpak|rukpak-convert|all]" >&2; exit 2 ;;
 esac

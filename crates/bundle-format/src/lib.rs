@@ -6,7 +6,7 @@
 //!   flat, regular files only);
 //! * `plain`: plain+v0, every file of `manifests/` read as a stream of Kubernetes objects;
 //! * `registry`: registry+v1, validated with `fbc`'s bundle parser, refusing every manifest that
-//!   parser would leave out;
+//!   parser would leave out ([`read_registry`] hands the parsed bundle on, for conversion);
 //! * `helm`: helm+v3, the chart directory, `Chart.yaml` metadata validated as Helm does, and
 //!   `values.yaml`.
 //!
@@ -28,7 +28,7 @@ use olm_api::bundle::{PROVISIONER_HELM, PROVISIONER_PLAIN, PROVISIONER_REGISTRY}
 pub use helm::{ChartValidationError, HelmError};
 pub use manifests_dir::ManifestsDirError;
 pub use plain::{DocumentLocation, PlainError, objects as plain_objects};
-pub use registry::RegistryError;
+pub use registry::{RegistryError, read as read_registry};
 
 /// A bundle format, chosen by the Bundle's provisioner class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

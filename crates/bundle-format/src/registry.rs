@@ -67,6 +67,19 @@ pub enum RegistryError {
 }
 
 pub(crate) fn check(root: &Path) -> Result<Summary, RegistryError> {
+    let bundle = read(root)?;
+    Ok(Summary::Registry {
+        package: bundle.package,
+        csv_name: bundle.name,
+        version: bundle.version,
+        manifests: bundle.manifests.len(),
+    })
+}
+
+/// Reads and checks the registry+v1 bundle under `root` (the rules of [`crate::check`]) and
+/// returns it parsed, for callers that go on to use its manifests (the conversion to plain
+/// objects). Paths in the bundle and in errors are relative to `root`.
+pub fn read(root: &Path) -> Result<fbc::RegistryBundle, RegistryError> {
     let manifests = manifests_dir::list(root)?;
     match fs::symlink_metadata(root.join(ANNOTATIONS)) {
         Ok(meta) if meta.file_type().is_symlink() => {
@@ -97,12 +110,7 @@ pub(crate) fn check(root: &Path) -> Result<Summary, RegistryError> {
     if bundle.package.is_empty() {
         return Err(RegistryError::MissingPackage);
     }
-    Ok(Summary::Registry {
-        package: bundle.package,
-        csv_name: bundle.name,
-        version: bundle.version,
-        manifests: bundle.manifests.len(),
-    })
+    Ok(bundle)
 }
 
 /// The parser reads the first document of each non-hidden file; a file must not hold more, and
