@@ -46,5 +46,7 @@ pub use periodic::sweep_every;
 pub use probes::probes;
 pub use process::{DEFAULT_LOG_FILTER, Shutdown, init_process, terminated};
 pub use report::{apply_status, publish_event};
-pub use serving_cert::{CertError, ServingCertConfig, ServingCertificate, watched_files};
+pub use serving_cert::{
+    CertError, IssuedCertificate, ServingCertConfig, ServingCertificate, watched_files,
+};
 pub use stall::WRITE_STALL_TIMEOUT;

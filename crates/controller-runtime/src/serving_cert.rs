@@ -111,6 +111,14 @@ pub enum CertError {
     },
 }
 
+/// A certificate issued by [`ServingCertificate::issue_for`].
+#[derive(Clone, Debug)]
+pub struct IssuedCertificate {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub not_after: Timestamp,
+}
+
 /// The PEM material kept in the Secret.
 #[derive(Clone, Debug, PartialEq)]
 struct Material {
@@ -154,6 +162,8 @@ fn renewal(material: &Material, config: &ServingCertConfig, now: Timestamp) -> R
 #[derive(Clone)]
 pub struct ServingCertificate {
     tls: RustlsConfig,
+    /// The configured common name; the CA's subject is `<this> CA`.
+    ca_common_name: String,
     material: std::sync::Arc<std::sync::Mutex<Material>>,
 }
 
@@ -168,6 +178,7 @@ impl ServingCertificate {
             .map_err(CertError::Load)?;
         Ok(Self {
             tls,
+            ca_common_name: config.common_name.clone(),
             material: std::sync::Arc::new(std::sync::Mutex::new(material)),
         })
     }
@@ -184,6 +195,32 @@ impl ServingCertificate {
             .expect("material lock")
             .ca_bundle
             .clone()
+    }
+
+    /// A serving certificate for another server (a webhook a BundleDeployment installs, say),
+    /// signed by the current CA, valid for `validity` (never past the CA's end).
+    pub fn issue_for(
+        &self,
+        common_name: &str,
+        dns_names: &[String],
+        validity: Duration,
+        now: Timestamp,
+    ) -> Result<IssuedCertificate, CertError> {
+        let (ca_key, ca_not_after) = {
+            let m = self.material.lock().expect("material lock");
+            (m.ca_key.clone(), m.ca_not_after)
+        };
+        let signer = Signer {
+            key: &ca_key,
+            common_name: &self.ca_common_name,
+            not_after: ca_not_after,
+        };
+        sign_leaf(&signer, common_name, dns_names, &[], (now, validity))
+    }
+
+    /// The current CA certificate (PEM), the one [`Self::issue_for`] signs with.
+    pub fn ca_cert_pem(&self) -> String {
+        self.material.lock().expect("material lock").ca_cert.clone()
     }
 
     /// Checks every `check_interval`, forever: renews when due, reloads the listeners when
@@ -335,7 +372,7 @@ fn issue(
     config: &ServingCertConfig,
     now: Timestamp,
 ) -> Result<Material, CertError> {
-    let ca_params = ca_params(config);
+    let ca_params = ca_params(&config.common_name);
     let (ca_cert, ca_key, ca_bundle, ca_not_after) = match keep_ca {
         Some(m) => (
             m.ca_cert.clone(),
@@ -351,44 +388,74 @@ fn issue(
             (cert.clone(), key.serialize_pem(), cert, not_after)
         }
     };
-    let issuer = Issuer::new(ca_params, KeyPair::from_pem(&ca_key)?);
-    let mut params = CertificateParams::default();
-    params.distinguished_name = name(&config.common_name);
-    params.subject_alt_names = config
-        .dns_names
-        .iter()
-        .map(|d| Ok(SanType::DnsName(d.as_str().try_into()?)))
-        .chain(
-            config
-                .ip_addresses
-                .iter()
-                .map(|ip| Ok(SanType::IpAddress(*ip))),
-        )
-        .collect::<Result<_, rcgen::Error>>()?;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let cert_not_after = valid_for(&mut params, now, config.cert_validity).min(ca_not_after);
-    params.not_after = asn1_time!(cert_not_after);
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?.pem();
+    let signer = Signer {
+        key: &ca_key,
+        common_name: &config.common_name,
+        not_after: ca_not_after,
+    };
+    let leaf = sign_leaf(
+        &signer,
+        &config.common_name,
+        &config.dns_names,
+        &config.ip_addresses,
+        (now, config.cert_validity),
+    )?;
+    let (cert, key, cert_not_after) = (leaf.cert_pem, leaf.key_pem, leaf.not_after);
     Ok(Material {
         ca_bundle,
         ca_cert,
         ca_key,
         cert,
-        key: key.serialize_pem(),
+        key,
         ca_not_after,
         cert_not_after,
         names: config.names(),
     })
 }
 
-fn ca_params(config: &ServingCertConfig) -> CertificateParams {
+/// The CA that signs: its key (PEM), the common name its own subject was made from, and
+/// its end of validity.
+struct Signer<'a> {
+    key: &'a str,
+    common_name: &'a str,
+    not_after: Timestamp,
+}
+
+/// A certificate signed by `ca`, valid from `now` for `validity` but never past the CA's end.
+fn sign_leaf(
+    ca: &Signer<'_>,
+    common_name: &str,
+    dns_names: &[String],
+    ip_addresses: &[IpAddr],
+    (now, validity): (Timestamp, Duration),
+) -> Result<IssuedCertificate, CertError> {
+    let issuer = Issuer::new(ca_params(ca.common_name), KeyPair::from_pem(ca.key)?);
     let mut params = CertificateParams::default();
-    params.distinguished_name = name(&format!("{} CA", config.common_name));
+    params.distinguished_name = name(common_name);
+    params.subject_alt_names = dns_names
+        .iter()
+        .map(|d| Ok(SanType::DnsName(d.as_str().try_into()?)))
+        .chain(ip_addresses.iter().map(|ip| Ok(SanType::IpAddress(*ip))))
+        .collect::<Result<_, rcgen::Error>>()?;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let not_after = valid_for(&mut params, now, validity).min(ca.not_after);
+    params.not_after = asn1_time!(not_after);
+    let key = KeyPair::generate()?;
+    let cert_pem = params.signed_by(&key, &issuer)?.pem();
+    Ok(IssuedCertificate {
+        cert_pem,
+        key_pem: key.serialize_pem(),
+        not_after,
+    })
+}
+
+fn ca_params(common_name: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(&format!("{common_name} CA"));
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,

@@ -24,6 +24,7 @@ use crate::server::ContentServer;
 use crate::store::{Store, StoreError};
 use crate::upload::{UploadError, Uploads};
 use crate::webhook::Webhooks;
+use registry_convert::CertificateMode;
 
 pub(crate) const DEFAULT_NAMESPACE: &str = "rukpak-system";
 
@@ -109,6 +110,10 @@ pub struct Args {
     /// content server nobody else can reach.
     #[arg(long)]
     insecure_content_access: bool,
+    /// Who issues the serving certificates of webhooks and API services that registry+v1
+    /// bundles install: `builtin` (RukPak's own CA) or `cert-manager` (Certificate objects).
+    #[arg(long, default_value = "builtin", value_parser = ["builtin", "cert-manager"])]
+    bundle_certificates: String,
 }
 
 /// What RukPak runs with, once the flags are checked and files read.
@@ -128,6 +133,7 @@ pub struct Config {
     max_upload_bytes: u64,
     gc_interval: Duration,
     insecure_content_access: bool,
+    bundle_certificates: CertificateMode,
 }
 
 /// Where the serving certificate comes from.
@@ -224,6 +230,10 @@ impl Args {
                 &self.upload_storage_sync_interval,
             )?,
             insecure_content_access: self.insecure_content_access,
+            bundle_certificates: match self.bundle_certificates.as_str() {
+                "cert-manager" => CertificateMode::CertManager,
+                _ => CertificateMode::BuiltIn,
+            },
             runtime,
         })
     }
@@ -241,14 +251,15 @@ impl Config {
         let mut manager = Manager::connect(self.runtime).await?;
         let client = manager.client();
         let namespace = manager.config().namespace.clone();
-        let tls = match self.certificate {
-            CertificateSource::Files { cert, key } => {
-                controller_runtime::watched_files(cert, key, self.cert_check_interval).await?
-            }
+        let (tls, authority) = match self.certificate {
+            CertificateSource::Files { cert, key } => (
+                controller_runtime::watched_files(cert, key, self.cert_check_interval).await?,
+                None,
+            ),
             CertificateSource::BuiltIn(config) => {
                 let certificate = ServingCertificate::ensure(&client, &config).await?;
                 tokio::spawn(certificate.clone().keep_fresh(client.clone(), config));
-                certificate.tls()
+                (certificate.tls(), Some(certificate))
             }
         };
         let store = Store::open(&self.storage_dir)?;
@@ -293,7 +304,11 @@ impl Config {
             &namespace,
             self.selector.clone(),
         );
-        let deployments = Arc::new(deployments);
+        let deployments = Arc::new(
+            deployments
+                .certificate_authority(authority)
+                .certificate_mode(self.bundle_certificates),
+        );
         let ctx = Arc::new(
             Context::new(client, store, uploads, sources, &namespace)
                 .external_address(&self.external_address)

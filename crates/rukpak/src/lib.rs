@@ -32,7 +32,7 @@ mod webhook;
 pub use access::{Access, Refusal};
 pub use args::{Args, Config, RunError};
 pub use bundle_deployment::{
-    DeploymentContext, DeploymentError, DriftEvents, RenderError, bundle_name,
+    CertificateError, DeploymentContext, DeploymentError, DriftEvents, RenderError, bundle_name,
     run_bundle_deployment_controller, template_hash,
 };
 pub use controller::{Context, Error, FIELD_MANAGER, collect_garbage, run_controller};

@@ -21,7 +21,11 @@ use olm_api::bundle_deployment::{
 use olm_api::conditions::{STATUS_FALSE, STATUS_UNKNOWN, new_condition};
 
 use applier::{Applier, Owner};
+use controller_runtime::ServingCertificate;
+use k8s_openapi::api::core::v1::Secret;
+use registry_convert::CertificateMode;
 
+use super::certificates::{self, CertificateError};
 use super::drift::DriftWatches;
 use super::plan::{self, OWNER_KIND, Outcome, Readiness, Selection};
 use super::render;
@@ -33,6 +37,8 @@ const CONCURRENCY: u16 = 4;
 /// How soon an installed but unhealthy BundleDeployment is checked again: status changes of
 /// installed objects are not watched (drift is), so health is polled.
 const HEALTH_RECHECK: Duration = Duration::from_secs(5);
+/// How often installed serving certificates are checked for renewal.
+const CERTIFICATE_RECHECK: Duration = Duration::from_secs(3600);
 /// How soon to retry creating a Bundle whose predecessor of the same name is still going.
 const BUNDLE_NAME_BUSY: Duration = Duration::from_secs(2);
 
@@ -48,6 +54,10 @@ pub struct DeploymentContext {
     client: Client,
     store: Store,
     applier: Applier,
+    /// Signs the serving certificates of what bundles serve; `None` when RukPak's own
+    /// certificate comes from files (`--tls-cert-dir`), so it has no CA key.
+    ca: Option<ServingCertificate>,
+    certificates: CertificateMode,
     /// Only BundleDeployments with these labels are handled (`--bundle-selector`).
     selector: Option<String>,
     backoff: controller_runtime::Backoff,
@@ -67,6 +77,8 @@ impl DeploymentContext {
         let (drift, events) = DriftWatches::new(client.clone());
         let ctx = Self {
             applier: Applier::new(client.clone(), namespace, FIELD_MANAGER),
+            ca: None,
+            certificates: CertificateMode::BuiltIn,
             client,
             store,
             selector,
@@ -74,6 +86,20 @@ impl DeploymentContext {
             drift,
         };
         (ctx, DriftEvents(events))
+    }
+}
+
+impl DeploymentContext {
+    /// The CA that signs serving certificates of installed webhooks and API services.
+    pub fn certificate_authority(mut self, ca: Option<ServingCertificate>) -> Self {
+        self.ca = ca;
+        self
+    }
+
+    /// Where those certificates come from (`--bundle-certificates`).
+    pub fn certificate_mode(mut self, mode: CertificateMode) -> Self {
+        self.certificates = mode;
+        self
     }
 }
 
@@ -175,14 +201,20 @@ async fn reconcile(
         }
         Readiness::Unpacked(condition) => condition,
     };
-    let objects = match render::objects(&ctx.store, &bd, &bundle).await {
-        Ok(objects) => objects,
+    let rendered = match render::render(&ctx.store, &bd, &bundle, ctx.certificates).await {
+        Ok(rendered) => with_certificates(&ctx, rendered)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let (objects, has_certificates) = match rendered {
+        Ok(rendered) => rendered,
         Err(e) => {
             let condition = new_condition(
                 TYPE_HAS_VALID_BUNDLE,
                 STATUS_FALSE,
                 REASON_BUNDLE_LOAD_FAILED,
-                e.to_string(),
+                e,
                 bd.metadata.generation,
                 now,
             );
@@ -208,12 +240,72 @@ async fn reconcile(
                     Err(e) => return Err(e.into()),
                 }
             }
-            Ok(Action::await_change())
+            // Issued certificates are checked for renewal even when nothing changes.
+            Ok(match has_certificates {
+                true => Action::requeue(CERTIFICATE_RECHECK),
+                false => Action::await_change(),
+            })
         }
         Outcome::Installed {
             unhealthy: Some(_), ..
         } => Ok(Action::requeue(HEALTH_RECHECK)),
         Outcome::Failed { .. } => Ok(Action::requeue(ctx.backoff.failed(&name))),
+    }
+}
+
+/// The rendered objects plus a Secret per requested serving certificate, with the CA in
+/// every `caBundle` the conversion marked; and whether there are certificates to renew.
+async fn with_certificates(
+    ctx: &DeploymentContext,
+    rendered: render::Rendered,
+) -> Result<(Vec<serde_json::Value>, bool), CertificateError> {
+    let mut objects = rendered.objects;
+    if rendered.certificates.is_empty() {
+        return Ok((objects, false));
+    }
+    let ca = ctx.ca.as_ref().ok_or(CertificateError::NoAuthority)?;
+    let now = jiff::Timestamp::now();
+    for request in &rendered.certificates {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &request.namespace);
+        let current = secrets
+            .get_opt(&request.secret_name)
+            .await
+            .map_err(|source| CertificateError::Read {
+                secret: format!("{}/{}", request.namespace, request.secret_name),
+                source,
+            })?;
+        objects.push(certificates::secret_object(
+            request,
+            current.as_ref(),
+            ca,
+            now,
+        )?);
+    }
+    certificates::inject_ca(&mut objects, &ca.ca_pem());
+    Ok((objects, true))
+}
+
+impl certificates::Authority for ServingCertificate {
+    fn issue(
+        &self,
+        common_name: &str,
+        dns_names: &[String],
+        now: jiff::Timestamp,
+    ) -> Result<certificates::Issued, controller_runtime::CertError> {
+        let issued = self.issue_for(common_name, dns_names, certificates::VALIDITY, now)?;
+        Ok(certificates::Issued {
+            cert_pem: issued.cert_pem,
+            key_pem: issued.key_pem,
+            not_after: issued.not_after,
+        })
+    }
+
+    fn trusted(&self) -> String {
+        self.ca_pem()
+    }
+
+    fn signing(&self) -> String {
+        self.ca_cert_pem()
     }
 }
 

@@ -1,11 +1,14 @@
 //! The objects an unpacked Bundle installs: its stored content extracted, then read by its
-//! format (plain: the manifests as they are).
+//! format — plain: the manifests as they are; registry+v1: converted to plain with the
+//! BundleDeployment's `spec.config` (install mode, deployment configuration).
 
 use std::path::Path;
 
 use kube::ResourceExt;
 use olm_api::BundleDeployment;
 use olm_api::bundle::Bundle;
+
+use registry_convert::{CertificateMode, CertificateRequest, ConvertOptions};
 
 use crate::store::{Store, StoreError};
 
@@ -25,16 +28,27 @@ pub enum RenderError {
     Extract { bundle: String, message: String },
     #[error("{0}")]
     Format(#[from] bundle_format::FormatError),
+    #[error("{0}")]
+    Config(#[from] registry_convert::ConfigError),
+    #[error("converting the registry+v1 bundle: {0}")]
+    Convert(#[from] registry_convert::ConvertError),
     #[error("bundles of provisioner class {0:?} cannot be installed by this provisioner")]
     UnsupportedClass(String),
 }
 
+/// What a Bundle installs: its objects, and the serving certificates they need.
+pub(crate) struct Rendered {
+    pub(crate) objects: Vec<serde_json::Value>,
+    pub(crate) certificates: Vec<CertificateRequest>,
+}
+
 /// The objects of `bundle`, as the BundleDeployment `bd` installs them.
-pub(crate) async fn objects(
+pub(crate) async fn render(
     store: &Store,
-    _bd: &BundleDeployment,
+    bd: &BundleDeployment,
     bundle: &Bundle,
-) -> Result<Vec<serde_json::Value>, RenderError> {
+    certificates: CertificateMode,
+) -> Result<Rendered, RenderError> {
     let name = bundle.name_any();
     let uid = bundle.metadata.uid.clone().unwrap_or_default();
     let stored = store
@@ -47,6 +61,7 @@ pub(crate) async fn objects(
         .ok_or_else(|| RenderError::NotStored(name.clone()))?;
     let store = store.clone();
     let class = bundle.spec.provisioner_class_name.clone();
+    let config = bd.spec.config.clone();
     tokio::task::spawn_blocking(move || {
         let scratch = tempfile::Builder::new()
             .prefix(&format!("render-{name}-"))
@@ -62,7 +77,7 @@ pub(crate) async fn objects(
                 source,
             })?;
         drop(stored);
-        read(&class, scratch.path())
+        read(&class, scratch.path(), config.as_ref(), certificates)
     })
     .await
     .map_err(|e| RenderError::Extract {
@@ -71,10 +86,28 @@ pub(crate) async fn objects(
     })?
 }
 
-fn read(class: &str, root: &Path) -> Result<Vec<serde_json::Value>, RenderError> {
+fn read(
+    class: &str,
+    root: &Path,
+    config: Option<&serde_json::Value>,
+    certificates: CertificateMode,
+) -> Result<Rendered, RenderError> {
     match bundle_format::Format::for_provisioner(class) {
-        Some(bundle_format::Format::PlainV0) => bundle_format::plain_objects(root)
-            .map_err(|e| RenderError::Format(bundle_format::FormatError::Plain(e))),
+        Some(bundle_format::Format::PlainV0) => Ok(Rendered {
+            objects: bundle_format::plain_objects(root)
+                .map_err(|e| RenderError::Format(bundle_format::FormatError::Plain(e)))?,
+            certificates: Vec::new(),
+        }),
+        Some(bundle_format::Format::RegistryV1) => {
+            // The install namespace comes from the bundle (its suggested namespace, else
+            // `<package>-system`), as upstream's conversion chose it.
+            let options = ConvertOptions::from_config("", config, certificates)?;
+            let converted = registry_convert::convert(root, &options)?;
+            Ok(Rendered {
+                objects: converted.objects,
+                certificates: converted.certificates,
+            })
+        }
         _ => Err(RenderError::UnsupportedClass(class.to_owned())),
     }
 }
