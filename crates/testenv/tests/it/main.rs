@@ -5,3 +5,4 @@ mod cli_snapshot;
 mod controlplane;
 mod git;
 mod registry;
+mod workloads;
