@@ -99,11 +99,7 @@ fn asset_dirs() -> Vec<PathBuf> {
     if let Some(d) = std::env::var_os("KUBEBUILDER_ASSETS") {
         dirs.push(PathBuf::from(d));
     }
-    let cache = std::env::var_os("OLMRS_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("olm-rs")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")));
-    if let Some(c) = cache {
+    if let Some(c) = crate::fixtures::cache_dir() {
         dirs.push(c.join("assets"));
     }
     dirs.push(PathBuf::from("/usr/local/kubebuilder/bin"));
