@@ -3,8 +3,9 @@
 //! A test whose pods must really run asks for [`cluster_with_workloads`]: the cluster named by
 //! `OLMRS_WORKLOADS_KUBECONFIG`, else a private one with controllers, scheduler and kwok.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -120,6 +121,26 @@ impl Cluster {
         let mut cmd = Command::new(&self.kubectl);
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
         cmd
+    }
+
+    /// Runs kubectl with these arguments and `stdin` as its standard input, e.g.
+    /// `kubectl_stdin(&["apply", "-f", "-"], yaml)`, and returns what it printed.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut child = self
+            .kubectl()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("kubectl finishes")
     }
 
     /// `kubectl auth can-i --as <user> <args>`: whether `user` may do it. Panics when

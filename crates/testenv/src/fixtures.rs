@@ -19,14 +19,7 @@ pub fn corpus_bundle(package: &str, version: &str) -> PathBuf {
 /// [`crate::unavailable`] (which fails in CI).
 pub fn upstream_opm() -> Option<PathBuf> {
     let bin = cache_dir()?.join("opm/v1.73.0/bin/opm");
-    if bin.is_file() {
-        return Some(bin);
-    }
-    crate::unavailable(&format!(
-        "upstream opm not found at {} (run scripts/build-go-tools.sh opm)",
-        bin.display()
-    ));
-    None
+    present(bin, "upstream opm", "run scripts/build-go-tools.sh opm")
 }
 
 /// The helm binary (v3.21.4) `scripts/build-go-tools.sh helm` builds: `OLMRS_HELM` (which
@@ -36,13 +29,20 @@ pub fn helm() -> Option<PathBuf> {
         Some(path) => PathBuf::from(path),
         None => cache_dir()?.join("helm/v3.21.4/bin/helm"),
     };
+    present(
+        bin,
+        "helm",
+        "set OLMRS_HELM or run scripts/build-go-tools.sh helm",
+    )
+}
+
+/// `bin` if it exists, else `None` after [`crate::unavailable`] says what is missing and `how`
+/// to get it.
+fn present(bin: PathBuf, what: &str, how: &str) -> Option<PathBuf> {
     if bin.is_file() {
         return Some(bin);
     }
-    crate::unavailable(&format!(
-        "helm not found at {} (set OLMRS_HELM or run scripts/build-go-tools.sh helm)",
-        bin.display()
-    ));
+    crate::unavailable(&format!("{what} not found at {} ({how})", bin.display()));
     None
 }
 

@@ -4,8 +4,6 @@
 //! Nothing here writes a status.
 
 use std::future::Future;
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -68,21 +66,7 @@ fn namespace(cluster: &testenv::Cluster, prefix: &str) -> String {
 }
 
 fn kubectl_apply(cluster: &testenv::Cluster, ns: &str, yaml: &str) {
-    let mut child = cluster
-        .kubectl()
-        .args(["apply", "-n", ns, "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("kubectl finishes");
+    let out = cluster.kubectl_stdin(&["apply", "-n", ns, "-f", "-"], yaml);
     assert!(
         out.status.success(),
         "kubectl apply: {}",
