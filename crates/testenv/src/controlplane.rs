@@ -114,7 +114,8 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// A running etcd + kube-apiserver pair, optionally with [workloads](Self::start_workloads).
-/// Dropping it stops every process it started (SIGTERM, then SIGKILL).
+/// Dropping it stops every process it started (SIGTERM, then SIGKILL) and removes its
+/// directory, unless a panic (a failing test) is unwinding: then the logs stay.
 pub struct ControlPlane {
     // Declared first so they drop before `dir` removes their data, and the workload
     // processes before the API server they talk to.
@@ -308,6 +309,14 @@ impl Drop for ControlPlane {
         }
         if let Some(child) = self.etcd.take() {
             stop_child(child, "etcd");
+        }
+        // A failing test unwinds through here: keep every process's log for the post-mortem.
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!(
+                "control-plane logs kept in {} (the test failed)",
+                self.dir.path().display()
+            );
         }
     }
 }
