@@ -1,8 +1,11 @@
 //! How a test gets a cluster: attach to the one the test command started (or any cluster
 //! named by `OLMRS_EXISTING_CLUSTER` / `USE_EXISTING_CLUSTER`), else start a private one.
+//! A test whose pods must really run asks for [`cluster_with_workloads`]: the cluster named by
+//! `OLMRS_WORKLOADS_KUBECONFIG`, else a private one with controllers, scheduler and kwok.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -35,6 +38,34 @@ pub async fn cluster() -> Option<Cluster> {
     }
 }
 
+/// Like [`cluster`], for tests whose workloads must really run: a cluster with
+/// kube-controller-manager, kube-scheduler and kwok's fake node
+/// ([`FAKE_NODE`](crate::FAKE_NODE)). It is the one `OLMRS_WORKLOADS_KUBECONFIG` names (the
+/// test command starts one; so does `testenv-controlplane --workloads`), else a private one.
+pub async fn cluster_with_workloads() -> Option<Cluster> {
+    crate::install_crypto_provider();
+    let connected = match std::env::var_os(WORKLOADS_KUBECONFIG) {
+        Some(kubeconfig) => attach(PathBuf::from(kubeconfig)).await,
+        None => match ControlPlane::start_with_workloads().await {
+            Ok(plane) => own(plane).await,
+            Err(e) => Err(e),
+        },
+    };
+    match connected {
+        Ok(c) => Some(c),
+        Err(e) => {
+            crate::unavailable(&format!(
+                "no Kubernetes cluster with workloads (${WORKLOADS_KUBECONFIG} unset or \
+                 unusable): {e:#}"
+            ));
+            None
+        }
+    }
+}
+
+/// Names the kubeconfig of a cluster running workloads, for [`cluster_with_workloads`].
+const WORKLOADS_KUBECONFIG: &str = "OLMRS_WORKLOADS_KUBECONFIG";
+
 fn existing_cluster_requested() -> bool {
     ["OLMRS_EXISTING_CLUSTER", "USE_EXISTING_CLUSTER"]
         .iter()
@@ -47,18 +78,25 @@ async fn connect() -> Result<Cluster> {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
             .context("an existing cluster was requested but neither KUBECONFIG nor HOME is set")?;
-        let client = client_from_kubeconfig(&kubeconfig).await?;
-        let kubectl = Binaries::find()
-            .map(|b| b.kubectl)
-            .unwrap_or_else(|_| PathBuf::from("kubectl"));
-        return Ok(Cluster {
-            client,
-            kubeconfig,
-            kubectl,
-            _owned: None,
-        });
+        return attach(kubeconfig).await;
     }
-    let plane = ControlPlane::start().await?;
+    own(ControlPlane::start().await?).await
+}
+
+async fn attach(kubeconfig: PathBuf) -> Result<Cluster> {
+    let client = client_from_kubeconfig(&kubeconfig).await?;
+    let kubectl = Binaries::find()
+        .map(|b| b.kubectl)
+        .unwrap_or_else(|_| PathBuf::from("kubectl"));
+    Ok(Cluster {
+        client,
+        kubeconfig,
+        kubectl,
+        _owned: None,
+    })
+}
+
+async fn own(plane: ControlPlane) -> Result<Cluster> {
     let kubeconfig = plane.kubeconfig_path().to_path_buf();
     let client = client_from_kubeconfig(&kubeconfig).await?;
     Ok(Cluster {
@@ -83,6 +121,26 @@ impl Cluster {
         let mut cmd = Command::new(&self.kubectl);
         cmd.arg("--kubeconfig").arg(&self.kubeconfig);
         cmd
+    }
+
+    /// Runs kubectl with these arguments and `stdin` as its standard input, e.g.
+    /// `kubectl_stdin(&["apply", "-f", "-"], yaml)`, and returns what it printed.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut child = self
+            .kubectl()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("kubectl finishes")
     }
 
     /// `kubectl auth can-i --as <user> <args>`: whether `user` may do it. Panics when

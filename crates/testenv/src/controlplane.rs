@@ -14,6 +14,15 @@ use base64::Engine;
 use crate::process::{free_port, spawn_logged, stop_child, wait_until};
 use crate::tls::{CertificateAuthority, key_pair_pem};
 
+mod workloads;
+
+pub use workloads::FAKE_NODE;
+use workloads::Workloads;
+
+/// Files of the control plane's `certs` directory the workload processes read too.
+const SERVING_CA: &str = "serving-ca.crt";
+const SA_SIGNER_KEY: &str = "sa-signer.key";
+
 /// Where the Go-built binaries are.
 #[derive(Clone, Debug)]
 pub(crate) struct Binaries {
@@ -25,35 +34,64 @@ pub(crate) struct Binaries {
 impl Binaries {
     /// Finds the binaries, or says which one is missing and how to get it.
     pub(crate) fn find() -> Result<Self> {
-        let dirs = asset_dirs();
-        let find = |env: &str, name: &str| -> Result<PathBuf> {
-            if let Some(p) = std::env::var_os(env) {
-                let p = PathBuf::from(p);
-                if is_executable(&p) {
-                    return Ok(p);
-                }
-                bail!("{env}={} is not an executable file", p.display());
-            }
-            dirs.iter()
-                .map(|d| d.join(name))
-                .find(|p| is_executable(p))
-                .with_context(|| {
-                    format!(
-                        "{name} not found (looked in ${env}, $KUBEBUILDER_ASSETS and {}); \
-                         build it with scripts/build-go-tools.sh",
-                        dirs.iter()
-                            .map(|d| d.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-        };
         Ok(Self {
-            etcd: find("TEST_ASSET_ETCD", "etcd")?,
-            kube_apiserver: find("TEST_ASSET_KUBE_APISERVER", "kube-apiserver")?,
-            kubectl: find("TEST_ASSET_KUBECTL", "kubectl")?,
+            etcd: find_asset("TEST_ASSET_ETCD", "etcd", Asset::Executable)?,
+            kube_apiserver: find_asset(
+                "TEST_ASSET_KUBE_APISERVER",
+                "kube-apiserver",
+                Asset::Executable,
+            )?,
+            kubectl: find_asset("TEST_ASSET_KUBECTL", "kubectl", Asset::Executable)?,
         })
     }
+}
+
+/// What an asset must be to be taken.
+#[derive(Clone, Copy)]
+pub(crate) enum Asset {
+    Executable,
+    File,
+}
+
+impl Asset {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Executable => "an executable file",
+            Self::File => "a file",
+        }
+    }
+
+    fn accepts(self, p: &Path) -> bool {
+        match self {
+            Self::Executable => is_executable(p),
+            Self::File => p.is_file(),
+        }
+    }
+}
+
+/// An asset named by `env`, else `name` in the first asset directory holding it.
+pub(crate) fn find_asset(env: &str, name: &str, kind: Asset) -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        let p = PathBuf::from(p);
+        if kind.accepts(&p) {
+            return Ok(p);
+        }
+        bail!("{env}={} is not {}", p.display(), kind.describe());
+    }
+    let dirs = asset_dirs();
+    dirs.iter()
+        .map(|d| d.join(name))
+        .find(|p| kind.accepts(p))
+        .with_context(|| {
+            format!(
+                "{name} not found (looked in ${env}, $KUBEBUILDER_ASSETS and {}); \
+                 build it with scripts/build-go-tools.sh",
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
 }
 
 fn asset_dirs() -> Vec<PathBuf> {
@@ -61,11 +99,7 @@ fn asset_dirs() -> Vec<PathBuf> {
     if let Some(d) = std::env::var_os("KUBEBUILDER_ASSETS") {
         dirs.push(PathBuf::from(d));
     }
-    let cache = std::env::var_os("OLMRS_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("olm-rs")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")));
-    if let Some(c) = cache {
+    if let Some(c) = crate::fixtures::cache_dir() {
         dirs.push(c.join("assets"));
     }
     dirs.push(PathBuf::from("/usr/local/kubebuilder/bin"));
@@ -79,14 +113,21 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// A running etcd + kube-apiserver pair. Dropping it stops both (SIGTERM, then SIGKILL).
+/// A running etcd + kube-apiserver pair, optionally with [workloads](Self::start_workloads).
+/// Dropping it stops every process it started (SIGTERM, then SIGKILL) and removes its
+/// directory, unless a panic (a failing test) is unwinding: then the logs stay.
 pub struct ControlPlane {
-    // Declared first so they drop before `dir` removes their data.
+    // Declared first so they drop before `dir` removes their data, and the workload
+    // processes before the API server they talk to.
+    workloads: Option<Workloads>,
     apiserver: Option<Child>,
     etcd: Option<Child>,
     pub(crate) binaries: Binaries,
     pub server_url: String,
     kubeconfig: PathBuf,
+    // Issues the API server's serving certificate, and those of the workload processes.
+    serving_ca: CertificateAuthority,
+    timeout: Duration,
     dir: tempfile::TempDir,
 }
 
@@ -100,11 +141,14 @@ impl ControlPlane {
             .context("creating control-plane directory")?;
         let timeout = start_timeout();
         let mut plane = Self {
+            workloads: None,
             apiserver: None,
             etcd: None,
             binaries,
             server_url: String::new(),
             kubeconfig: dir.path().join("kubeconfig"),
+            serving_ca: CertificateAuthority::new("olmrs-serving-ca")?,
+            timeout,
             dir,
         };
         plane.start_etcd(timeout).await?;
@@ -112,6 +156,27 @@ impl ControlPlane {
         Ok(plane)
     }
 
+    /// [`start`](Self::start), then [`start_workloads`](Self::start_workloads).
+    pub async fn start_with_workloads() -> Result<Self> {
+        let mut plane = Self::start().await?;
+        plane.start_workloads().await?;
+        Ok(plane)
+    }
+
+    /// Starts kube-controller-manager, kube-scheduler and kwok with one fake node
+    /// ([`FAKE_NODE`](crate::FAKE_NODE)), so Deployments get pods that are scheduled, Running
+    /// and Ready, and owners' deletions cascade. Waits until each has shown it works.
+    pub async fn start_workloads(&mut self) -> Result<()> {
+        if self.workloads.is_none() {
+            self.workloads = Some(Workloads::start(self).await?);
+        }
+        Ok(())
+    }
+
+    /// Whether [`start_workloads`](Self::start_workloads) ran.
+    pub fn has_workloads(&self) -> bool {
+        self.workloads.is_some()
+    }
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -120,13 +185,16 @@ impl ControlPlane {
         &self.kubeconfig
     }
 
-    /// PIDs of the processes this control plane started (etcd, kube-apiserver).
+    /// PIDs of the processes this control plane started (etcd, kube-apiserver and the
+    /// workload processes).
     pub fn pids(&self) -> Vec<u32> {
-        [&self.etcd, &self.apiserver]
+        let mut pids: Vec<u32> = [&self.etcd, &self.apiserver]
             .into_iter()
             .flatten()
             .map(Child::id)
-            .collect()
+            .collect();
+        pids.extend(self.workloads.iter().flat_map(Workloads::pids));
+        pids
     }
 
     async fn start_etcd(&mut self, timeout: Duration) -> Result<()> {
@@ -164,7 +232,7 @@ impl ControlPlane {
         let etcd_url = std::mem::take(&mut self.server_url);
         let certs = self.dir.path().join("certs");
         fs::create_dir_all(&certs)?;
-        let serving_ca = CertificateAuthority::new("olmrs-serving-ca")?;
+        let serving_ca = &self.serving_ca;
         let client_ca = CertificateAuthority::new("olmrs-client-ca")?;
         let serving = serving_ca.issue_server("kube-apiserver", &["127.0.0.1", "localhost"])?;
         // envtest's admin identity: CN default, O system:masters.
@@ -173,7 +241,8 @@ impl ControlPlane {
         write(&certs.join("apiserver.crt"), &serving.cert_pem)?;
         write(&certs.join("apiserver.key"), &serving.key_pem)?;
         write(&certs.join("client-cert-auth-ca.crt"), client_ca.cert_pem())?;
-        write(&certs.join("sa-signer.key"), &sa_key)?;
+        write(&certs.join(SERVING_CA), serving_ca.cert_pem())?;
+        write(&certs.join(SA_SIGNER_KEY), &sa_key)?;
         // The verifying side reads public keys only (PKIX); the signer reads the PKCS#8 key.
         write(&certs.join("sa-signer.pub"), &sa_pub)?;
 
@@ -195,7 +264,7 @@ impl ControlPlane {
             ))
             .arg(format!(
                 "--service-account-signing-key-file={}",
-                certs.join("sa-signer.key").display()
+                certs.join(SA_SIGNER_KEY).display()
             ))
             .arg(format!("--etcd-servers={etcd_url}"))
             .arg(format!(
@@ -233,12 +302,21 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
+        drop(self.workloads.take());
         // The API server first: it would otherwise log etcd errors while shutting down.
         if let Some(child) = self.apiserver.take() {
             stop_child(child, "kube-apiserver");
         }
         if let Some(child) = self.etcd.take() {
             stop_child(child, "etcd");
+        }
+        // A failing test unwinds through here: keep every process's log for the post-mortem.
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!(
+                "control-plane logs kept in {} (the test failed)",
+                self.dir.path().display()
+            );
         }
     }
 }

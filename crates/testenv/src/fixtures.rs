@@ -18,18 +18,40 @@ pub fn corpus_bundle(package: &str, version: &str) -> PathBuf {
 /// The upstream opm the differential tests compare with (v1.73.0), or `None` after
 /// [`crate::unavailable`] (which fails in CI).
 pub fn upstream_opm() -> Option<PathBuf> {
-    let cache = std::env::var_os("OLMRS_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")))?;
-    let bin = cache.join("opm/v1.73.0/bin/opm");
+    let bin = cache_dir()?.join("opm/v1.73.0/bin/opm");
+    present(bin, "upstream opm", "run scripts/build-go-tools.sh opm")
+}
+
+/// The helm binary (v3.21.4) `scripts/build-go-tools.sh helm` builds: `OLMRS_HELM` (which
+/// `scripts/test` exports), else the build cache; or `None` after [`crate::unavailable`].
+pub fn helm() -> Option<PathBuf> {
+    let bin = match std::env::var_os("OLMRS_HELM") {
+        Some(path) => PathBuf::from(path),
+        None => cache_dir()?.join("helm/v3.21.4/bin/helm"),
+    };
+    present(
+        bin,
+        "helm",
+        "set OLMRS_HELM or run scripts/build-go-tools.sh helm",
+    )
+}
+
+/// `bin` if it exists, else `None` after [`crate::unavailable`] says what is missing and `how`
+/// to get it.
+fn present(bin: PathBuf, what: &str, how: &str) -> Option<PathBuf> {
     if bin.is_file() {
         return Some(bin);
     }
-    crate::unavailable(&format!(
-        "upstream opm not found at {} (run scripts/build-go-tools.sh opm)",
-        bin.display()
-    ));
+    crate::unavailable(&format!("{what} not found at {} ({how})", bin.display()));
     None
+}
+
+/// Where `scripts/build-go-tools.sh` caches what it builds, found the way the script finds it.
+pub(crate) fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("OLMRS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("olm-rs")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/olm-rs")))
 }
 
 /// Copies the directory tree `from` to `to` (created if missing), e.g. a corpus bundle to

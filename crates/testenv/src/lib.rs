@@ -3,6 +3,8 @@
 //!
 //! - [`cluster()`] and [`Cluster`]: the test run's control plane, or a private one;
 //!   [`controlplane::ControlPlane`] starts etcd + kube-apiserver;
+//!   [`cluster_with_workloads`] adds kube-controller-manager, kube-scheduler and kwok, so pods
+//!   are scheduled onto [`FAKE_NODE`] and become Running and Ready;
 //!   [`unique_name`] isolates cluster-scoped objects.
 //! - [`registry::Registry`]: a loopback OCI registry (Debian's `docker-registry`), with
 //!   skopeo command builders, [`registry::write_oci_layout`] (or
@@ -31,7 +33,8 @@ mod registry_env;
 pub mod tls;
 
 pub use cli_snapshot::{SnapshotFilters, format_cli_output};
-pub use cluster::{Cluster, cluster, unique_name};
+pub use cluster::{Cluster, cluster, cluster_with_workloads, unique_name};
+pub use controlplane::FAKE_NODE;
 pub use fault_proxy::FaultProxy;
 pub use registry_env::{PushedBundle, RegistryEnv, listed_and_recomputed_diff_ids, with_diff_ids};
 

@@ -51,8 +51,7 @@ fn apply_bundle_roles(cluster: &testenv::Cluster) {
         })
         .collect();
     assert_eq!(roles.len(), 2, "deploy/rukpak/rbac.yaml has both roles");
-    let out = support::kubectl_stdin(
-        cluster,
+    let out = cluster.kubectl_stdin(
         &["apply", "--server-side", "-f", "-"],
         &roles.join("\n---\n"),
     );

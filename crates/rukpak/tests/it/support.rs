@@ -315,27 +315,3 @@ pub(crate) fn plain_bundle_repo(
     let commit = repo.git(&["rev-parse", "HEAD"]).unwrap().trim().to_owned();
     (repo, commit)
 }
-
-/// Runs `kubectl ARGS` with `input` on stdin.
-pub(crate) fn kubectl_stdin(
-    cluster: &testenv::Cluster,
-    args: &[&str],
-    input: &str,
-) -> std::process::Output {
-    use std::io::Write;
-    let mut child = cluster
-        .kubectl()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}

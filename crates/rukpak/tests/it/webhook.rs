@@ -46,7 +46,7 @@ spec:
         label = rukpak.label,
         url = daemon.url_for("repo"),
     );
-    let out = support::kubectl_stdin(&cluster, &["apply", "-f", "-"], &manifest);
+    let out = cluster.kubectl_stdin(&["apply", "-f", "-"], &manifest);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -125,7 +125,7 @@ spec:
 ",
         label = rukpak.label,
     );
-    let out = support::kubectl_stdin(&cluster, &["create", "-f", "-"], &manifest);
+    let out = cluster.kubectl_stdin(&["create", "-f", "-"], &manifest);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),

@@ -1,23 +1,38 @@
 //! Starts one control plane for a whole test run and keeps it up until SIGTERM/SIGINT.
 //!
-//! Usage: testenv-controlplane <state-dir>
-//! Writes <state-dir>/kubeconfig, <state-dir>/pids (etcd and kube-apiserver PIDs) and,
+//! Usage: testenv-controlplane [--workloads] <state-dir>
+//! Writes <state-dir>/kubeconfig, <state-dir>/pids (the PIDs of every process it started) and,
 //! last, <state-dir>/ready, which the test command waits for.
+//!
+//! `--workloads` also starts kube-controller-manager, kube-scheduler and kwok with one fake
+//! node, so pods really run; point `OLMRS_WORKLOADS_KUBECONFIG` at its kubeconfig.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use testenv::controlplane::ControlPlane;
 
 #[tokio::main]
 async fn main() -> Result<()> {
     testenv::install_crypto_provider();
-    let state = PathBuf::from(
-        std::env::args_os()
-            .nth(1)
-            .context("usage: testenv-controlplane <state-dir>")?,
-    );
+    const USAGE: &str = "usage: testenv-controlplane [--workloads] <state-dir>";
+    let mut workloads = false;
+    let mut state = None;
+    for arg in std::env::args_os().skip(1) {
+        match arg.to_str() {
+            Some("--workloads") => workloads = true,
+            Some(flag) if flag.starts_with('-') => bail!("unknown flag {flag}; {USAGE}"),
+            _ if state.is_none() => state = Some(PathBuf::from(arg)),
+            _ => bail!("{USAGE}"),
+        }
+    }
+    let state = state.context(USAGE)?;
     std::fs::create_dir_all(&state)?;
-    let plane = testenv::controlplane::ControlPlane::start().await?;
+    let plane = if workloads {
+        ControlPlane::start_with_workloads().await?
+    } else {
+        ControlPlane::start().await?
+    };
     std::fs::copy(plane.kubeconfig_path(), state.join("kubeconfig"))?;
     let pids: Vec<String> = plane.pids().iter().map(u32::to_string).collect();
     std::fs::write(state.join("pids"), pids.join("\n") + "\n")?;

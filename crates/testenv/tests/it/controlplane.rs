@@ -1,9 +1,6 @@
 //! The control-plane harness serves real traffic: a CRD round-trips through kubectl and
 //! the Rust client, and the API server enforces the schema.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 
@@ -31,24 +28,6 @@ spec:
               size: {type: integer, minimum: 1}
 "#;
 
-fn kubectl_stdin(cluster: &testenv::Cluster, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = cluster
-        .kubectl()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("kubectl finishes")
-}
-
 #[tokio::test]
 async fn crd_round_trips_through_kubectl_and_client() {
     let Some(cluster) = testenv::cluster().await else {
@@ -65,7 +44,7 @@ async fn crd_round_trips_through_kubectl_and_client() {
     let obj = format!(
         "apiVersion: testenv.olmrs.dev/v1\nkind: Widget\nmetadata:\n  name: {name}\nspec:\n  size: 3\n"
     );
-    let out = kubectl_stdin(&cluster, &["apply", "-f", "-"], &obj);
+    let out = cluster.kubectl_stdin(&["apply", "-f", "-"], &obj);
     assert!(
         out.status.success(),
         "kubectl apply: {}",
@@ -87,7 +66,7 @@ async fn crd_round_trips_through_kubectl_and_client() {
 
     // The API server, not us, enforces the schema.
     let bad = obj.replace("size: 3", "size: 0");
-    let out = kubectl_stdin(&cluster, &["apply", "-f", "-"], &bad);
+    let out = cluster.kubectl_stdin(&["apply", "-f", "-"], &bad);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

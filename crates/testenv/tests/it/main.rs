@@ -4,4 +4,6 @@
 mod cli_snapshot;
 mod controlplane;
 mod git;
+mod helm;
 mod registry;
+mod workloads;
