@@ -17,6 +17,10 @@ async fn main() -> ExitCode {
         .init();
     match rukpak::CtlArgs::parse().run().await {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`| head`) is not a failure.
+        Err(rukpak::CtlError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::FAILURE

@@ -8,6 +8,7 @@ use olm_api::bundle::PROVISIONER_PLAIN;
 
 use super::CtlError;
 use super::content::ContentRequest;
+use super::convert::ConvertRequest;
 use super::run::RunRequest;
 
 const DEFAULT_NAMESPACE: &str = "rukpak-system";
@@ -33,6 +34,26 @@ enum Command {
     Run(RunArgs),
     /// List the files of an unpacked Bundle, read from RukPak's content server.
     Content(ContentArgs),
+    /// Print the plain manifests a registry+v1 bundle directory converts to, as one YAML
+    /// stream, in the order they are installed. No cluster is needed.
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConvertArgs {
+    bundle_dir: PathBuf,
+    /// The namespace the operator is installed in. Default: the CSV's suggested namespace,
+    /// else `<package>-system`.
+    #[arg(long = "install-namespace", default_value = "")]
+    install_namespace: String,
+    /// The namespaces the operator watches, comma-separated. Default: all namespaces when the
+    /// CSV supports it, else the install namespace.
+    #[arg(long = "watch-namespaces", value_delimiter = ',')]
+    watch_namespaces: Vec<String>,
+    /// Serving certificates from `builtin` (RukPak's CA: Secrets are issued at install) or
+    /// `cert-manager` (Certificate objects are printed).
+    #[arg(long, default_value = "builtin", value_parser = ["builtin", "cert-manager"])]
+    certificates: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +103,15 @@ struct ContentArgs {
 impl CtlArgs {
     /// Runs the command against the cluster of the current kubeconfig context.
     pub async fn run(self) -> Result<(), CtlError> {
+        if let Command::Convert(a) = self.command {
+            let request = ConvertRequest {
+                bundle_dir: a.bundle_dir,
+                install_namespace: a.install_namespace,
+                watch_namespaces: a.watch_namespaces,
+                cert_manager: a.certificates == "cert-manager",
+            };
+            return request.run(&mut std::io::stdout().lock());
+        }
         let config = kube::Config::infer()
             .await
             .map_err(|e| CtlError::Kubeconfig(e.to_string()))?;
@@ -112,6 +142,7 @@ impl CtlArgs {
                 };
                 request.run(&kube, &config, &mut stdout).await
             }
+            Command::Convert(_) => unreachable!("handled before connecting"),
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - `args`: the flags, parsed and run ([`CtlArgs::run`]).
 //! - `run`: apply a BundleDeployment whose template uploads a local directory, then upload it.
+//! - `convert`: print what a registry+v1 bundle directory converts to.
 //! - `content`: list the files of an unpacked Bundle, read from the content server.
 //! - `connect`: the CA, a bearer token and a route (port-forward or `--address`) to the server.
 //! - `archive`: the deterministic `.tgz` `run` uploads.
@@ -10,6 +11,7 @@ mod archive;
 mod args;
 mod connect;
 mod content;
+mod convert;
 mod run;
 
 pub use archive::{Archive, ArchiveError, archive_dir};
@@ -70,6 +72,12 @@ pub enum CtlError {
         bundle_deployment: String,
         class: String,
         seconds: u64,
+    },
+    #[error("{bundle}: {source}")]
+    Convert {
+        bundle: String,
+        #[source]
+        source: registry_convert::ConvertError,
     },
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),

@@ -254,3 +254,159 @@ fn combo_repo(parent: &std::path::Path, unique: &str) -> testenv::git::GitRepo {
     repo.tag("v0.0.3").unwrap();
     repo
 }
+
+/// Two immutable ConfigMaps in `namespace` holding a corpus registry+v1 bundle's `manifests/`
+/// and `metadata/`, and the configMaps source naming them.
+async fn registry_bundle_config_maps(
+    client: &kube::Client,
+    namespace: &str,
+    bundle: &std::path::Path,
+) -> serde_json::Value {
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), namespace);
+    let mut entries = Vec::new();
+    for dir in ["manifests", "metadata"] {
+        let data: std::collections::BTreeMap<String, String> = std::fs::read_dir(bundle.join(dir))
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&path).unwrap())
+            })
+            .collect();
+        let name = testenv::unique_name(dir);
+        let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name}, "immutable": true, "data": data,
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &cm).await.unwrap();
+        entries.push(serde_json::json!({"configMap": {"name": name}, "path": dir}));
+    }
+    serde_json::json!({"type": "configMaps", "configMaps": entries})
+}
+
+/// A registry+v1 bundle with validating and mutating webhooks (the corpus's infinispan
+/// 2.2.5), on a cluster whose pods really run: converted in AllNamespaces mode, its webhook
+/// certificate issued by RukPak's CA and its `caBundle`s injected, its Deployment Available
+/// (so `Healthy=True`). A TLS client trusting only the injected `caBundle` reaches a server
+/// that serves the issued certificate under the Service's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_bundle_with_webhooks_is_installed_with_certificates() {
+    let Some(cluster) = testenv::cluster_with_workloads().await else {
+        return;
+    };
+    cluster
+        .apply_crds(&support::workspace().join("config/crd"))
+        .await
+        .unwrap();
+    let client = cluster.client();
+    let rukpak = Rukpak::start(&cluster, Setup::new()).await;
+    let corpus_bundle = support::corpus().join("bundles/infinispan/2.2.5");
+    let expected =
+        registry_convert::convert(&corpus_bundle, &registry_convert::ConvertOptions::default())
+            .unwrap();
+    let source = registry_bundle_config_maps(&client, &rukpak.namespace, &corpus_bundle).await;
+    let name = testenv::unique_name("infinispan");
+    let mut bd = bundle_deployment(&rukpak, &name, source);
+    bd.spec.template.spec.provisioner_class_name = "core-rukpak-io-registry".into();
+    let bds: Api<BundleDeployment> = Api::all(client.clone());
+    bds.create(&PostParams::default(), &bd).await.unwrap();
+
+    let bd = wait_for(&bds, &name, "Installed and Healthy", |bd| {
+        condition(bd, "Installed").is_some_and(|c| c.0 == "True")
+            && condition(bd, "Healthy").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(
+        condition(&bd, "Healthy").unwrap(),
+        (
+            "True".into(),
+            "Healthy".into(),
+            "BundleDeployment is healthy".into()
+        )
+    );
+
+    let ca_bundle = rukpak.certificate.ca_pem();
+    let hooks: Api<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration> =
+        Api::all(client.clone());
+    let mutating: Api<k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration> =
+        Api::all(client.clone());
+    let mut injected = 0;
+    for object in expected.objects.iter().filter(|o| {
+        o["kind"]
+            .as_str()
+            .is_some_and(|k| k.ends_with("WebhookConfiguration"))
+    }) {
+        let hook_name = object["metadata"]["name"].as_str().unwrap();
+        let bundles: Vec<Vec<u8>> = match object["kind"].as_str().unwrap() {
+            "ValidatingWebhookConfiguration" => hooks
+                .get(hook_name)
+                .await
+                .unwrap()
+                .webhooks
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| w.client_config.ca_bundle.unwrap().0)
+                .collect(),
+            _ => mutating
+                .get(hook_name)
+                .await
+                .unwrap()
+                .webhooks
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| w.client_config.ca_bundle.unwrap().0)
+                .collect(),
+        };
+        for bundle in bundles {
+            assert_eq!(String::from_utf8(bundle).unwrap(), ca_bundle, "{hook_name}");
+            injected += 1;
+        }
+    }
+    assert_eq!(injected, 9, "4 mutating and 5 validating webhooks");
+
+    assert!(!expected.certificates.is_empty());
+    for request in &expected.certificates {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(client.clone(), &request.namespace);
+        let secret = secrets.get(&request.secret_name).await.unwrap();
+        assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+        assert_owned(&secret.metadata, &bd);
+        let data = secret.data.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tls.crt"), &data["tls.crt"].0).unwrap();
+        std::fs::write(dir.path().join("tls.key"), &data["tls.key"].0).unwrap();
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let (bound, addr) = tokio::sync::oneshot::channel();
+        let listener = controller_runtime::Listener {
+            tls: Some(controller_runtime::Tls::Files {
+                cert: dir.path().join("tls.crt"),
+                key: dir.path().join("tls.key"),
+            }),
+            ..controller_runtime::Listener::plain("127.0.0.1:0".parse().unwrap())
+        };
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "webhook" }));
+        tokio::spawn(listener.serve(app, stopping, Some(bound)));
+        let addr = addr.await.unwrap();
+        let host = &request.dns_names[0];
+        let client = reqwest::Client::builder()
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(ca_bundle.as_bytes()).unwrap())
+            .resolve(host, addr)
+            .build()
+            .unwrap();
+        let body = client
+            .get(format!("https://{host}:{}/", addr.port()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            body, "webhook",
+            "served under {host}, trusted through the injected caBundle"
+        );
+        let _ = stop.send(true);
+    }
+    rukpak.stop().await;
+}

@@ -306,3 +306,64 @@ async fn run_says_when_no_bundle_appears() {
     );
     rukpak.stop().await;
 }
+
+fn convert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rukpakctl"))
+        .arg("convert")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `convert` previews a registry+v1 bundle's objects without a cluster: one YAML stream,
+/// each object after `---`, the Namespace first; refusals name the supported install modes.
+#[test]
+fn convert_prints_the_plain_objects_or_the_refusal() {
+    let bundle = support::corpus().join("bundles/infinispan/2.2.5");
+    let out = convert(&[bundle.to_str().unwrap()]);
+    let stream = assert_success(&out);
+    assert!(
+        stream.starts_with(
+            "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: infinispan-system\n"
+        ),
+        "{}",
+        &stream[..200.min(stream.len())]
+    );
+    let kinds = |kind: &str| {
+        stream
+            .lines()
+            .filter(|l| *l == format!("kind: {kind}"))
+            .count()
+    };
+    assert_eq!(
+        (
+            kinds("ValidatingWebhookConfiguration"),
+            kinds("MutatingWebhookConfiguration")
+        ),
+        (5, 4)
+    );
+    assert_eq!(
+        stream.matches("\n---\n").count() + 1,
+        23,
+        "one document per object"
+    );
+
+    let own = convert(&[
+        bundle.to_str().unwrap(),
+        "--watch-namespaces",
+        "ops",
+        "--install-namespace",
+        "ops",
+    ]);
+    assert!(assert_success(&own).contains("olm.targetNamespaces: ops\n"));
+
+    let all_only = support::corpus().join("bundles/trident-operator/24.10.0");
+    let out = convert(&[all_only.to_str().unwrap(), "--watch-namespaces", "a"]);
+    assert_failure(
+        &out,
+        &format!(
+            "Error: {}: supported install modes [AllNamespaces] do not support target namespaces [a]",
+            all_only.display()
+        ),
+    );
+}

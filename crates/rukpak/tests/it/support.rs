@@ -177,6 +177,7 @@ impl Rukpak {
             &setup.namespace,
             Some(format!("olmrs-test={}", setup.label)),
         );
+        let deployments = deployments.certificate_authority(Some(certificate.clone()));
         let mut stopped = stopping.clone();
         tokio::spawn(run_bundle_deployment_controller(
             Arc::new(deployments),
