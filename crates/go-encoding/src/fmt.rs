@@ -43,9 +43,42 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
+/// A big-endian unsigned number in base 36, lower case, without leading zeros (Go's
+/// `big.Int.Text(36)`, which upstream's hashes are written in).
+pub fn big_int_text36(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut number: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut digits = Vec::new();
+    while !number.is_empty() {
+        let mut remainder = 0u32;
+        for byte in number.iter_mut() {
+            let value = (remainder << 8) | u32::from(*byte);
+            *byte = (value / 36) as u8;
+            remainder = value % 36;
+        }
+        digits.push(DIGITS[remainder as usize]);
+        let zeros = number.iter().take_while(|b| **b == 0).count();
+        number.drain(..zeros);
+    }
+    if digits.is_empty() {
+        digits.push(b'0');
+    }
+    digits.reverse();
+    digits.into_iter().map(char::from).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn big_int_text36_matches_go() {
+        assert_eq!(big_int_text36(&[0]), "0");
+        assert_eq!(big_int_text36(&[35]), "z");
+        assert_eq!(big_int_text36(&[36]), "10");
+        assert_eq!(big_int_text36(&[1, 0]), "74");
+        assert_eq!(big_int_text36(&[0, 0, 255, 255]), "1ekf");
+    }
 
     #[test]
     fn lists_like_go() {

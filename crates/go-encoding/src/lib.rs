@@ -23,7 +23,7 @@ pub use decode::{
     DecodeError, Fields, Kind, Node, Problem, decode_array, decode_base64, decode_int,
     decode_string, join,
 };
-pub use fmt::{format_go_list, go_quote};
+pub use fmt::{big_int_text36, format_go_list, go_quote};
 pub use json::{
     Canonical, GoObject, NumberStyle, go_kind, push_canonical, push_compact, push_indented,
     push_string, push_string_array, to_canonical,

@@ -180,7 +180,7 @@ fn permission_hash(permission: &Permission) -> String {
     }
     object.end();
     json.push('\n');
-    base36(&Sha224::digest(json.as_bytes()))
+    go_encoding::big_int_text36(&Sha224::digest(json.as_bytes()))
 }
 
 fn push_rule(out: &mut String, rule: &PolicyRule) {
@@ -214,41 +214,9 @@ fn push_list(out: &mut String, items: &[String]) {
     out.push(']');
 }
 
-/// A big-endian unsigned number in base 36 (Go's `big.Int.Text(36)`).
-fn base36(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut number: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-    let mut digits = Vec::new();
-    while !number.is_empty() {
-        let mut remainder = 0u32;
-        for byte in number.iter_mut() {
-            let value = (remainder << 8) | u32::from(*byte);
-            *byte = (value / 36) as u8;
-            remainder = value % 36;
-        }
-        digits.push(DIGITS[remainder as usize]);
-        let zeros = number.iter().take_while(|b| **b == 0).count();
-        number.drain(..zeros);
-    }
-    if digits.is_empty() {
-        digits.push(b'0');
-    }
-    digits.reverse();
-    digits.into_iter().map(char::from).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base36_matches_go_big_int_text() {
-        assert_eq!(base36(&[0]), "0");
-        assert_eq!(base36(&[35]), "z");
-        assert_eq!(base36(&[36]), "10");
-        assert_eq!(base36(&[1, 0]), "74");
-        assert_eq!(base36(&[0, 0, 255, 255]), "1ekf");
-    }
 
     #[test]
     fn names_never_exceed_63_characters() {

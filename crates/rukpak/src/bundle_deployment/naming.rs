@@ -17,7 +17,7 @@ const BUNDLE_NAME_MAX: usize = olm_api::bundle::NAME_MAX_LENGTH as usize;
 pub fn template_hash(template: &BundleTemplate) -> String {
     let mut json = go_json(template);
     json.push('\n');
-    base36(&Sha224::digest(json.as_bytes()))
+    go_encoding::big_int_text36(&Sha224::digest(json.as_bytes()))
 }
 
 /// `<bd>-<hash>`, the hash cut so the name fits 52 characters (the BundleDeployment name is
@@ -30,30 +30,6 @@ pub fn bundle_name(bundle_deployment: &str, hash: &str) -> String {
     let room = BUNDLE_NAME_MAX.saturating_sub(prefix.len() + 1);
     let suffix: String = hash.chars().take(room).collect();
     format!("{prefix}-{suffix}")
-}
-
-/// Lower-case base 36 of a big-endian unsigned number, no leading zeros (Go's
-/// `big.Int.Text(36)`).
-fn base36(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut number: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-    let mut digits = Vec::new();
-    while !number.is_empty() {
-        let mut remainder = 0u32;
-        for byte in number.iter_mut() {
-            let value = (remainder << 8) | u32::from(*byte);
-            *byte = (value / 36) as u8;
-            remainder = value % 36;
-        }
-        digits.push(DIGITS[remainder as usize]);
-        let leading = number.iter().take_while(|b| **b == 0).count();
-        number.drain(..leading);
-    }
-    if digits.is_empty() {
-        digits.push(b'0');
-    }
-    digits.reverse();
-    String::from_utf8(digits).expect("ASCII digits")
 }
 
 /// The template as `json.Marshal` writes upstream's `BundleTemplate`.
@@ -218,15 +194,6 @@ mod tests {
 
     fn template(value: serde_json::Value) -> BundleTemplate {
         serde_json::from_value(value).unwrap()
-    }
-
-    #[test]
-    fn base36_matches_go_big_int_text() {
-        assert_eq!(base36(&[0]), "0");
-        assert_eq!(base36(&[35]), "z");
-        assert_eq!(base36(&[36]), "10");
-        assert_eq!(base36(&[0x01, 0x00]), "74");
-        assert_eq!(base36(&[0, 0, 0xff, 0xff]), "1ekf");
     }
 
     #[test]
