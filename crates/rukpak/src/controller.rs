@@ -330,9 +330,38 @@ fn check_and_store(
     let format = bundle_format::Format::for_provisioner(class)
         .ok_or_else(|| format!("provisioner class {class:?} has no bundle format"))?;
     bundle_format::check(format, content).map_err(|e| e.to_string())?;
+    if format == bundle_format::Format::RegistryV1 {
+        converts_in_some_install_mode(content)?;
+    }
     store
         .write(name, uid, resolved, content)
         .map_err(|e| format!("persist bundle content: {e}"))
+}
+
+/// A registry+v1 bundle is converted when a BundleDeployment installs it, with that
+/// deployment's install mode. One that converts in no install mode at all can never be
+/// installed, so it fails here already, with the conversion's error.
+fn converts_in_some_install_mode(content: &Path) -> Result<(), String> {
+    use registry_convert::{ConvertError, ConvertOptions, convert};
+    // The default (AllNamespaces, else OwnNamespace), then SingleNamespace, then
+    // MultiNamespace; namespace names only need to differ from the install namespace.
+    let modes: [&[&str]; 3] = [&[], &["olmrs-single"], &["olmrs-a", "olmrs-b"]];
+    let mut first = None;
+    for watch in modes {
+        let options = ConvertOptions {
+            watch_namespaces: watch.iter().map(|s| (*s).to_owned()).collect(),
+            ..ConvertOptions::default()
+        };
+        match convert(content, &options) {
+            Ok(_) => return Ok(()),
+            Err(e @ ConvertError::InstallModes { .. }) => {
+                first.get_or_insert(e);
+            }
+            Err(e) => return Err(format!("convert registry+v1 bundle: {e}")),
+        }
+    }
+    let e = first.expect("every mode was tried");
+    Err(format!("convert registry+v1 bundle: {e}"))
 }
 
 async fn write_unpacked(

@@ -255,36 +255,6 @@ fn combo_repo(parent: &std::path::Path, unique: &str) -> testenv::git::GitRepo {
     repo
 }
 
-/// Two immutable ConfigMaps in `namespace` holding a corpus registry+v1 bundle's `manifests/`
-/// and `metadata/`, and the configMaps source naming them.
-async fn registry_bundle_config_maps(
-    client: &kube::Client,
-    namespace: &str,
-    bundle: &std::path::Path,
-) -> serde_json::Value {
-    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
-        Api::namespaced(client.clone(), namespace);
-    let mut entries = Vec::new();
-    for dir in ["manifests", "metadata"] {
-        let data: std::collections::BTreeMap<String, String> = std::fs::read_dir(bundle.join(dir))
-            .unwrap()
-            .map(|e| {
-                let path = e.unwrap().path();
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                (name, std::fs::read_to_string(&path).unwrap())
-            })
-            .collect();
-        let name = testenv::unique_name(dir);
-        let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": name}, "immutable": true, "data": data,
-        }))
-        .unwrap();
-        api.create(&PostParams::default(), &cm).await.unwrap();
-        entries.push(serde_json::json!({"configMap": {"name": name}, "path": dir}));
-    }
-    serde_json::json!({"type": "configMaps", "configMaps": entries})
-}
-
 /// A registry+v1 bundle with validating and mutating webhooks (the corpus's infinispan
 /// 2.2.5), on a cluster whose pods really run: converted in AllNamespaces mode, its webhook
 /// certificate issued by RukPak's CA and its `caBundle`s injected, its Deployment Available
@@ -305,7 +275,8 @@ async fn a_registry_bundle_with_webhooks_is_installed_with_certificates() {
     let expected =
         registry_convert::convert(&corpus_bundle, &registry_convert::ConvertOptions::default())
             .unwrap();
-    let source = registry_bundle_config_maps(&client, &rukpak.namespace, &corpus_bundle).await;
+    let source =
+        support::registry_bundle_config_maps(&client, &rukpak.namespace, &corpus_bundle).await;
     let name = testenv::unique_name("infinispan");
     let mut bd = bundle_deployment(&rukpak, &name, source);
     bd.spec.template.spec.provisioner_class_name = "core-rukpak-io-registry".into();

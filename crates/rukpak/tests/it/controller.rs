@@ -345,3 +345,48 @@ async fn lost_content_comes_back_from_the_pinned_commit() {
     wait_gone(&bundles, &name).await;
     second.stop().await;
 }
+
+/// A registry+v1 bundle that converts in no install mode can never be installed: it fails
+/// at unpack with the conversion's error (here a CSV that supports no install mode at all).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_bundle_that_converts_in_no_install_mode_fails_to_unpack() {
+    let Some(cluster) = support::cluster().await else {
+        return;
+    };
+    let rukpak = Rukpak::start(&cluster, Setup::new()).await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("bundle");
+    testenv::fixtures::copy_dir(
+        &support::corpus().join("bundles/trident-operator/24.10.0"),
+        &dir,
+    );
+    let csv = dir.join("manifests/trident-operator.v24.10.0.clusterserviceversion.yaml");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.contains("supported: true"));
+    std::fs::write(&csv, text.replace("supported: true", "supported: false")).unwrap();
+    let source =
+        support::registry_bundle_config_maps(&cluster.client(), &rukpak.namespace, &dir).await;
+    let bundles: Api<Bundle> = Api::all(cluster.client());
+    let name = create(
+        &bundles,
+        &rukpak,
+        bundle(
+            &testenv::unique_name("no-mode"),
+            "core-rukpak-io-registry",
+            source,
+        ),
+    )
+    .await;
+    let b = support::wait_for(&bundles, &name, "Failing", |b| {
+        support::phase(b) == Some("Failing")
+    })
+    .await;
+    let (reason, message) = support::unpacked(&b).unwrap();
+    assert_eq!(reason, "UnpackFailed");
+    assert!(
+        message
+            .starts_with("convert registry+v1 bundle: supported install modes [] do not support"),
+        "{message}"
+    );
+    rukpak.stop().await;
+}

@@ -316,3 +316,33 @@ pub(crate) fn plain_bundle_repo(
     let commit = repo.git(&["rev-parse", "HEAD"]).unwrap().trim().to_owned();
     (repo, commit)
 }
+
+/// Two immutable ConfigMaps in `namespace` holding a corpus registry+v1 bundle's `manifests/`
+/// and `metadata/`, and the configMaps source naming them.
+pub(crate) async fn registry_bundle_config_maps(
+    client: &kube::Client,
+    namespace: &str,
+    bundle: &std::path::Path,
+) -> serde_json::Value {
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), namespace);
+    let mut entries = Vec::new();
+    for dir in ["manifests", "metadata"] {
+        let data: std::collections::BTreeMap<String, String> = std::fs::read_dir(bundle.join(dir))
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&path).unwrap())
+            })
+            .collect();
+        let name = testenv::unique_name(dir);
+        let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name}, "immutable": true, "data": data,
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &cm).await.unwrap();
+        entries.push(serde_json::json!({"configMap": {"name": name}, "path": dir}));
+    }
+    serde_json::json!({"type": "configMaps", "configMaps": entries})
+}
