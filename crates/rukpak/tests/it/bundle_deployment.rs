@@ -381,3 +381,92 @@ async fn a_registry_bundle_with_webhooks_is_installed_with_certificates() {
     }
     rukpak.stop().await;
 }
+
+/// Deleting a BundleDeployment on a cluster with the garbage collector removes what it
+/// installed, its Bundle and its inventory, and leaves a Namespace that existed before.
+#[tokio::test(flavor = "multi_thread")]
+async fn deletion_removes_what_was_installed_and_keeps_a_pre_existing_namespace() {
+    let Some(cluster) = testenv::cluster_with_workloads().await else {
+        return;
+    };
+    cluster
+        .apply_crds(&support::workspace().join("config/crd"))
+        .await
+        .unwrap();
+    let client = cluster.client();
+    let rukpak = Rukpak::start(&cluster, Setup::new()).await;
+    let kept = testenv::unique_name("pre-existing");
+    let created = testenv::unique_name("created");
+    support::create_namespace(&client, &kept).await;
+    let manifests = serde_json::json!({
+        "namespaces.yaml": format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {kept}\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {created}\n"
+        ),
+        "config.yaml": format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n  namespace: {kept}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: two\n  namespace: {created}\n"
+        ),
+    });
+    let cm_name = testenv::unique_name("plain");
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": cm_name}, "immutable": true, "data": manifests,
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), &rukpak.namespace)
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let name = testenv::unique_name("delete-me");
+    let source = serde_json::json!({"type": "configMaps", "configMaps": [{"configMap": {"name": cm_name}, "path": "manifests"}]});
+    let bds: Api<BundleDeployment> = Api::all(client.clone());
+    bds.create(
+        &PostParams::default(),
+        &bundle_deployment(&rukpak, &name, source),
+    )
+    .await
+    .unwrap();
+    let bd = wait_for(&bds, &name, "Installed", |bd| {
+        condition(bd, "Installed").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    let active = bd.status.unwrap().active_bundle.unwrap();
+
+    bds.delete(&name, &DeleteParams::foreground())
+        .await
+        .unwrap();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let in_kept: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), &kept);
+    let bundles: Api<Bundle> = Api::all(client.clone());
+    let inventory: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &rukpak.namespace);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let gone = bds.get_opt(&name).await.unwrap().is_none()
+            && bundles.get_opt(&active).await.unwrap().is_none()
+            && in_kept.get_opt("one").await.unwrap().is_none()
+            && namespaces.get_opt(&created).await.unwrap().is_none()
+            && inventory
+                .list(
+                    &kube::api::ListParams::default()
+                        .labels(&format!("{}={name}", applier::INVENTORY_LABEL)),
+                )
+                .await
+                .unwrap()
+                .items
+                .is_empty();
+        if gone {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "what the BundleDeployment installed was not all collected"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let still = namespaces.get(&kept).await.unwrap();
+    assert!(
+        still.metadata.deletion_timestamp.is_none(),
+        "the pre-existing Namespace is kept"
+    );
+    rukpak.stop().await;
+}
