@@ -470,3 +470,66 @@ async fn deletion_removes_what_was_installed_and_keeps_a_pre_existing_namespace(
     );
     rukpak.stop().await;
 }
+
+/// No size ceiling (upstream's Helm release Secret failed at etcd's 1 MiB): a plain bundle of
+/// 5,000 ConfigMaps and 20 MiB of manifests, from git, installs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_of_five_thousand_objects_and_twenty_mebibytes_installs() {
+    let Some(cluster) = support::cluster().await else {
+        return;
+    };
+    let client = cluster.client();
+    let namespace = testenv::unique_name("large");
+    let repos = tempfile::tempdir().unwrap();
+    let repo = testenv::git::GitRepo::init(&repos.path().join("repo")).unwrap();
+    std::fs::create_dir(repo.path().join("manifests")).unwrap();
+    let filler = "x".repeat(4096);
+    let mut text = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n");
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: {namespace}\ndata:\n  filler: {filler}\n"
+        ));
+    }
+    assert!(text.len() > 20 << 20, "{} bytes", text.len());
+    std::fs::write(repo.path().join("manifests/objects.yaml"), text).unwrap();
+    repo.git(&["add", "-A"]).unwrap();
+    repo.git(&["commit", "-q", "-m", "large"]).unwrap();
+    let rukpak = Rukpak::start(&cluster, Setup::new()).await;
+    let name = testenv::unique_name("large");
+    let source = serde_json::json!({"type": "git", "git": {"repository": repo.file_url(), "ref": {"branch": "main"}}});
+    let bds: Api<BundleDeployment> = Api::all(client.clone());
+    bds.create(
+        &PostParams::default(),
+        &bundle_deployment(&rukpak, &name, source),
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let bd = loop {
+        let bd = bds.get(&name).await.unwrap();
+        if condition(&bd, "Installed").is_some_and(|c| c.0 == "True") {
+            break bd;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not installed: {:#?}",
+            bd.status
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(
+        condition(&bd, "Healthy").unwrap().0,
+        "True",
+        "ConfigMaps are ready at once"
+    );
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), &namespace);
+    let owned = config_maps
+        .list_metadata(
+            &kube::api::ListParams::default().labels(&format!("core.rukpak.io/owner-name={name}")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(owned.items.len(), 5000);
+    rukpak.stop().await;
+}
