@@ -1,21 +1,29 @@
 //! Starts one control plane for a whole test run and keeps it up until SIGTERM/SIGINT.
 //!
-//! Usage: testenv-controlplane <state-dir>
+//! Usage: testenv-controlplane <STATE_DIR> (`--help` for details)
 //! Writes <state-dir>/kubeconfig, <state-dir>/pids (etcd and kube-apiserver PIDs) and,
 //! last, <state-dir>/ready, which the test command waits for.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use clap::Parser;
+
+/// Starts etcd and kube-apiserver (from KUBEBUILDER_ASSETS, TEST_ASSET_* or the
+/// ~/.cache/olm-rs cache) and keeps them up until SIGTERM or ctrl-c.
+#[derive(Parser, Debug)]
+#[command(name = "testenv-controlplane")]
+struct Args {
+    /// Directory for the control plane's files, created if missing: STATE_DIR/kubeconfig,
+    /// STATE_DIR/pids, STATE_DIR/logdir and, once the API server is ready, STATE_DIR/ready.
+    #[arg(value_name = "STATE_DIR")]
+    state_dir: PathBuf,
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let state = Args::parse().state_dir;
     testenv::install_crypto_provider();
-    let state = PathBuf::from(
-        std::env::args_os()
-            .nth(1)
-            .context("usage: testenv-controlplane <state-dir>")?,
-    );
     std::fs::create_dir_all(&state)?;
     let plane = testenv::controlplane::ControlPlane::start().await?;
     std::fs::copy(plane.kubeconfig_path(), state.join("kubeconfig"))?;
