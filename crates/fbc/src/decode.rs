@@ -109,12 +109,22 @@ pub(crate) fn is_blank_document(chunk: &str) -> bool {
 /// Splits `text` (a YAML stream or a JSON stream) into documents and parses each, skipping
 /// blank ones, with the YAML budgets and parser stack of catalogs (hostile nesting is a
 /// [`LoadError::Syntax`], never a stack overflow). `path` only names the file in errors.
+/// A JSON syntax error is final here; catalog files ([`parse_metas`]) read on as YAML.
 pub fn parse_documents(
     path: &Path,
     text: &str,
     cb: impl FnMut(Document) -> Result<(), LoadError>,
 ) -> Result<(), LoadError> {
-    decode_documents(path, text, Ok, cb)
+    decode_documents(path, text, JsonErrors::Final, Ok, cb)
+}
+
+/// What a JSON syntax error in a stream that starts as JSON means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JsonErrors {
+    /// The file is refused.
+    Final,
+    /// As upstream's catalog reader: the rest may be YAML (see [`decode_documents`]).
+    YamlFollows,
 }
 
 /// [`parse_documents`], each document turned into a `T` by `decode` before `cb` sees it: what
@@ -123,6 +133,7 @@ pub fn parse_documents(
 fn decode_documents<T>(
     path: &Path,
     text: &str,
+    json_errors: JsonErrors,
     mut decode: impl FnMut(Document) -> Result<T, LoadError>,
     mut cb: impl FnMut(T) -> Result<(), LoadError>,
 ) -> Result<(), LoadError> {
@@ -159,7 +170,7 @@ fn decode_documents<T>(
                 // is JSON, but up to one object may be followed by YAML, and YAML is a
                 // superset of JSON that allows a trailing comma in `{…}` and `[…]`. The
                 // YAML restarts after the blanks that end the last object's line.
-                if decoded > 1 {
+                if decoded > 1 || json_errors == JsonErrors::Final {
                     return Err(json_error);
                 }
                 let blanks = text[start..]
@@ -721,7 +732,9 @@ fn decode_deprecation(f: &Fields<'_>) -> Result<Deprecation, DecodeError> {
     })
 }
 
-/// Parses every document of `text` into `Meta`s.
+/// Parses every document of `text` into `Meta`s. A file that starts as JSON and fails as
+/// JSON within its first two objects is read on as YAML from the failing object, as
+/// upstream's catalog reader does (a trailing comma is then accepted).
 pub fn parse_metas(
     path: &Path,
     text: &str,
@@ -759,7 +772,7 @@ pub fn parse_metas(
             message: e.to_string(),
         })
     };
-    decode_documents(path, text, envelope, cb)
+    decode_documents(path, text, JsonErrors::YamlFollows, envelope, cb)
 }
 
 #[cfg(test)]
