@@ -486,7 +486,9 @@ async fn apply(catalog: &Catalog, ctx: &Context) -> Result<Action, Error> {
         .as_ref()
         .map(|i| i.ref_.clone())
         .unwrap_or_default();
+    let started = std::time::Instant::now();
     let result = ctx.unpack(catalog, &spec_ref, remembered.as_ref()).await;
+    log_outcome(&name, &result, started.elapsed());
     ctx.record_outcome(catalog, result.as_ref().err());
     let poll = catalog
         .spec
@@ -647,4 +649,34 @@ pub async fn collect_garbage(ctx: &Context) -> Result<usize, Error> {
         }
     }
     Ok(removed)
+}
+
+/// One line per source check: what was unpacked, or why nothing was.
+fn log_outcome(name: &str, result: &Result<unpack::Outcome, UnpackFailure>, took: Duration) {
+    let took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(outcome) => {
+            let digest = outcome.stored.digest.as_str();
+            if outcome.downloaded {
+                tracing::info!(
+                    digest,
+                    took_ms,
+                    "catalog {name}: unpacked {digest} in {took:.1?}"
+                );
+            } else {
+                tracing::info!(
+                    digest,
+                    took_ms,
+                    "catalog {name}: {digest} is already unpacked"
+                );
+            }
+        }
+        Err(failure) => tracing::warn!(
+            reason = failure.reason,
+            took_ms,
+            "catalog {name}: unpack failed after {took:.1?}: {} ({})",
+            failure.message,
+            failure.reason
+        ),
+    }
 }

@@ -429,9 +429,9 @@ pub(crate) fn classify(e: &ImageError) -> UnpackFailure {
         ImageError::ManifestUnknown { .. } | ImageError::BlobUnknown { .. } => {
             reason::IMAGE_NOT_FOUND
         }
-        ImageError::Unreachable { .. } | ImageError::TlsVerification { .. } => {
-            reason::REGISTRY_UNREACHABLE
-        }
+        ImageError::Unreachable { .. }
+        | ImageError::TlsVerification { .. }
+        | ImageError::PlainHttp { .. } => reason::REGISTRY_UNREACHABLE,
         ImageError::InvalidReference { .. } => reason::INVALID_REFERENCE,
         _ => reason::UNPACK_FAILED,
     };

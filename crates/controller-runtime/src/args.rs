@@ -23,6 +23,7 @@ use crate::events::identity;
 use crate::flag::{DurationError, go_duration, listen_addr};
 use crate::leader::LeaderElectionConfig;
 use crate::listen::SHUTDOWN_GRACE;
+use crate::process::LogFormat;
 
 /// `--namespace`, the metrics and probe addresses, and leader election.
 #[derive(clap::Args, Debug, Clone)]
@@ -34,6 +35,10 @@ pub struct RuntimeArgs {
     pub endpoints: EndpointArgs,
     #[command(flatten)]
     pub leader_election: LeaderElectionArgs,
+    /// Log line format on stderr: text (coloured only on a terminal) or json (one object
+    /// per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// Where `/metrics` and the probes are served.
@@ -155,6 +160,15 @@ mod tests {
         assert_eq!(config.election, None);
         assert_eq!(config.grace, Duration::from_secs(30));
         assert_eq!(config.controller, "demo");
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(parse(&[]).unwrap().runtime.log_format, LogFormat::Text);
+        let args = parse(&["--log-format", "json"]).unwrap().runtime;
+        assert_eq!(args.log_format, LogFormat::Json);
+        let err = parse(&["--log-format=xml"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
     }
 
     #[test]

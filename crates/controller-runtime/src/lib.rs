@@ -44,7 +44,7 @@ pub use manager::{Error, Manager};
 pub use metrics::{MetricsEndpoint, TextExposition};
 pub use periodic::sweep_every;
 pub use probes::probes;
-pub use process::{DEFAULT_LOG_FILTER, Shutdown, init_process, terminated};
+pub use process::{DEFAULT_LOG_FILTER, LogFormat, Shutdown, init_process, terminated};
 pub use report::{apply_status, publish_event};
 pub use serving_cert::{
     CertError, IssuedCertificate, ServingCertConfig, ServingCertificate, watched_files,

@@ -109,49 +109,119 @@ pub(crate) fn is_blank_document(chunk: &str) -> bool {
 /// Splits `text` (a YAML stream or a JSON stream) into documents and parses each, skipping
 /// blank ones, with the YAML budgets and parser stack of catalogs (hostile nesting is a
 /// [`LoadError::Syntax`], never a stack overflow). `path` only names the file in errors.
+/// A JSON syntax error is final here; catalog files ([`parse_metas`]) read on as YAML.
 pub fn parse_documents(
     path: &Path,
     text: &str,
-    mut cb: impl FnMut(Document) -> Result<(), LoadError>,
+    cb: impl FnMut(Document) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
+    decode_documents(path, text, JsonErrors::Final, Ok, cb)
+}
+
+/// What a JSON syntax error in a stream that starts as JSON means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JsonErrors {
+    /// The file is refused.
+    Final,
+    /// As upstream's catalog reader: the rest may be YAML (see [`decode_documents`]).
+    YamlFollows,
+}
+
+/// [`parse_documents`], each document turned into a `T` by `decode` before `cb` sees it: what
+/// upstream's stream decoder decodes into, whose failure counts as the document's (see the
+/// YAML fallback below).
+fn decode_documents<T>(
+    path: &Path,
+    text: &str,
+    json_errors: JsonErrors,
+    mut decode: impl FnMut(Document) -> Result<T, LoadError>,
+    mut cb: impl FnMut(T) -> Result<(), LoadError>,
 ) -> Result<(), LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if is_json_stream(text) {
-        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-        let mut lines = LineCounter::default();
-        loop {
-            let start = stream.byte_offset();
-            match stream.next() {
-                None => return Ok(()),
-                Some(Ok(value)) => {
-                    let skipped = text[start..]
-                        .bytes()
-                        .take_while(|b| b.is_ascii_whitespace())
-                        .count();
-                    cb(Document {
-                        line: lines.line_at(text, start + skipped),
-                        value,
-                    })?;
+    if !is_json_stream(text) {
+        return parse_yaml_documents(path, text, 0, None, &mut decode, &mut cb);
+    }
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut lines = LineCounter::default();
+    let mut decoded = 0usize;
+    loop {
+        let start = stream.byte_offset();
+        match stream.next() {
+            None => return Ok(()),
+            Some(Ok(value)) => {
+                let skipped = text[start..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_whitespace())
+                    .count();
+                decoded += 1;
+                cb(decode(Document {
+                    line: lines.line_at(text, start + skipped),
+                    value,
+                })?)?;
+            }
+            Some(Err(e)) => {
+                let json_error = LoadError::Syntax {
+                    path: path.to_path_buf(),
+                    line: e.line(),
+                    column: e.column(),
+                    message: strip_serde_position(&e.to_string()),
+                };
+                // As upstream's YAML-or-JSON reader: a stream of two JSON objects or more
+                // is JSON, but up to one object may be followed by YAML, and YAML is a
+                // superset of JSON that allows a trailing comma in `{…}` and `[…]`. The
+                // YAML restarts after the blanks that end the last object's line.
+                if decoded > 1 || json_errors == JsonErrors::Final {
+                    return Err(json_error);
                 }
-                Some(Err(e)) => {
-                    return Err(LoadError::Syntax {
-                        path: path.to_path_buf(),
-                        line: e.line(),
-                        column: e.column(),
-                        message: strip_serde_position(&e.to_string()),
-                    });
-                }
+                let blanks = text[start..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_whitespace() && *b != b'\n')
+                    .count();
+                let rest = start + blanks;
+                let line_offset = lines.line_at(text, rest) - 1;
+                return parse_yaml_documents(
+                    path,
+                    &text[rest..],
+                    line_offset,
+                    Some(json_error),
+                    &mut decode,
+                    &mut cb,
+                );
             }
         }
     }
+}
+
+/// The YAML half of [`decode_documents`]: `text` starts `line_offset` lines into the file.
+/// With `json_error`, a failure of the first document (to parse or to decode) reports that
+/// error instead: the stream was JSON until then, and the JSON error names the mistake.
+fn parse_yaml_documents<T>(
+    path: &Path,
+    text: &str,
+    line_offset: usize,
+    mut json_error: Option<LoadError>,
+    decode: &mut impl FnMut(Document) -> Result<T, LoadError>,
+    cb: &mut impl FnMut(T) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
     let options = yaml_options(false);
     with_parser_stack(|| {
         for (line, chunk) in split_yaml(text) {
             if is_blank_document(chunk) {
                 continue;
             }
-            let value: Value = serde_saphyr::from_str_with_options(chunk, options.clone())
-                .map_err(|e| yaml_error(path, line, &e))?;
-            cb(Document { line, value })?;
+            let line = line + line_offset;
+            let parse =
+                |text: &str| serde_saphyr::from_str_with_options::<Value>(text, options.clone());
+            let decoded = parse(chunk)
+                .or_else(|e| match first_node_end(chunk) {
+                    Some(end) => parse(&chunk[..end]).map_err(|_| e),
+                    None => Err(e),
+                })
+                .map_err(|e| yaml_error(path, line, chunk, &e))
+                .and_then(|value| decode(Document { line, value }))
+                .map_err(|e| json_error.take().unwrap_or(e))?;
+            json_error = None;
+            cb(decoded)?;
         }
         Ok(())
     })
@@ -199,12 +269,17 @@ fn strip_serde_position(msg: &str) -> String {
     }
 }
 
-pub(crate) fn yaml_error(path: &Path, first_line: usize, e: &serde_saphyr::Error) -> LoadError {
-    let (line, column) = match e.location() {
-        Some(loc) => (
-            first_line + (loc.line() as usize).saturating_sub(1),
-            loc.column() as usize,
-        ),
+/// The error of parsing `chunk`, a document starting at line `first_line` of `path`, at the
+/// line and column of the mistake.
+pub(crate) fn yaml_error(
+    path: &Path,
+    first_line: usize,
+    chunk: &str,
+    e: &serde_saphyr::Error,
+) -> LoadError {
+    let at_file_line = |line: usize| first_line + line.saturating_sub(1);
+    let (mut line, mut column) = match e.location() {
+        Some(loc) => (at_file_line(loc.line() as usize), loc.column() as usize),
         None => (first_line, 0),
     };
     let mut message = e.to_string();
@@ -220,12 +295,121 @@ pub(crate) fn yaml_error(path: &Path, first_line: usize, e: &serde_saphyr::Error
     {
         message = format!("nested more than {MAX_DEPTH} levels deep");
     }
+    if let Some(open) = unclosed_flow_collection(chunk) {
+        message = format!(
+            "'{}' is not closed by '{}' (the parser stopped at {line}:{column}: {message})",
+            open.opener, open.closer
+        );
+        (line, column) = (at_file_line(open.line), open.column);
+    }
     LoadError::Syntax {
         path: path.to_path_buf(),
         line,
         column,
         message,
     }
+}
+
+/// Where the flow collection (`[…]` or `{…}`) that `chunk` fails to close opens, as a 1-based
+/// line and column; `None` when parsing fails for another reason, or does not fail.
+///
+/// The parser notices a missing `]` or `}` only where the next token cannot continue the
+/// collection, often lines later (`defaultChannel: [alpha` fails at the next key); the
+/// mistake is at the bracket. It is taken to be there when the parser, failing inside a flow
+/// collection opened on an earlier line, gets further with that collection closed at the
+/// end of its first line. This runs on the error path only.
+fn unclosed_flow_collection(chunk: &str) -> Option<OpenFlow> {
+    let failure = first_failure(chunk)?;
+    let open = failure.open_flow?;
+    if open.line >= failure.at.0 {
+        return None;
+    }
+    let eol = chunk[open.offset..]
+        .find('\n')
+        .map_or(chunk.len(), |i| open.offset + i);
+    let eol = chunk[..eol].strip_suffix('\r').map_or(eol, str::len);
+    let repaired = format!("{}{}{}", &chunk[..eol], open.closer, &chunk[eol..]);
+    let gets_further = first_failure(&repaired).is_none_or(|f| f.at > failure.at);
+    gets_further.then_some(open)
+}
+
+/// Where the document's first node ends, when something follows it that the document
+/// cannot hold (`{"a": 1,}` and a second `{…}` on the next line): upstream's YAML reader
+/// reads that first node and ignores the rest. `None` when the first node itself does not
+/// parse, or nothing follows it.
+fn first_node_end(chunk: &str) -> Option<usize> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    let mut depth = 0usize;
+    for event in Parser::new_from_str(chunk) {
+        let (event, span) = event.ok()?;
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.checked_sub(1)?,
+            Event::Scalar(..) | Event::Alias(..) => {}
+            _ => continue,
+        }
+        if depth == 0 {
+            let end = span.end.byte_offset()?;
+            return (!chunk[end..].trim().is_empty()).then_some(end);
+        }
+    }
+    None
+}
+
+/// The first syntax error of a YAML document.
+struct Failure {
+    /// 1-based line and column.
+    at: (usize, usize),
+    /// The innermost flow collection open at the error.
+    open_flow: Option<OpenFlow>,
+}
+
+struct OpenFlow {
+    /// 1-based.
+    line: usize,
+    column: usize,
+    /// Byte offset of the bracket.
+    offset: usize,
+    opener: char,
+    closer: char,
+}
+
+fn first_failure(chunk: &str) -> Option<Failure> {
+    use serde_saphyr::granit_parser::{Event, Parser, StructureStyle};
+    // One entry per open collection: `Some` when in flow style.
+    let mut open: Vec<Option<OpenFlow>> = Vec::new();
+    for event in Parser::new_from_str(chunk) {
+        let (event, span) = match event {
+            Ok(event) => event,
+            Err(e) => {
+                return Some(Failure {
+                    at: (e.marker().line(), e.marker().col() + 1),
+                    open_flow: open.into_iter().rev().flatten().next(),
+                });
+            }
+        };
+        let flow = |style: StructureStyle, opener: char, closer: char| {
+            let offset = span.start.byte_offset()?;
+            (style == StructureStyle::Flow && chunk[offset..].starts_with(opener)).then_some(
+                OpenFlow {
+                    line: span.start.line(),
+                    column: span.start.col() + 1,
+                    offset,
+                    opener,
+                    closer,
+                },
+            )
+        };
+        match event {
+            Event::SequenceStart(style, ..) => open.push(flow(style, '[', ']')),
+            Event::MappingStart(style, ..) => open.push(flow(style, '{', '}')),
+            Event::SequenceEnd | Event::MappingEnd => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Yields (1-based start line, document text). A document starts at a line beginning with
@@ -548,7 +732,9 @@ fn decode_deprecation(f: &Fields<'_>) -> Result<Deprecation, DecodeError> {
     })
 }
 
-/// Parses every document of `text` into `Meta`s.
+/// Parses every document of `text` into `Meta`s. A file that starts as JSON and fails as
+/// JSON within its first two objects is read on as YAML from the failing object, as
+/// upstream's catalog reader does (a trailing comma is then accepted).
 pub fn parse_metas(
     path: &Path,
     text: &str,
@@ -575,19 +761,18 @@ pub fn parse_metas(
         }
         return Ok(());
     }
-    parse_documents(path, text, |doc| {
+    let envelope = |doc: Document| {
         let origin = Origin {
             path: Arc::clone(&file),
             line: doc.line,
         };
-        let meta = meta_from_value(&doc.value, &origin).map_err(|e| LoadError::Document {
+        meta_from_value(&doc.value, &origin).map_err(|e| LoadError::Document {
             path: path.to_path_buf(),
             line: doc.line,
             message: e.to_string(),
-        })?;
-        drop(doc);
-        cb(meta)
-    })
+        })
+    };
+    decode_documents(path, text, JsonErrors::YamlFollows, envelope, cb)
 }
 
 #[cfg(test)]
@@ -664,6 +849,44 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn json_falls_back_to_yaml_as_upstream() {
+        let names = |text: &str| -> Result<Vec<String>, String> {
+            metas(text)
+                .map(|m| m.into_iter().map(|m| m.name).collect())
+                .map_err(|e| e.to_string())
+        };
+        let pkg =
+            |name: &str, tail: &str| format!("{{\"schema\":\"p\",\"name\":\"{name}\"{tail}}}");
+        assert_eq!(names(&pkg("a", ",")).unwrap(), ["a"]);
+        let one_good = format!("{}\n{}\n{}", pkg("a", ""), pkg("b", ","), pkg("c", ""));
+        // The YAML document is the rest of the file; its first node is read, as upstream.
+        assert_eq!(names(&one_good).unwrap(), ["a", "b"]);
+        let two_good = format!("{}\n{}\n{}", pkg("a", ""), pkg("b", ""), pkg("c", ","));
+        assert_eq!(names(&two_good).unwrap_err(), "f.yaml:3:26: trailing comma");
+        // When the YAML fails too, to parse or to decode, the JSON error is the one reported.
+        assert_eq!(
+            names(&pkg("a", ",,")).unwrap_err(),
+            "f.yaml:1:26: key must be a string"
+        );
+        assert_eq!(
+            names("{\"schema\": \"p\", \"name\": }").unwrap_err(),
+            "f.yaml:1:25: expected value"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_flow_collection_is_reported_where_it_opens() {
+        let e = metas("schema: olm.package\ndefaultChannel: [alpha\nname: foo\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.yaml:2:17: '[' is not closed by ']' (the parser stopped at 3:5: illegal placement of ':' indicator)"
+        );
+        // A mistake inside a closed collection stays where the parser found it.
+        let e = metas("schema: p\nname: [a,\n  b: c: d]\n").unwrap_err();
+        assert!(e.to_string().starts_with("f.yaml:3:"), "{e}");
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub enum ImageError {
     )]
     TlsVerification { registry: String, detail: String },
 
+    #[error(
+        "registry {registry} speaks plain HTTP, not HTTPS ({detail}); for a plain-HTTP registry pass --use-http (opm) or --registry-use-http (catalogd)"
+    )]
+    PlainHttp { registry: String, detail: String },
+
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
     DigestMismatch {
         what: String,
@@ -215,7 +220,12 @@ pub(crate) fn classify(
         },
         OciDistributionError::IoError(e) => {
             let chain = error_chain(&e);
-            if looks_like_tls_failure(&chain) {
+            if looks_like_plain_http(&chain) {
+                ImageError::PlainHttp {
+                    registry: registry.to_owned(),
+                    detail: chain,
+                }
+            } else if looks_like_tls_failure(&chain) {
                 ImageError::TlsVerification {
                     registry: registry.to_owned(),
                     detail: chain,
@@ -235,6 +245,12 @@ pub(crate) fn classify_transport(
     reference: &str,
 ) -> ImageError {
     let chain = error_chain(e);
+    if looks_like_plain_http(&chain) {
+        return ImageError::PlainHttp {
+            registry: registry.to_owned(),
+            detail: chain,
+        };
+    }
     if looks_like_tls_failure(&chain) {
         return ImageError::TlsVerification {
             registry: registry.to_owned(),
@@ -252,6 +268,12 @@ pub(crate) fn classify_transport(
         reference: reference.to_owned(),
         detail: chain,
     }
+}
+
+/// rustls' words for a TLS handshake answered by something that is not TLS: an HTTP
+/// response where a TLS record was expected.
+fn looks_like_plain_http(chain: &str) -> bool {
+    chain.contains("InvalidContentType")
 }
 
 fn looks_like_tls_failure(chain: &str) -> bool {

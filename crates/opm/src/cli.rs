@@ -385,16 +385,16 @@ pub struct ToolArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct IndexOutputArgs {
     /// the image reference to push the new index image to (a registry reference or oci:<dir>[:tag]); required unless --generate
-    #[arg(short = 't', long, default_value = "")]
+    #[arg(short = 't', long, default_value = "", hide_default_value = true)]
     pub tag: String,
     /// container image for on-image `opm` command: the base of a new index and the FROM of --generate Dockerfiles ("scratch" for none)
-    #[arg(short = 'i', long, default_value = "")]
+    #[arg(short = 'i', long, default_value = DEFAULT_BINARY_IMAGE)]
     pub binary_image: String,
     /// if enabled, just creates the dockerfile and saves it to local disk
     #[arg(long)]
     pub generate: bool,
     /// if generating the dockerfile, this flag is used to (optionally) specify a dockerfile name
-    #[arg(short = 'd', long, default_value = "")]
+    #[arg(short = 'd', long, default_value = index_image::DEFAULT_DOCKERFILE)]
     pub out_dockerfile: String,
 }
 
@@ -420,8 +420,8 @@ pub struct IndexAddArgs {
     /// comma separated list of bundles to add
     #[arg(short = 'b', long, value_delimiter = ',', required = true)]
     pub bundles: Vec<String>,
-    /// previous index to add to
-    #[arg(short = 'f', long, default_value = "")]
+    /// previous index to add to (a new, empty index when omitted)
+    #[arg(short = 'f', long, default_value = "", hide_default_value = true)]
     pub from_index: String,
     #[command(flatten)]
     pub output: IndexOutputArgs,
@@ -434,7 +434,7 @@ pub struct IndexAddArgs {
     #[arg(long)]
     pub permissive: bool,
     /// overwrite the latest bundles (channel heads) with those of the same csv name given by --bundles
-    #[arg(long, hide = true)]
+    #[arg(long)]
     pub overwrite_latest: bool,
     /// enable unsupported alpha features of the OPM CLI
     #[arg(long, hide = true)]

@@ -169,8 +169,21 @@ impl Render {
 
     fn render_reference(&self, r: &str) -> Result<DeclarativeConfig> {
         let path = Path::new(r);
-        let Ok(meta) = std::fs::metadata(path) else {
-            return self.render_image(r);
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            // Not an image reference either: a mistyped path is the likelier mistake.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return self.render_image(r).map_err(|e| {
+                    if is_invalid_reference(&e) {
+                        e.context(format!(
+                            "no such file or directory {r:?}; tried as an image reference instead"
+                        ))
+                    } else {
+                        e
+                    }
+                });
+            }
+            Err(_) => return self.render_image(r),
         };
         if meta.is_dir() {
             if is_bundle_dir(path)? {
@@ -341,6 +354,16 @@ impl Render {
         };
         inner().map_err(|e| BundleRenderError(format!("render reference {image:?}: {e:#}")))
     }
+}
+
+fn is_invalid_reference(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let image_error = match cause.downcast_ref::<index_image::IndexImageError>() {
+            Some(index_image::IndexImageError::Image { cause, .. }) => Some(cause),
+            _ => cause.downcast_ref::<oci::ImageError>(),
+        };
+        matches!(image_error, Some(oci::ImageError::InvalidReference { .. }))
+    })
 }
 
 /// A directory is a bundle when it has both `manifests/` and `metadata/` subdirectories.

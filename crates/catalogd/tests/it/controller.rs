@@ -669,3 +669,24 @@ async fn a_huge_binary_file_fails_at_its_first_bytes() {
     assert!(written < 256 << 20, "{written} bytes written");
     assert_eq!(h.unpacks("UnpackFailed"), 1);
 }
+
+/// HTTPS to a plain-HTTP registry: the condition says so and names the flag that fixes it.
+#[tokio::test]
+async fn a_plain_http_registry_names_registry_use_http() {
+    let Some(registry) = start_registry().await else {
+        return;
+    };
+    let Some(h) = Harness::start(RegistryOptions::default()).await else {
+        return;
+    };
+    let reference = format!("{}/catalogs/test:v1", registry.host_port());
+    let name = h.create(&reference, None, None).await;
+    let message = h.wait_failed(&name, "RegistryUnreachable").await;
+    assert!(
+        message.starts_with(&format!(
+            "source catalog content: registry {} speaks plain HTTP, not HTTPS (",
+            registry.host_port()
+        )) && message.ends_with("pass --use-http (opm) or --registry-use-http (catalogd)"),
+        "{message}"
+    );
+}

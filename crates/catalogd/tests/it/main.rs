@@ -5,4 +5,5 @@ mod controller;
 mod deploy;
 mod ha;
 mod http;
+mod logs;
 mod support;

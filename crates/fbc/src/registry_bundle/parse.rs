@@ -340,7 +340,7 @@ fn check_duplicate_annotations(path: &Path, text: &str) -> Result<(), BundleErro
     if !e.to_string().contains("duplicate") {
         return Ok(());
     }
-    let (line, column, message) = match decode::yaml_error(path, 1, &e) {
+    let (line, column, message) = match decode::yaml_error(path, 1, split_first_chunk(text), &e) {
         LoadError::Syntax {
             line,
             column,

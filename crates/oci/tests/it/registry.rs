@@ -364,6 +364,19 @@ async fn specific_errors_for_missing_and_unreachable() {
         .unwrap_err();
     assert!(matches!(err, ImageError::Unreachable { .. }), "{err}");
 
+    // HTTPS against a plain-HTTP registry names the flags that fix it.
+    let tls = store(cache.path(), RegistryOptions::default());
+    let err = tls.resolve_digest(&missing).await.unwrap_err();
+    assert!(matches!(err, ImageError::PlainHttp { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "registry {} speaks plain HTTP, not HTTPS (",
+            registry.host_port()
+        )) && text.ends_with("pass --use-http (opm) or --registry-use-http (catalogd)"),
+        "{text}"
+    );
+
     // Plain HTTP against a TLS registry is not mistaken for a missing image.
     let layout = tempfile::tempdir().unwrap();
     let err = s

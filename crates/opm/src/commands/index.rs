@@ -61,14 +61,9 @@ pub(crate) fn engine_notice(values: [Option<String>; 3]) -> Option<String> {
 fn output(args: &IndexOutputArgs) -> Result<IndexOutput> {
     let output = if args.generate {
         let dir = std::env::current_dir()?;
-        let dockerfile = if args.out_dockerfile.is_empty() {
-            index_image::DEFAULT_DOCKERFILE.to_string()
-        } else {
-            args.out_dockerfile.clone()
-        };
         Output::Generate {
             dir,
-            dockerfile: PathBuf::from(dockerfile),
+            dockerfile: PathBuf::from(&args.out_dockerfile),
         }
     } else {
         if args.tag.is_empty() {

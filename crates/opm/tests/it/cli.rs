@@ -517,3 +517,56 @@ fn render_bundle_with_unparsable_manifests() {
         );
     });
 }
+
+/// Errors that say where the mistake is and what to do about it.
+#[test]
+fn errors_point_at_the_mistake() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("unclosed/foo")).unwrap();
+    std::fs::write(
+        d.path().join("unclosed/foo/index.yaml"),
+        "schema: olm.package\ndefaultChannel: [alpha\nname: foo\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.path().join("comma/foo")).unwrap();
+    std::fs::write(
+        d.path().join("comma/foo/index.json"),
+        "{\n  \"schema\": \"olm.package\",\n  \"name\": \"foo\",\n}\n",
+    )
+    .unwrap();
+    filters(d.path()).bind(|| {
+        cli_snapshot!(
+            "validate_unclosed_flow_sequence",
+            opm_args(d.path(), &["validate", "unclosed"])
+        );
+        cli_snapshot!(
+            "render_json_trailing_comma",
+            opm_args(d.path(), &["render", "comma"])
+        );
+        cli_snapshot!(
+            "render_missing_path",
+            opm_args(d.path(), &["render", "./kube-green/0.7.0"])
+        );
+    });
+}
+
+/// `index add --help` shows every flag an error may recommend, and only real defaults.
+#[test]
+fn index_add_help_shows_real_defaults() {
+    let d = tempfile::tempdir().unwrap();
+    let out = opm_args(d.path(), &["index", "add", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("--overwrite-latest"), "{help}");
+    assert!(
+        !help.contains("[default: ]") && !help.contains("[default: \"\"]"),
+        "{help}"
+    );
+    assert!(
+        help.contains("[default: quay.io/operator-framework/opm:latest]"),
+        "{help}"
+    );
+    assert!(help.contains("[default: index.Dockerfile]"), "{help}");
+}

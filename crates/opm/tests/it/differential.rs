@@ -259,3 +259,73 @@ fn render_and_migrate_sqlite_index() {
         }
     }
 }
+
+/// JSON catalog files upstream reads as YAML after a JSON syntax error (a trailing comma,
+/// an unquoted value), and those it refuses: same exit status and output for each.
+#[test]
+fn json_files_that_fall_back_to_yaml() {
+    let Some(up) = upstream() else { return };
+    let pkg = |name: &str, tail: &str| {
+        format!("{{\"schema\":\"olm.package\",\"name\":\"{name}\",\"defaultChannel\":\"s\"{tail}}}")
+    };
+    let cases = [
+        ("trailing comma", pkg("a", ",")),
+        (
+            "nested trailing comma",
+            pkg("a", ",\"icon\":{\"base64data\":\"\",\"mediatype\":\"x\",},"),
+        ),
+        (
+            "unquoted value",
+            "{\"schema\":\"olm.package\",\"name\":a,}".to_owned(),
+        ),
+        (
+            "one good object first",
+            format!("{}\n{}", pkg("a", ""), pkg("b", ",")),
+        ),
+        (
+            "two good objects first",
+            format!("{}\n{}\n{}", pkg("a", ""), pkg("b", ""), pkg("c", ",")),
+        ),
+        (
+            "YAML documents after",
+            format!(
+                "{}\n---\n{}\n---\nschema: olm.package\nname: c\n",
+                pkg("a", ","),
+                pkg("b", ",")
+            ),
+        ),
+        // Upstream's YAML reads the first node of a document and ignores what follows.
+        (
+            "one good object, then two",
+            format!("{}\n{}\n{}", pkg("a", ""), pkg("b", ","), pkg("c", "")),
+        ),
+        (
+            "a bad object, then garbage",
+            format!("{}\n{}", pkg("a", ","), pkg("b", ",,")),
+        ),
+        ("double comma", pkg("a", ",,")),
+        (
+            "double comma after one object",
+            format!("{}\n{}", pkg("a", ""), pkg("b", ",,")),
+        ),
+    ];
+    for (what, text) in cases {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("c")).unwrap();
+        std::fs::write(d.path().join("c/catalog.json"), &text).unwrap();
+        let theirs = run(Some(&up), d.path(), &["render", "c"]);
+        let ours = run(None, d.path(), &["render", "c"]);
+        assert_eq!(
+            theirs.status.code(),
+            ours.status.code(),
+            "{what}: exit of render; ours said {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        assert!(
+            theirs.stdout == ours.stdout,
+            "{what}: stdout of render differs:\n{}\n{}",
+            String::from_utf8_lossy(&theirs.stdout),
+            String::from_utf8_lossy(&ours.stdout)
+        );
+    }
+}

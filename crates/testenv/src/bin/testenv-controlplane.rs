@@ -1,6 +1,6 @@
 //! Starts one control plane for a whole test run and keeps it up until SIGTERM/SIGINT.
 //!
-//! Usage: testenv-controlplane [--workloads] <state-dir>
+//! Usage: testenv-controlplane [--workloads] <STATE_DIR> (`--help` for details)
 //! Writes <state-dir>/kubeconfig, <state-dir>/pids (the PIDs of every process it started) and,
 //! last, <state-dir>/ready, which the test command waits for.
 //!
@@ -9,24 +9,32 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
+use clap::Parser;
 use testenv::controlplane::ControlPlane;
+
+/// Starts etcd and kube-apiserver (from KUBEBUILDER_ASSETS, TEST_ASSET_* or the
+/// ~/.cache/olm-rs cache) and keeps them up until SIGTERM or ctrl-c.
+#[derive(Parser, Debug)]
+#[command(name = "testenv-controlplane")]
+struct Args {
+    /// Also start kube-controller-manager, kube-scheduler and kwok with one fake node, so
+    /// pods really run.
+    #[arg(long)]
+    workloads: bool,
+    /// Directory for the control plane's files, created if missing: STATE_DIR/kubeconfig,
+    /// STATE_DIR/pids, STATE_DIR/logdir and, once the API server is ready, STATE_DIR/ready.
+    #[arg(value_name = "STATE_DIR")]
+    state_dir: PathBuf,
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let Args {
+        workloads,
+        state_dir: state,
+    } = Args::parse();
     testenv::install_crypto_provider();
-    const USAGE: &str = "usage: testenv-controlplane [--workloads] <state-dir>";
-    let mut workloads = false;
-    let mut state = None;
-    for arg in std::env::args_os().skip(1) {
-        match arg.to_str() {
-            Some("--workloads") => workloads = true,
-            Some(flag) if flag.starts_with('-') => bail!("unknown flag {flag}; {USAGE}"),
-            _ if state.is_none() => state = Some(PathBuf::from(arg)),
-            _ => bail!("{USAGE}"),
-        }
-    }
-    let state = state.context(USAGE)?;
     std::fs::create_dir_all(&state)?;
     let plane = if workloads {
         ControlPlane::start_with_workloads().await?

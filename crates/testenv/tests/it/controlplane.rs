@@ -103,3 +103,29 @@ async fn server_reports_its_version() {
         info.git_version
     );
 }
+
+/// `--help` prints usage and exits, instead of being taken for the state directory.
+#[test]
+fn controlplane_binary_has_help_and_rejects_a_missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_testenv-controlplane"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success(), "{help:?}");
+    let stdout = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        stdout.contains("Usage: testenv-controlplane [OPTIONS] <STATE_DIR>"),
+        "{stdout}"
+    );
+    let missing = run(&[]);
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("<STATE_DIR>"), "{stderr}");
+    // Neither run started anything or created a directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
