@@ -346,7 +346,7 @@ fn converts_in_some_install_mode(content: &Path) -> Result<(), String> {
     // The default (AllNamespaces, else OwnNamespace), then SingleNamespace, then
     // MultiNamespace; namespace names only need to differ from the install namespace.
     let modes: [&[&str]; 3] = [&[], &["olmrs-single"], &["olmrs-a", "olmrs-b"]];
-    let mut first = None;
+    let mut refusal = String::new();
     for watch in modes {
         let options = ConvertOptions {
             watch_namespaces: watch.iter().map(|s| (*s).to_owned()).collect(),
@@ -354,14 +354,17 @@ fn converts_in_some_install_mode(content: &Path) -> Result<(), String> {
         };
         match convert(content, &options) {
             Ok(_) => return Ok(()),
+            // Report the default mode's refusal: it is the one a BundleDeployment without
+            // `watchNamespaces` gets.
             Err(e @ ConvertError::InstallModes { .. }) => {
-                first.get_or_insert(e);
+                if refusal.is_empty() {
+                    refusal = e.to_string();
+                }
             }
             Err(e) => return Err(format!("convert registry+v1 bundle: {e}")),
         }
     }
-    let e = first.expect("every mode was tried");
-    Err(format!("convert registry+v1 bundle: {e}"))
+    Err(format!("convert registry+v1 bundle: {refusal}"))
 }
 
 async fn write_unpacked(
