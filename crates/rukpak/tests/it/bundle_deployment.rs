@@ -35,27 +35,6 @@ fn condition(bd: &BundleDeployment, type_: &str) -> Option<(String, String, Stri
     Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-async fn wait_for(
-    api: &Api<BundleDeployment>,
-    name: &str,
-    what: &str,
-    pred: impl Fn(&BundleDeployment) -> bool,
-) -> BundleDeployment {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let bd = api.get(name).await.expect("BundleDeployment readable");
-        if pred(&bd) {
-            return bd;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:#?}",
-            bd.status
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn installed_by(bd: &BundleDeployment, bundle: &str) -> bool {
     bd.status.as_ref().and_then(|s| s.active_bundle.as_deref()) == Some(bundle)
         && condition(bd, "Installed").is_some_and(|c| c.0 == "True")
@@ -102,7 +81,7 @@ async fn a_plain_bundle_is_installed_repaired_and_pivoted() {
         &name,
         &rukpak::template_hash(&bds.get(&name).await.unwrap().spec.template),
     );
-    let bd = wait_for(&bds, &name, "Installed", |bd| installed_by(bd, &expected)).await;
+    let bd = support::wait_for(&bds, &name, "Installed", |bd| installed_by(bd, &expected)).await;
     assert_eq!(
         condition(&bd, "HasValidBundle").unwrap(),
         (
@@ -165,7 +144,7 @@ async fn a_plain_bundle_is_installed_repaired_and_pivoted() {
     )
     .await
     .unwrap();
-    let bd = wait_for(&bds, &name, "UnpackFailed", |bd| {
+    let bd = support::wait_for(&bds, &name, "UnpackFailed", |bd| {
         condition(bd, "HasValidBundle").is_some_and(|c| c.1 == "UnpackFailed")
     })
     .await;
@@ -194,7 +173,7 @@ async fn a_plain_bundle_is_installed_repaired_and_pivoted() {
         &name,
         &rukpak::template_hash(&bds.get(&name).await.unwrap().spec.template),
     );
-    wait_for(&bds, &name, "the pivot", |bd| installed_by(bd, &next)).await;
+    support::wait_for(&bds, &name, "the pivot", |bd| installed_by(bd, &next)).await;
     assert!(roles.get_opt(&operator).await.unwrap().is_none(), "pruned");
     assert!(accounts.get_opt(&operator).await.unwrap().is_some());
     let owned: Vec<String> = bundles
@@ -262,13 +241,9 @@ fn combo_repo(parent: &std::path::Path, unique: &str) -> testenv::git::GitRepo {
 /// that serves the issued certificate under the Service's name.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_bundle_with_webhooks_is_installed_with_certificates() {
-    let Some(cluster) = testenv::cluster_with_workloads().await else {
+    let Some(cluster) = support::workload_cluster().await else {
         return;
     };
-    cluster
-        .apply_crds(&support::workspace().join("config/crd"))
-        .await
-        .unwrap();
     let client = cluster.client();
     let rukpak = Rukpak::start(&cluster, Setup::new()).await;
     let corpus_bundle = support::corpus().join("bundles/infinispan/2.2.5");
@@ -283,7 +258,7 @@ async fn a_registry_bundle_with_webhooks_is_installed_with_certificates() {
     let bds: Api<BundleDeployment> = Api::all(client.clone());
     bds.create(&PostParams::default(), &bd).await.unwrap();
 
-    let bd = wait_for(&bds, &name, "Installed and Healthy", |bd| {
+    let bd = support::wait_for(&bds, &name, "Installed and Healthy", |bd| {
         condition(bd, "Installed").is_some_and(|c| c.0 == "True")
             && condition(bd, "Healthy").is_some_and(|c| c.0 == "True")
     })
@@ -386,13 +361,9 @@ async fn a_registry_bundle_with_webhooks_is_installed_with_certificates() {
 /// installed, its Bundle and its inventory, and leaves a Namespace that existed before.
 #[tokio::test(flavor = "multi_thread")]
 async fn deletion_removes_what_was_installed_and_keeps_a_pre_existing_namespace() {
-    let Some(cluster) = testenv::cluster_with_workloads().await else {
+    let Some(cluster) = support::workload_cluster().await else {
         return;
     };
-    cluster
-        .apply_crds(&support::workspace().join("config/crd"))
-        .await
-        .unwrap();
     let client = cluster.client();
     let rukpak = Rukpak::start(&cluster, Setup::new()).await;
     let kept = testenv::unique_name("pre-existing");
@@ -424,7 +395,7 @@ async fn deletion_removes_what_was_installed_and_keeps_a_pre_existing_namespace(
     )
     .await
     .unwrap();
-    let bd = wait_for(&bds, &name, "Installed", |bd| {
+    let bd = support::wait_for(&bds, &name, "Installed", |bd| {
         condition(bd, "Installed").is_some_and(|c| c.0 == "True")
     })
     .await;

@@ -262,25 +262,39 @@ fn label_selector(
 }
 
 /// Waits until `pred` holds for the Bundle, returning it; panics with the last status.
-pub(crate) async fn wait_for(
-    api: &Api<Bundle>,
+pub(crate) async fn wait_for<K>(
+    api: &Api<K>,
     name: &str,
     what: &str,
-    pred: impl Fn(&Bundle) -> bool,
-) -> Bundle {
+    pred: impl Fn(&K) -> bool,
+) -> K
+where
+    K: Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
+{
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let b = api.get(name).await.expect("Bundle readable");
-        if pred(&b) {
-            return b;
+        let object = api.get(name).await.expect("object readable");
+        if pred(&object) {
+            return object;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:#?}",
-            b.status
+            "timed out waiting for {what}; status: {:#}",
+            serde_json::to_value(&object).expect("objects serialize")["status"]
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The test cluster whose pods really run (see `testenv::cluster_with_workloads`), with the
+/// CRDs applied.
+pub(crate) async fn workload_cluster() -> Option<testenv::Cluster> {
+    let cluster = testenv::cluster_with_workloads().await?;
+    cluster
+        .apply_crds(&workspace().join("config/crd"))
+        .await
+        .expect("CRDs apply");
+    Some(cluster)
 }
 
 pub(crate) fn phase(b: &Bundle) -> Option<&str> {
